@@ -1,0 +1,89 @@
+package tracker
+
+// AnomalyKind names a kind of finding. The names are part of wirestate's
+// interface (JSON "kind", flags, manifests); the bits index Conn.Anomalies.
+type AnomalyKind uint8
+
+// The finding kinds, in no particular order.
+const (
+	AnomSYNUnanswered AnomalyKind = iota
+	AnomConnectionRefused
+	AnomAcceptQueueOverflowRST
+	AnomAcceptQueueOverflowDrop
+	AnomSYNFlood
+	AnomSYNACKUnanswered
+	AnomLostFinalACK
+	AnomCloseWaitStuck
+	AnomHalfOpen
+	AnomPortReuse
+	AnomStaleSegment
+	AnomAbortiveClose
+	AnomZeroWindow
+	AnomKeepalive
+	AnomTimeWaitLoad
+	AnomEphemeralPorts
+	NumAnomalyKinds
+)
+
+var anomalyNames = [...]string{
+	AnomSYNUnanswered:           "syn-unanswered",
+	AnomConnectionRefused:       "connection-refused",
+	AnomAcceptQueueOverflowRST:  "accept-queue-overflow-rst",
+	AnomAcceptQueueOverflowDrop: "accept-queue-overflow-drop",
+	AnomSYNFlood:                "syn-flood",
+	AnomSYNACKUnanswered:        "synack-unanswered",
+	AnomLostFinalACK:            "lost-final-ack",
+	AnomCloseWaitStuck:          "close-wait-stuck",
+	AnomHalfOpen:                "half-open",
+	AnomPortReuse:               "port-reuse",
+	AnomStaleSegment:            "stale-segment",
+	AnomAbortiveClose:           "abortive-close",
+	AnomZeroWindow:              "zero-window",
+	AnomKeepalive:               "keepalive",
+	AnomTimeWaitLoad:            "time-wait-load",
+	AnomEphemeralPorts:          "ephemeral-ports",
+}
+
+// String returns the kind's name, for example "lost-final-ack".
+func (k AnomalyKind) String() string {
+	if int(k) < len(anomalyNames) {
+		return anomalyNames[k]
+	}
+	return "unknown"
+}
+
+// ParseAnomalyKind returns the kind with the given name.
+func ParseAnomalyKind(name string) (AnomalyKind, bool) {
+	for i, n := range anomalyNames {
+		if n == name {
+			return AnomalyKind(i), true
+		}
+	}
+	return 0, false
+}
+
+// AnomalyKinds returns every kind in order.
+func AnomalyKinds() []AnomalyKind {
+	out := make([]AnomalyKind, NumAnomalyKinds)
+	for i := range out {
+		out[i] = AnomalyKind(i)
+	}
+	return out
+}
+
+// Mark sets kind k in c's anomaly set.
+func (c *Conn) Mark(k AnomalyKind) { c.Anomalies |= 1 << k }
+
+// Has reports whether kind k is in c's anomaly set.
+func (c *Conn) Has(k AnomalyKind) bool { return c.Anomalies&(1<<k) != 0 }
+
+// AnomalyNames returns the names of the kinds in c's anomaly set.
+func (c *Conn) AnomalyNames() []string {
+	var out []string
+	for k := AnomalyKind(0); k < NumAnomalyKinds; k++ {
+		if c.Has(k) {
+			out = append(out, k.String())
+		}
+	}
+	return out
+}

@@ -1,0 +1,287 @@
+package tracker
+
+import (
+	"github.com/wirestate/wirestate/tracker/seqnum"
+)
+
+// Side names one endpoint of a connection: the originator (the side that sent
+// the first SYN, or the guessed client of a connection picked up mid-stream)
+// or the responder.
+type Side uint8
+
+// The two sides of a connection.
+const (
+	Orig Side = 0
+	Resp Side = 1
+)
+
+// Other returns the opposite side.
+func (s Side) Other() Side { return s ^ 1 }
+
+// String returns "orig" or "resp", as the JSON output and manifests name sides.
+func (s Side) String() string {
+	if s == Orig {
+		return "orig"
+	}
+	return "resp"
+}
+
+// UID identifies one connection (one incarnation of a 4-tuple). It is derived
+// from the frame number of the connection's first packet, so the same capture
+// always gives the same uids, whatever the shard count.
+type UID uint64
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// MakeUID returns the uid of the connection whose first packet is frame.
+// The mixing is a bijection (splitmix64's finalizer), so distinct frames give
+// distinct uids.
+func MakeUID(frame uint64) UID {
+	z := frame + 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return UID(z ^ (z >> 31))
+}
+
+// String formats the uid as Zeek does: a "C" followed by base62 digits.
+func (u UID) String() string {
+	if u == 0 {
+		return ""
+	}
+	var b [12]byte
+	b[0] = 'C'
+	v := uint64(u)
+	for i := 11; i > 0; i-- {
+		b[i] = base62[v%62]
+		v /= 62
+	}
+	return string(b[:])
+}
+
+// ParseUID parses the text form printed by UID.String.
+func ParseUID(s string) (UID, bool) {
+	if len(s) != 12 || s[0] != 'C' {
+		return 0, false
+	}
+	var v uint64
+	for i := 1; i < len(s); i++ {
+		d := -1
+		for j := 0; j < len(base62); j++ {
+			if base62[j] == s[i] {
+				d = j
+				break
+			}
+		}
+		if d < 0 {
+			return 0, false
+		}
+		v = v*62 + uint64(d)
+	}
+	return UID(v), true
+}
+
+// Peer flag bits.
+const (
+	peerSawSYN   uint16 = 1 << iota // sent a SYN (ISN valid)
+	peerHaveSeq                     // Next is valid
+	peerSawFIN                      // sent a FIN (FinSeq valid)
+	peerSawRST                      // sent a RST
+	peerHaveAck                     // sent an ACK (Ack valid)
+	peerInferred                    // State rests on assumed delivery
+	peerRcvdFIN                     // acknowledged the other side's FIN
+	peerWScale                      // offered window scaling in its SYN
+	peerSACK                        // offered SACK in its SYN
+	peerTS                          // sent TCP timestamps
+	peerZeroWin                     // last window advertised was zero
+	peerSYNACK                      // its SYN carried an ACK
+)
+
+// Peer holds what the capture shows of one endpoint: its inferred RFC 793
+// state and the bookkeeping of the direction it sends in.
+type Peer struct {
+	// State is the endpoint's current state. When Inferred reports true it
+	// rests on the assumed delivery of the other side's segment; otherwise
+	// the endpoint's own packets proved it.
+	State State
+	// Observed is the last state the endpoint's own packets proved.
+	Observed State
+	flags    uint16
+	// WScale is the window scale shift the endpoint offered in its SYN.
+	WScale uint8
+	// MSS is the maximum segment size the endpoint offered in its SYN.
+	MSS uint16
+	// Window is the last raw (unscaled) window the endpoint advertised.
+	Window uint16
+	// ISN is the endpoint's initial sequence number; for a connection picked
+	// up mid-stream, one less than the first sequence number seen.
+	ISN seqnum.Value
+	// Next is one past the highest sequence number the endpoint has sent
+	// (SND.MAX in RFC 793 terms).
+	Next seqnum.Value
+	// Ack is the highest acknowledgement number the endpoint has sent.
+	Ack seqnum.Value
+	// FinSeq is the sequence number of the endpoint's FIN, if it sent one.
+	FinSeq seqnum.Value
+	// Pkts counts the segments the endpoint sent.
+	Pkts uint32
+	// Retrans counts retransmitted segments (data, SYN or FIN already sent).
+	Retrans uint32
+	// DupAcks counts duplicate acknowledgements (saturating).
+	DupAcks uint16
+	// Keepalives counts keepalive probes.
+	Keepalives uint16
+	// ZeroWindows counts the times the endpoint's window closed to zero.
+	ZeroWindows uint16
+	// Bytes counts payload bytes, each sequence number once (retransmissions
+	// are not counted again).
+	Bytes uint64
+	// IPBytes counts IP-level bytes of every segment, retransmissions too.
+	IPBytes uint64
+}
+
+// Inferred reports whether State rests on assumed delivery of the other
+// side's segment rather than on this endpoint's own packets.
+func (p *Peer) Inferred() bool { return p.flags&peerInferred != 0 }
+
+// SawSYN reports whether the endpoint sent a SYN.
+func (p *Peer) SawSYN() bool { return p.flags&peerSawSYN != 0 }
+
+// SawFIN reports whether the endpoint sent a FIN.
+func (p *Peer) SawFIN() bool { return p.flags&peerSawFIN != 0 }
+
+// SawRST reports whether the endpoint sent a RST.
+func (p *Peer) SawRST() bool { return p.flags&peerSawRST != 0 }
+
+// SawSYNACK reports whether the endpoint answered a SYN with a SYN-ACK.
+func (p *Peer) SawSYNACK() bool { return p.flags&peerSYNACK != 0 }
+
+// HaveSeq reports whether any segment was seen from the endpoint.
+func (p *Peer) HaveSeq() bool { return p.flags&peerHaveSeq != 0 }
+
+// HaveAck reports whether the endpoint sent any ACK.
+func (p *Peer) HaveAck() bool { return p.flags&peerHaveAck != 0 }
+
+// RcvdFIN reports whether the endpoint acknowledged the other side's FIN.
+func (p *Peer) RcvdFIN() bool { return p.flags&peerRcvdFIN != 0 }
+
+// OfferedWScale reports whether the endpoint's SYN carried a window scale.
+func (p *Peer) OfferedWScale() bool { return p.flags&peerWScale != 0 }
+
+// OfferedSACK reports whether the endpoint's SYN offered SACK.
+func (p *Peer) OfferedSACK() bool { return p.flags&peerSACK != 0 }
+
+// UsesTimestamps reports whether the endpoint sent TCP timestamps.
+func (p *Peer) UsesTimestamps() bool { return p.flags&peerTS != 0 }
+
+// ZeroWindow reports whether the endpoint's last advertised window was zero.
+func (p *Peer) ZeroWindow() bool { return p.flags&peerZeroWin != 0 }
+
+// acksFIN reports whether the endpoint has acknowledged other's FIN in ack.
+func acksFIN(seg *Segment, other *Peer) bool {
+	return seg.Flags&FlagACK != 0 && other.flags&peerSawFIN != 0 &&
+		seg.Ack.GreaterThanEq(other.FinSeq.Add(1))
+}
+
+// Connection flag bits (Conn.Flags).
+const (
+	// ConnPartial marks a connection picked up without its SYN.
+	ConnPartial uint16 = 1 << iota
+	// ConnIPv6 marks an IPv6 connection.
+	ConnIPv6
+	// ConnExpiredIdle marks a connection removed after the idle timeout,
+	// still open as far as the capture shows.
+	ConnExpiredIdle
+	// ConnEvicted marks a connection removed to keep memory bounded.
+	ConnEvicted
+	// ConnSuperseded marks an incarnation that a new SYN on the same 4-tuple
+	// replaced while it was still open on at least one side.
+	ConnSuperseded
+	// ConnRecording marks a connection whose packets are being recorded into
+	// a timeline.
+	ConnRecording
+	// ConnDone marks a connection both of whose endpoints have closed or
+	// entered TIME_WAIT.
+	ConnDone
+	// ConnFlipped marks a connection whose originator was re-assigned after
+	// the first packet (a SYN-ACK seen before its SYN, for example).
+	ConnFlipped
+	// ConnGuessedOrig marks a partial connection whose originator was guessed.
+	ConnGuessedOrig
+)
+
+// Conn is one incarnation of a TCP 4-tuple as the capture shows it. A Conn is
+// owned by the shard worker that processes its packets; readers see copies
+// taken under the shard lock.
+type Conn struct {
+	// Orig and Resp are the originator's and responder's endpoints.
+	Orig, Resp Endpoint
+	// UID identifies this incarnation.
+	UID UID
+	// PrevUID is the uid of the previous incarnation of the same 4-tuple
+	// still remembered when this one began, or zero.
+	PrevUID UID
+	// Start and Last are the times of the first and last packet.
+	Start, Last int64
+	// DoneAt is the time both endpoints had closed or entered TIME_WAIT.
+	DoneAt int64
+	// Peers holds the originator's (Orig) and responder's (Resp) endpoint.
+	Peers [2]Peer
+	// Flags holds Conn* bits.
+	Flags uint16
+	// Anomalies is a bit set of finding kinds, owned by the detectors.
+	Anomalies uint32
+	// Hist holds Zeek-style history bookkeeping, owned by the history code.
+	Hist History
+	prev uint32 // slab index+1 of the previous incarnation, 0 if none
+}
+
+// Partial reports whether the connection was picked up without its SYN.
+func (c *Conn) Partial() bool { return c.Flags&ConnPartial != 0 }
+
+// Done reports whether both endpoints have closed or entered TIME_WAIT.
+func (c *Conn) Done() bool { return c.Flags&ConnDone != 0 }
+
+// Endpoint returns the endpoint of side s.
+func (c *Conn) Endpoint(s Side) Endpoint {
+	if s == Orig {
+		return c.Orig
+	}
+	return c.Resp
+}
+
+// Key returns the connection's canonical 4-tuple key.
+func (c *Conn) Key() FlowKey {
+	k, _ := MakeFlowKey(c.Orig, c.Resp)
+	return k
+}
+
+// SideOf returns the side that sends from endpoint src.
+func (c *Conn) SideOf(src Endpoint) Side {
+	if src == c.Orig {
+		return Orig
+	}
+	return Resp
+}
+
+// RelSeq returns seq relative to side s's ISN, as Wireshark shows it.
+func (c *Conn) RelSeq(s Side, seq seqnum.Value) uint32 {
+	return uint32(c.Peers[s].ISN.Size(seq))
+}
+
+// scaledWindow returns side s's last advertised window in bytes, applying
+// window scaling when both SYNs offered it (RFC 7323 section 2.2).
+func (c *Conn) scaledWindow(s Side) uint32 {
+	p := &c.Peers[s]
+	w := uint32(p.Window)
+	if p.flags&peerWScale != 0 && c.Peers[s^1].flags&peerWScale != 0 {
+		sh := p.WScale
+		if sh > 14 {
+			sh = 14
+		}
+		w <<= sh
+	}
+	return w
+}
+
+// ScaledWindow returns side s's last advertised window in bytes.
+func (c *Conn) ScaledWindow(s Side) uint32 { return c.scaledWindow(s) }

@@ -1,0 +1,346 @@
+package tracker
+
+import (
+	"strings"
+	"testing"
+)
+
+// handshake opens A→B with client ISN 1000 and server ISN 5000.
+func handshake() *convo {
+	c := &convo{}
+	c.add("A", "S", 1000, 0, 0, 1e6).
+		add("B", "S.", 5000, 1001, 0, 1e6).
+		add("A", ".", 1001, 5001, 0, 1e6)
+	return c
+}
+
+func TestStateMachine(t *testing.T) {
+	cases := []struct {
+		name       string
+		build      func() *convo
+		orig, resp State
+		// trans must appear in order within the record's transitions
+		// (each "side:STATE", with "?" for inferred, "!" for corrections).
+		trans string
+		kinds PacketKind // kinds that must appear on some packet
+	}{
+		{
+			name: "client closes first",
+			build: func() *convo {
+				return handshake().add("A", "P.", 1001, 5001, 100, 1e6).
+					add("B", ".", 5001, 1101, 0, 1e6).
+					add("A", "F.", 1101, 5001, 0, 1e6).
+					add("B", ".", 5001, 1102, 0, 1e6).
+					add("B", "F.", 5001, 1102, 0, 1e6).
+					add("A", ".", 1102, 5002, 0, 1e6)
+			},
+			orig: TimeWait, resp: Closed,
+			trans: "orig:SYN_SENT resp:SYN_RECEIVED orig:ESTABLISHED? resp:ESTABLISHED? orig:FIN_WAIT_1 resp:CLOSE_WAIT? orig:FIN_WAIT_2? resp:LAST_ACK orig:TIME_WAIT? resp:CLOSED?",
+		},
+		{
+			name: "server closes first",
+			build: func() *convo {
+				return handshake().add("B", "F.", 5001, 1001, 0, 1e6).
+					add("A", "F.", 1001, 5002, 0, 1e6).
+					add("B", ".", 5002, 1002, 0, 1e6)
+			},
+			orig: Closed, resp: TimeWait,
+			trans: "resp:FIN_WAIT_1 orig:CLOSE_WAIT? orig:LAST_ACK resp:TIME_WAIT? orig:CLOSED?",
+		},
+		{
+			name: "simultaneous close",
+			build: func() *convo {
+				return handshake().add("A", "F.", 1001, 5001, 0, 1e6).
+					add("B", "F.", 5001, 1001, 0, 1e3).
+					add("A", ".", 1002, 5002, 0, 1e6).
+					add("B", ".", 5002, 1002, 0, 1e3)
+			},
+			orig: TimeWait, resp: TimeWait,
+			trans: "orig:FIN_WAIT_1 resp:CLOSE_WAIT? resp:ESTABLISHED! resp:FIN_WAIT_1 resp:CLOSING? orig:CLOSING? resp:TIME_WAIT? orig:TIME_WAIT?",
+		},
+		{
+			name: "lost final ack: passive closer retransmits its FIN",
+			build: func() *convo {
+				return handshake().add("A", "F.", 1001, 5001, 0, 1e6).
+					add("B", "F.", 5001, 1002, 0, 1e6).
+					add("A", ".", 1002, 5002, 0, 1e6).
+					add("B", "F.", 5001, 1002, 0, 200e6).
+					add("A", ".", 1002, 5002, 0, 1e6)
+			},
+			orig: TimeWait, resp: Closed,
+			trans: "resp:LAST_ACK resp:CLOSED? resp:LAST_ACK! resp:CLOSED?",
+			kinds: KindFINRetransmission | KindCorrection | KindRetransmission,
+		},
+		{
+			name: "refused",
+			build: func() *convo {
+				return (&convo{}).add("A", "S", 1000, 0, 0, 1e6).add("B", "R.", 0, 1001, 0, 1e6)
+			},
+			orig: Closed, resp: Closed,
+			trans: "orig:SYN_SENT orig:CLOSED?",
+			kinds: KindRSTInWindow,
+		},
+		{
+			name: "SYN-ACK retransmitted after the handshake ACK (accept queue full, ACK dropped)",
+			build: func() *convo {
+				return handshake().add("A", "P.", 1001, 5001, 10, 1e6).
+					add("B", "S.", 5000, 1001, 0, 1e9)
+			},
+			orig: Established, resp: SynReceived,
+			trans: "resp:ESTABLISHED? resp:SYN_RECEIVED!",
+			kinds: KindSYNACKRetransmission | KindCorrection,
+		},
+		{
+			name: "unanswered SYN retransmitted",
+			build: func() *convo {
+				return (&convo{}).add("A", "S", 1000, 0, 0, 1e6).add("A", "S", 1000, 0, 0, 1e9).add("A", "S", 1000, 0, 0, 1e9)
+			},
+			orig: SynSent, resp: Closed,
+			trans: "orig:SYN_SENT",
+			kinds: KindSYNRetransmission,
+		},
+		{
+			name: "half-close: server keeps sending after the client's FIN",
+			build: func() *convo {
+				return handshake().add("A", "F.", 1001, 5001, 0, 1e6).
+					add("B", ".", 5001, 1002, 0, 1e6).
+					add("B", "P.", 5001, 1002, 500, 1e6).
+					add("A", ".", 1002, 5501, 0, 1e6).
+					add("B", "F.", 5501, 1002, 0, 1e6).
+					add("A", ".", 1002, 5502, 0, 1e6)
+			},
+			orig: TimeWait, resp: Closed,
+			trans: "orig:FIN_WAIT_1 resp:CLOSE_WAIT? orig:FIN_WAIT_2? resp:LAST_ACK orig:TIME_WAIT? resp:CLOSED?",
+		},
+		{
+			name: "sequence numbers wrap during the connection",
+			build: func() *convo {
+				c := &convo{}
+				return c.add("A", "S", 0xffffff00, 0, 0, 1e6).
+					add("B", "S.", 0xfffffff0, 0xffffff01, 0, 1e6).
+					add("A", ".", 0xffffff01, 0xfffffff1, 0, 1e6).
+					add("A", "P.", 0xffffff01, 0xfffffff1, 0x200, 1e6).
+					add("B", "P.", 0xfffffff1, 0x101, 0x100, 1e6).
+					add("A", "F.", 0x101, 0xf1, 0, 1e6).
+					add("B", "F.", 0xf1, 0x102, 0, 1e6).
+					add("A", ".", 0x102, 0xf2, 0, 1e6)
+			},
+			orig: TimeWait, resp: Closed,
+			trans: "orig:FIN_WAIT_1 resp:LAST_ACK orig:TIME_WAIT? resp:CLOSED?",
+		},
+		{
+			name: "RST outside the window is ignored by the receiver",
+			build: func() *convo {
+				return handshake().add("B", ".", 5001, 1001, 0, 1e6).add("A", "R", 900000, 0, 0, 1e6)
+			},
+			orig: Closed, resp: Established,
+			kinds: KindRSTOutOfWindow,
+		},
+		{
+			name: "abort with SO_LINGER 0 (RST in window)",
+			build: func() *convo {
+				return handshake().add("B", ".", 5001, 1001, 0, 1e6).add("A", "R.", 1001, 5001, 0, 1e6)
+			},
+			orig: Closed, resp: Closed,
+			trans: "orig:CLOSED resp:CLOSED?",
+			kinds: KindRSTInWindow,
+		},
+		{
+			name: "keepalive probes and their answers",
+			build: func() *convo {
+				return handshake().add("B", ".", 5001, 1001, 0, 1e6).
+					add("A", ".", 1000, 5001, 0, 10e9).
+					add("B", ".", 5001, 1001, 0, 1e6)
+			},
+			orig: Established, resp: Established,
+			kinds: KindKeepalive | KindKeepaliveAck,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			recs := run(t, tc.build().segs, Config{})
+			if len(recs) != 1 {
+				t.Fatalf("got %d connections, want 1", len(recs))
+			}
+			r := &recs[0]
+			if got := r.Conn.Peers[Orig].State; got != tc.orig {
+				t.Errorf("orig state %v, want %v (transitions %s)", got, tc.orig, transitionsString(r))
+			}
+			if got := r.Conn.Peers[Resp].State; got != tc.resp {
+				t.Errorf("resp state %v, want %v (transitions %s)", got, tc.resp, transitionsString(r))
+			}
+			if tc.trans != "" && !isSubsequence(strings.Fields(tc.trans), strings.Fields(transitionsString(r))) {
+				t.Errorf("transitions\n got  %s\n want %s (as a subsequence)", transitionsString(r), tc.trans)
+			}
+			var kinds PacketKind
+			for _, e := range r.Timeline {
+				kinds |= e.Kind
+			}
+			if kinds&tc.kinds != tc.kinds {
+				t.Errorf("packet kinds %v, want all of %v", kinds.Names(), tc.kinds.Names())
+			}
+			if r.Conn.Peers[Orig].Pkts+r.Conn.Peers[Resp].Pkts != uint32(len(tc.build().segs)) {
+				t.Errorf("packet counts %d+%d, want %d", r.Conn.Peers[Orig].Pkts, r.Conn.Peers[Resp].Pkts, len(tc.build().segs))
+			}
+		})
+	}
+}
+
+func isSubsequence(want, got []string) bool {
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}
+
+func TestBytesCountEachSequenceNumberOnce(t *testing.T) {
+	c := handshake().add("A", "P.", 1001, 5001, 100, 1e6).
+		add("A", "P.", 1001, 5001, 100, 1e6). // retransmission
+		add("A", "P.", 1051, 5001, 100, 1e6)  // half old, half new
+	recs := run(t, c.segs, Config{})
+	p := recs[0].Conn.Peers[Orig]
+	if p.Bytes != 150 {
+		t.Errorf("orig bytes %d, want 150", p.Bytes)
+	}
+	if p.Retrans != 1 {
+		t.Errorf("orig retransmissions %d, want 1", p.Retrans)
+	}
+}
+
+func TestPartialConnectionGuessesOriginator(t *testing.T) {
+	cases := []struct {
+		name     string
+		from     string
+		flags    string
+		wantOrig Endpoint
+	}{
+		{"data from the client", "A", "P.", epA},
+		{"data from the server", "B", "P.", epA},
+		{"SYN-ACK first", "B", "S.", epA},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := (&convo{}).add(tc.from, tc.flags, 7000, 9000, 10, 1e6)
+			recs := run(t, c.segs, Config{})
+			if len(recs) != 1 {
+				t.Fatalf("got %d records", len(recs))
+			}
+			if !recs[0].Conn.Partial() {
+				t.Error("connection not marked partial")
+			}
+			if recs[0].Conn.Orig != tc.wantOrig {
+				t.Errorf("orig %v, want %v", recs[0].Conn.Orig, tc.wantOrig)
+			}
+		})
+	}
+}
+
+func TestGuessOriginator(t *testing.T) {
+	cases := []struct {
+		src, dst uint16
+		want     bool
+	}{
+		{40000, 80, true}, {80, 40000, false}, {40000, 8080, true}, {5432, 51000, false},
+		{50000, 20000, true}, {20000, 50000, false}, {20000, 20001, true}, {443, 80, true},
+	}
+	for _, c := range cases {
+		if got := GuessOriginator(c.src, c.dst); got != c.want {
+			t.Errorf("GuessOriginator(%d, %d) = %v, want %v", c.src, c.dst, got, c.want)
+		}
+	}
+}
+
+func TestNewIncarnationAndStaleSegment(t *testing.T) {
+	c := handshake().add("A", "P.", 1001, 5001, 100, 1e6).
+		add("B", "F.", 5001, 1101, 0, 1e6).
+		add("A", "F.", 1101, 5002, 0, 1e6).
+		add("B", ".", 5002, 1102, 0, 1e6).
+		// New incarnation 1 s later: new ISNs.
+		add("A", "S", 900000, 0, 0, 1e9).
+		add("B", "S.", 700000, 900001, 0, 1e6).
+		add("A", ".", 900001, 700001, 0, 1e6).
+		// A delayed duplicate of the old incarnation's data.
+		add("A", "P.", 1001, 5001, 100, 1e6)
+	recs := run(t, c.segs, Config{})
+	if len(recs) != 2 {
+		t.Fatalf("got %d connections, want 2", len(recs))
+	}
+	old, cur := recs[0], recs[1]
+	if cur.Conn.PrevUID != old.Conn.UID {
+		t.Errorf("new incarnation's prev_uid %v, want %v", cur.Conn.PrevUID, old.Conn.UID)
+	}
+	var sawNew, sawStale bool
+	for _, e := range cur.Timeline {
+		sawNew = sawNew || e.Kind&KindNewIncarnation != 0
+	}
+	for _, e := range old.Timeline {
+		sawStale = sawStale || e.Kind&KindPrevIncarnation != 0
+	}
+	if !sawNew {
+		t.Error("no packet of the new incarnation is marked new-incarnation")
+	}
+	if !sawStale {
+		t.Error("the delayed old segment was not attributed to the old incarnation")
+	}
+	if cur.Conn.Peers[Orig].State != Established || cur.Conn.Peers[Resp].State != Established {
+		t.Errorf("new incarnation states %v/%v, want ESTABLISHED both", cur.Conn.Peers[Orig].State, cur.Conn.Peers[Resp].State)
+	}
+}
+
+func TestTimeWaitExpiresAfter2MSL(t *testing.T) {
+	c := handshake().add("A", "F.", 1001, 5001, 0, 1e6).
+		add("B", "F.", 5001, 1002, 0, 1e6).
+		add("A", ".", 1002, 5002, 0, 1e6)
+	// An unrelated packet 61 s later moves packet time on.
+	c.add("A", "S", 1, 0, 0, 61e9)
+	c.segs[len(c.segs)-1].Src.Port = 40001
+	recs := run(t, c.segs, Config{MSL: 30e9})
+	if len(recs) != 2 {
+		t.Fatalf("got %d records, want 2", len(recs))
+	}
+	r := recs[0]
+	if r.Reason != EndClosed {
+		t.Errorf("reason %v, want closed", r.Reason)
+	}
+	if r.Conn.Peers[Orig].State != Closed {
+		t.Errorf("orig state %v after 2MSL, want CLOSED", r.Conn.Peers[Orig].State)
+	}
+	last := r.Transitions[len(r.Transitions)-1]
+	if !last.Timer || last.From != TimeWait {
+		t.Errorf("last transition %+v, want the TIME_WAIT timer", last)
+	}
+}
+
+func TestIdleExpiry(t *testing.T) {
+	c := handshake()
+	c.add("A", "S", 1, 0, 0, 11e9)
+	c.segs[len(c.segs)-1].Src.Port = 40001
+	recs := run(t, c.segs, Config{IdleTimeout: 10e9})
+	if len(recs) != 2 || recs[0].Reason != EndIdle {
+		t.Fatalf("records %d, first reason %v; want 2 and idle", len(recs), recs[0].Reason)
+	}
+	if recs[0].Conn.Peers[Orig].State != Established {
+		t.Errorf("idle-expired connection reported as %v, want it still ESTABLISHED", recs[0].Conn.Peers[Orig].State)
+	}
+}
+
+func TestSnapshotAt(t *testing.T) {
+	c := handshake().add("A", "F.", 1001, 5001, 0, 1e9)
+	at := c.segs[2].Time + 1
+	col := &collector{}
+	tr := New(Config{Inline: true, SnapshotAt: at, Sink: col})
+	for i := range c.segs {
+		tr.Feed(&c.segs[i])
+	}
+	tr.Close()
+	snap := tr.Snapshot()
+	if len(snap) != 1 {
+		t.Fatalf("snapshot has %d connections, want 1", len(snap))
+	}
+	if snap[0].States[Orig] != Established {
+		t.Errorf("orig at snapshot %v, want ESTABLISHED (the FIN came later)", snap[0].States[Orig])
+	}
+}

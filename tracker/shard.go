@@ -1,0 +1,441 @@
+package tracker
+
+import (
+	"sync"
+)
+
+// connDetached marks a previous incarnation held by its successor, out of
+// the flow table.
+const connDetached uint16 = 1 << 15
+
+// batchSize is how many segments travel to a shard worker at once.
+const batchSize = 256
+
+// batch carries segments from the reader to one shard worker.
+type batch struct {
+	segs      [batchSize]Segment
+	hashes    [batchSize]uint64
+	n         int
+	watermark int64
+}
+
+// doneEntry queues a connection that reached ConnDone, to be released when
+// its 2MSL has passed.
+type doneEntry struct {
+	idx int32
+	uid UID
+	at  int64
+}
+
+// recording holds the timeline of one recorded connection.
+type recording struct {
+	entries []TimelineEntry
+	trans   []Transition
+}
+
+// shard owns a part of the flow table. Exactly one goroutine (its worker,
+// or the caller in inline mode) writes to it; mu lets readers take
+// consistent snapshots.
+type shard struct {
+	mu  sync.Mutex
+	id  int
+	cfg *Config
+
+	hasher flowHasher
+	table  flowTable
+	slab   slab
+
+	clock     int64
+	nextSweep int64
+	nextTick  int64
+	doneQ     []doneEntry
+	doneHead  int
+
+	an        Analysis
+	observers []Observer
+	recs      map[UID]*recording
+	scratch   []int
+	trBuf     []Transition
+
+	rec Record // reused for every emitted record
+
+	snapTaken bool
+	snapshot  []ConnState
+
+	stats Stats
+
+	in   chan *batch
+	free chan *batch
+}
+
+// tickEvery is the packet-time granularity of Observer.Advance calls.
+const tickEvery = int64(100e6)
+
+func newShard(id int, cfg *Config, h flowHasher) *shard {
+	sh := &shard{id: id, cfg: cfg, hasher: h, table: newFlowTable()}
+	if cfg.Record != nil {
+		sh.recs = make(map[UID]*recording)
+	}
+	if cfg.Observers != nil {
+		sh.observers = cfg.Observers(id, func(f *Finding) { cfg.Sink.Finding(id, f) })
+	}
+	return sh
+}
+
+// process applies one segment (with key hash h) to the shard's table.
+func (sh *shard) process(seg *Segment, h uint64) {
+	if seg.Time > sh.clock {
+		sh.advance(seg.Time)
+	}
+	sh.stats.Segments++
+	key, _ := MakeFlowKey(seg.Src, seg.Dst)
+	a := &sh.an
+	a.reset(seg)
+
+	idx := sh.table.find(h, &key, &sh.slab)
+	if idx >= 0 {
+		if c := sh.slab.at(idx); sh.expired(c, seg.Time) {
+			sh.finish(idx, h, sh.expiryReason(c, seg.Time))
+			idx = -1
+		}
+	}
+	var c *Conn
+	switch {
+	case idx < 0:
+		idx = sh.create(seg)
+		sh.table.insert(h, idx)
+		c = sh.slab.at(idx)
+		c.apply(seg, c.SideOf(seg.Src), a)
+	default:
+		c = sh.slab.at(idx)
+		s := c.SideOf(seg.Src)
+		switch {
+		case seg.Flags&(FlagSYN|FlagACK|FlagRST) == FlagSYN && c.startsNewIncarnation(seg, s):
+			old := c
+			idx = sh.reincarnate(idx, h, seg)
+			c = sh.slab.at(idx)
+			a.Kind |= KindNewIncarnation
+			c.apply(seg, Orig, a)
+			a.Other = old
+		case c.prev != 0 && !c.fits(seg, s):
+			if p := sh.slab.at(int(c.prev) - 1); p.fits(seg, p.SideOf(seg.Src)) {
+				p.apply(seg, p.SideOf(seg.Src), a)
+				a.Kind |= KindPrevIncarnation
+				a.Other = c
+				sh.stats.PrevIncarnation++
+				c = p
+				break
+			}
+			c.apply(seg, s, a)
+		default:
+			c.apply(seg, s, a)
+		}
+	}
+	if c.Done() && c.DoneAt == seg.Time && c.Flags&connDetached == 0 {
+		sh.doneQ = append(sh.doneQ, doneEntry{idx: int32(idx), uid: c.UID, at: c.DoneAt})
+	}
+	if a.Kind&KindBadChecksum != 0 {
+		sh.stats.BadChecksum++
+	}
+	if a.Kind&KindOddFlags != 0 {
+		sh.stats.OddFlags++
+	}
+	if c.Flags&ConnRecording != 0 {
+		sh.record(c, a)
+	}
+	for _, o := range sh.observers {
+		o.Packet(a)
+	}
+}
+
+// create allocates the connection that seg opens, choosing its originator.
+func (sh *shard) create(seg *Segment) int {
+	idx := sh.slab.alloc()
+	c := sh.slab.at(idx)
+	sh.stats.Conns++
+	if live := sh.slab.live; live > sh.stats.MaxLive {
+		sh.stats.MaxLive = live
+	}
+	c.UID = MakeUID(seg.Frame)
+	c.Start, c.Last = seg.Time, seg.Time
+	if !seg.Src.Addr.Is4() {
+		c.Flags |= ConnIPv6
+	}
+	f := seg.Flags
+	switch {
+	case f&(FlagSYN|FlagACK|FlagRST) == FlagSYN:
+		c.Orig, c.Resp = seg.Src, seg.Dst
+	case f&(FlagSYN|FlagACK|FlagRST) == FlagSYN|FlagACK:
+		// The SYN was missed: the receiver of the SYN-ACK sent it. Its
+		// SYN is inferred from the SYN-ACK's acknowledgement number.
+		c.Orig, c.Resp = seg.Dst, seg.Src
+		c.Flags |= ConnPartial | ConnFlipped
+		o := &c.Peers[Orig]
+		o.State, o.Observed = SynSent, SynSent
+		o.ISN = seg.Ack - 1
+		o.Next = seg.Ack
+		o.flags |= peerSawSYN | peerHaveSeq | peerInferred
+		sh.stats.Partial++
+	default:
+		// Picked up mid-stream: guess the originator from the ports
+		// (see GuessOriginator) and start both sides ESTABLISHED; the
+		// receiver's state is inferred until it sends.
+		if GuessOriginator(seg.Src.Port, seg.Dst.Port) {
+			c.Orig, c.Resp = seg.Src, seg.Dst
+		} else {
+			c.Orig, c.Resp = seg.Dst, seg.Src
+		}
+		c.Flags |= ConnPartial | ConnGuessedOrig
+		for s := Orig; s <= Resp; s++ {
+			p := &c.Peers[s]
+			p.State, p.Observed = Established, Established
+		}
+		c.Peers[c.SideOf(seg.Dst)].flags |= peerInferred
+		sh.stats.Partial++
+	}
+	if sh.cfg.Record != nil && sh.cfg.Record(c.UID) {
+		c.Flags |= ConnRecording
+		sh.recs[c.UID] = &recording{}
+	}
+	return idx
+}
+
+// reincarnate starts a new incarnation of the connection at idx (whose key
+// hashes to h) for SYN segment seg; the old one is held as its predecessor.
+func (sh *shard) reincarnate(idx int, h uint64, seg *Segment) int {
+	old := sh.slab.at(idx)
+	if old.prev != 0 {
+		sh.finishDetached(int(old.prev) - 1)
+		old.prev = 0
+	}
+	if !old.Done() {
+		old.Flags |= ConnSuperseded
+	}
+	old.Flags |= connDetached
+	sh.stats.NewIncarnations++
+	nidx := sh.create(seg)
+	c := sh.slab.at(nidx)
+	c.prev = uint32(idx) + 1
+	c.PrevUID = old.UID
+	sh.table.replace(h, idx, nidx)
+	return nidx
+}
+
+// expired reports whether c should leave the table before a packet at now.
+func (sh *shard) expired(c *Conn, now int64) bool {
+	if c.Done() && now-c.DoneAt >= 2*sh.cfg.MSL {
+		return true
+	}
+	return now-c.Last >= sh.cfg.IdleTimeout
+}
+
+func (sh *shard) expiryReason(c *Conn, now int64) EndReason {
+	if c.Done() && now-c.DoneAt >= 2*sh.cfg.MSL {
+		return EndClosed
+	}
+	return EndIdle
+}
+
+// finish emits the connection at idx (in the table under hash h) and frees
+// it, emitting its predecessor first.
+func (sh *shard) finish(idx int, h uint64, reason EndReason) {
+	c := sh.slab.at(idx)
+	if c.prev != 0 {
+		sh.finishDetached(int(c.prev) - 1)
+		c.prev = 0
+	}
+	sh.table.remove(h, idx)
+	sh.emit(idx, reason)
+}
+
+// finishDetached emits a predecessor incarnation held out of the table.
+func (sh *shard) finishDetached(idx int) {
+	c := sh.slab.at(idx)
+	reason := EndCaptureEnd
+	switch {
+	case c.Flags&ConnSuperseded != 0:
+		reason = EndSuperseded
+	case c.Done() && sh.clock-c.DoneAt >= 2*sh.cfg.MSL:
+		reason = EndClosed
+	}
+	sh.emit(idx, reason)
+}
+
+// emit hands the connection at idx to the observers and the sink, then frees
+// its slot.
+func (sh *shard) emit(idx int, reason EndReason) {
+	c := sh.slab.at(idx)
+	rec := &sh.rec
+	*rec = Record{}
+	if reason == EndClosed {
+		sh.trBuf = c.expireTimeWait(sh.clock, 2*sh.cfg.MSL, sh.trBuf[:0])
+	}
+	for _, o := range sh.observers {
+		o.Finish(c, reason)
+	}
+	switch reason {
+	case EndIdle:
+		c.Flags |= ConnExpiredIdle
+		sh.stats.IdleExpired++
+	case EndEvicted:
+		c.Flags |= ConnEvicted
+		sh.stats.Evicted++
+	}
+	rec.Conn = *c
+	rec.Conn.Flags &^= connDetached
+	rec.Conn.prev = 0
+	rec.Reason = reason
+	if c.Flags&ConnRecording != 0 {
+		if r := sh.recs[c.UID]; r != nil {
+			rec.Timeline, rec.Transitions = r.entries, append(r.trans, sh.trBuf...)
+			delete(sh.recs, c.UID)
+		}
+	}
+	sh.stats.Emitted++
+	if sh.cfg.Sink != nil {
+		sh.cfg.Sink.Conn(sh.id, rec)
+	}
+	c.UID = 0
+	sh.slab.release(idx)
+}
+
+// advance moves the shard clock to now, firing timers that came due.
+func (sh *shard) advance(now int64) {
+	if now <= sh.clock {
+		return
+	}
+	sh.clock = now
+	if at := sh.cfg.SnapshotAt; at != 0 && !sh.snapTaken && now > at {
+		sh.takeSnapshot(at)
+	}
+	twoMSL := 2 * sh.cfg.MSL
+	for sh.doneHead < len(sh.doneQ) && sh.doneQ[sh.doneHead].at+twoMSL <= now {
+		e := sh.doneQ[sh.doneHead]
+		sh.doneHead++
+		c := sh.slab.at(int(e.idx))
+		if c.UID == e.uid && c.Done() && c.DoneAt == e.at && c.Flags&connDetached == 0 {
+			key := c.Key()
+			sh.finish(int(e.idx), sh.hasher.hash(&key), EndClosed)
+		}
+	}
+	if sh.doneHead > 4096 && sh.doneHead*2 > len(sh.doneQ) {
+		n := copy(sh.doneQ, sh.doneQ[sh.doneHead:])
+		sh.doneQ = sh.doneQ[:n]
+		sh.doneHead = 0
+	}
+	if now >= sh.nextSweep {
+		if sh.nextSweep != 0 {
+			sh.sweep(now)
+		}
+		every := sh.cfg.IdleTimeout / 4
+		if every > 60e9 {
+			every = 60e9
+		}
+		sh.nextSweep = now + every
+	}
+	if now >= sh.nextTick {
+		for _, o := range sh.observers {
+			o.Advance(now)
+		}
+		sh.nextTick = now + tickEvery
+	}
+}
+
+// sweep expires idle connections.
+func (sh *shard) sweep(now int64) {
+	sh.scratch = sh.scratch[:0]
+	sh.table.each(func(idx int) {
+		if now-sh.slab.at(idx).Last >= sh.cfg.IdleTimeout {
+			sh.scratch = append(sh.scratch, idx)
+		}
+	})
+	for _, idx := range sh.scratch {
+		c := sh.slab.at(idx)
+		key := c.Key()
+		sh.finish(idx, sh.hasher.hash(&key), EndIdle)
+	}
+}
+
+// record appends segment a.Seg to c's timeline.
+func (sh *shard) record(c *Conn, a *Analysis) {
+	r := sh.recs[c.UID]
+	if r == nil {
+		return
+	}
+	seg, s := a.Seg, a.From
+	e := TimelineEntry{
+		Time: seg.Time, Frame: seg.Frame, From: s, Flags: seg.Flags,
+		Seq: c.RelSeq(s, seg.Seq), Len: seg.PayloadLen, Window: c.scaledWindow(s),
+		Kind: a.Kind, NTrans: uint8(a.NTrans),
+	}
+	if seg.Flags&FlagSYN != 0 {
+		e.Window = uint32(seg.Window) // RFC 7323: the window in a SYN is never scaled
+	}
+	if seg.Flags&FlagACK != 0 {
+		e.Ack = c.RelSeq(s^1, seg.Ack)
+	}
+	for side := Orig; side <= Resp; side++ {
+		e.States[side] = c.Peers[side].State
+		e.Inferred[side] = c.Peers[side].Inferred()
+	}
+	r.entries = append(r.entries, e)
+	r.trans = append(r.trans, a.Transitions()...)
+}
+
+// takeSnapshot records every held connection's states as of time at.
+func (sh *shard) takeSnapshot(at int64) {
+	sh.snapTaken = true
+	twoMSL := 2 * sh.cfg.MSL
+	for ci := range sh.slab.chunks {
+		chunk := sh.slab.chunks[ci]
+		for i := range chunk {
+			c := &chunk[i]
+			if c.UID == 0 || c.Start > at {
+				continue
+			}
+			cs := ConnState{UID: c.UID, Orig: c.Orig, Resp: c.Resp, Partial: c.Partial()}
+			for s := Orig; s <= Resp; s++ {
+				cs.States[s] = c.Peers[s].State
+				cs.Inferred[s] = c.Peers[s].Inferred()
+				if cs.States[s] == TimeWait && c.Done() && at >= c.DoneAt+twoMSL {
+					cs.States[s] = Closed
+				}
+			}
+			sh.snapshot = append(sh.snapshot, cs)
+		}
+	}
+}
+
+// drain emits every connection left, at the end of the input.
+func (sh *shard) drain() {
+	if sh.cfg.SnapshotAt != 0 && !sh.snapTaken {
+		sh.takeSnapshot(sh.cfg.SnapshotAt)
+	}
+	sh.scratch = sh.scratch[:0]
+	sh.table.each(func(idx int) { sh.scratch = append(sh.scratch, idx) })
+	for _, idx := range sh.scratch {
+		c := sh.slab.at(idx)
+		key := c.Key()
+		sh.finish(idx, sh.hasher.hash(&key), EndCaptureEnd)
+	}
+	for _, o := range sh.observers {
+		o.Close(sh.clock)
+	}
+}
+
+// run is the shard worker: it applies batches until its input closes.
+func (sh *shard) run(wg *sync.WaitGroup) {
+	defer wg.Done()
+	for b := range sh.in {
+		sh.mu.Lock()
+		for i := 0; i < b.n; i++ {
+			sh.process(&b.segs[i], b.hashes[i])
+		}
+		if b.watermark > sh.clock {
+			sh.advance(b.watermark)
+		}
+		sh.mu.Unlock()
+		b.n = 0
+		sh.free <- b
+	}
+}

@@ -1,0 +1,177 @@
+package tracker
+
+import (
+	"hash/maphash"
+	"unsafe"
+)
+
+// flowHasher hashes flow keys with a per-run random seed, so crafted
+// 4-tuples cannot be made to collide in a shard or a bucket (hash flooding).
+type flowHasher struct{ seed maphash.Seed }
+
+// hash returns the seeded hash of k. Because k is canonical (Lo sorts
+// first), both directions of a connection hash alike.
+func (h flowHasher) hash(k *FlowKey) uint64 {
+	b := unsafe.Slice((*byte)(unsafe.Pointer(k)), unsafe.Sizeof(*k))
+	return maphash.Bytes(h.seed, b)
+}
+
+// flowTable is an open-addressing hash table with linear probing from flow
+// keys to slab indexes. Each slot packs the low 32 bits of the key's hash
+// (which also fix its home slot) and the slab index plus one; zero is empty.
+// Removal shifts later entries back, so there are no tombstones.
+type flowTable struct {
+	slots []uint64
+	mask  uint64
+	n     int
+}
+
+const minTableSize = 1024
+
+func newFlowTable() flowTable {
+	return flowTable{slots: make([]uint64, minTableSize), mask: minTableSize - 1}
+}
+
+// find returns the slab index of key k with hash h, or -1.
+func (t *flowTable) find(h uint64, k *FlowKey, s *slab) int {
+	tag := h & 0xffffffff
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		v := t.slots[i]
+		if v == 0 {
+			return -1
+		}
+		if v>>32 == tag {
+			idx := int(uint32(v)) - 1
+			c := s.at(idx)
+			if c.Orig.Port^c.Resp.Port == k.Lo.Port^k.Hi.Port && c.Key() == *k {
+				return idx
+			}
+		}
+	}
+}
+
+// insert adds slab index idx under hash h; the key must not be present.
+func (t *flowTable) insert(h uint64, idx int) {
+	if (t.n+1)*2 > len(t.slots) {
+		t.grow()
+	}
+	t.put(h&0xffffffff, idx)
+	t.n++
+}
+
+func (t *flowTable) put(tag uint64, idx int) {
+	for i := tag & t.mask; ; i = (i + 1) & t.mask {
+		if t.slots[i] == 0 {
+			t.slots[i] = tag<<32 | uint64(uint32(idx+1))
+			return
+		}
+	}
+}
+
+// replace points the entry of slab index old (hash h) at slab index idx.
+func (t *flowTable) replace(h uint64, old, idx int) {
+	tag := h & 0xffffffff
+	for i := tag & t.mask; ; i = (i + 1) & t.mask {
+		v := t.slots[i]
+		if v == 0 {
+			return
+		}
+		if int(uint32(v))-1 == old {
+			t.slots[i] = tag<<32 | uint64(uint32(idx+1))
+			return
+		}
+	}
+}
+
+// remove deletes the entry of slab index idx whose key hashes to h.
+func (t *flowTable) remove(h uint64, idx int) {
+	tag := h & 0xffffffff
+	pos := tag & t.mask
+	for ; ; pos = (pos + 1) & t.mask {
+		v := t.slots[pos]
+		if v == 0 {
+			return // not present
+		}
+		if int(uint32(v))-1 == idx {
+			break
+		}
+	}
+	t.n--
+	// Backward-shift deletion: move later entries of the probe run into
+	// the hole when their home slot does not lie between the hole and them.
+	for {
+		t.slots[pos] = 0
+		j := pos
+		for {
+			j = (j + 1) & t.mask
+			v := t.slots[j]
+			if v == 0 {
+				return
+			}
+			home := (v >> 32) & t.mask
+			if (j-home)&t.mask < (j-pos)&t.mask {
+				continue
+			}
+			t.slots[pos] = v
+			pos = j
+			break
+		}
+	}
+}
+
+func (t *flowTable) grow() {
+	old := t.slots
+	t.slots = make([]uint64, len(old)*2)
+	t.mask = uint64(len(t.slots) - 1)
+	for _, v := range old {
+		if v != 0 {
+			t.put(v>>32, int(uint32(v))-1)
+		}
+	}
+}
+
+// each calls fn with every slab index in the table. fn must not modify the
+// table.
+func (t *flowTable) each(fn func(idx int)) {
+	for _, v := range t.slots {
+		if v != 0 {
+			fn(int(uint32(v)) - 1)
+		}
+	}
+}
+
+// slab stores Conns in fixed-size chunks so their addresses stay put while
+// the slab grows; freed slots are reused.
+type slab struct {
+	chunks [][]Conn
+	free   []int32
+	n      int // slots handed out (live + free)
+	live   int
+}
+
+const slabChunk = 1024
+
+func (s *slab) at(idx int) *Conn { return &s.chunks[idx/slabChunk][idx%slabChunk] }
+
+// alloc returns the index of a zeroed Conn.
+func (s *slab) alloc() int {
+	s.live++
+	if k := len(s.free); k > 0 {
+		idx := int(s.free[k-1])
+		s.free = s.free[:k-1]
+		*s.at(idx) = Conn{}
+		return idx
+	}
+	if s.n == len(s.chunks)*slabChunk {
+		s.chunks = append(s.chunks, make([]Conn, slabChunk))
+	}
+	idx := s.n
+	s.n++
+	return idx
+}
+
+// release returns slot idx to the free list.
+func (s *slab) release(idx int) {
+	s.live--
+	s.free = append(s.free, int32(idx))
+}

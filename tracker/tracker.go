@@ -1,0 +1,267 @@
+package tracker
+
+import (
+	"hash/maphash"
+	"sync"
+)
+
+// Observer watches the tracker's work from inside one shard. Every shard has
+// its own observers, called only from that shard's worker, so an Observer
+// needs no locking. Detectors are observers.
+type Observer interface {
+	// Packet is called after each segment is applied. a is reused: copy
+	// what you keep.
+	Packet(a *Analysis)
+	// Advance is called as packet time moves on (at most every 100 ms of
+	// packet time), for findings that rest on time passing.
+	Advance(now int64)
+	// Finish is called when a connection leaves the table, before its
+	// record is emitted; it may mark anomalies on c.
+	Finish(c *Conn, reason EndReason)
+	// Close is called once at the end of the input.
+	Close(now int64)
+}
+
+// Sink receives what the tracker emits. Its methods are called from shard
+// workers, concurrently for different shards; pointers are only valid
+// during the call.
+type Sink interface {
+	Conn(shard int, r *Record)
+	Finding(shard int, f *Finding)
+}
+
+// Config configures a Tracker. The zero value of each field selects the
+// documented default.
+type Config struct {
+	// Shards is the number of flow-table shards, each with its own worker;
+	// default GOMAXPROCS. With Inline set it is forced to 1.
+	Shards int
+	// Inline processes segments on the caller's goroutine (one shard, no
+	// workers): the right choice for tests and small inputs.
+	Inline bool
+	// MSL is the maximum segment lifetime in nanoseconds; closed
+	// connections are kept 2*MSL (TIME_WAIT). Default 30 s, as Linux.
+	MSL int64
+	// IdleTimeout expires connections with no packet for that long, in
+	// nanoseconds. Default 1 hour.
+	IdleTimeout int64
+	// SnapshotAt, when non-zero, takes a snapshot of every connection's
+	// states as of that packet time (nanoseconds since the epoch).
+	SnapshotAt int64
+	// Record, when set, selects the connections whose timelines are kept.
+	Record func(UID) bool
+	// Observers, when set, makes the observers of one shard; emit hands a
+	// finding to the sink.
+	Observers func(shard int, emit func(*Finding)) []Observer
+	// Sink receives connection records and findings.
+	Sink Sink
+	// Seed fixes the hash seed (tests); by default each run draws one.
+	Seed *maphash.Seed
+}
+
+// Defaults for Config fields.
+const (
+	DefaultMSL         = int64(30e9)
+	DefaultIdleTimeout = int64(3600e9)
+)
+
+// ConnState is one connection's pair of states in a snapshot.
+type ConnState struct {
+	UID        UID
+	Orig, Resp Endpoint
+	States     [2]State
+	Inferred   [2]bool
+	Partial    bool
+}
+
+// Stats counts what the tracker did.
+type Stats struct {
+	Segments        uint64
+	Conns           uint64
+	Partial         uint64
+	NewIncarnations uint64
+	PrevIncarnation uint64
+	Emitted         uint64
+	IdleExpired     uint64
+	Evicted         uint64
+	BadChecksum     uint64
+	OddFlags        uint64
+	// MaxLive is the largest number of connections one shard held at once
+	// (summed over shards in Tracker.Stats).
+	MaxLive int
+}
+
+func (s *Stats) add(o Stats) {
+	s.Segments += o.Segments
+	s.Conns += o.Conns
+	s.Partial += o.Partial
+	s.NewIncarnations += o.NewIncarnations
+	s.PrevIncarnation += o.PrevIncarnation
+	s.Emitted += o.Emitted
+	s.IdleExpired += o.IdleExpired
+	s.Evicted += o.Evicted
+	s.BadChecksum += o.BadChecksum
+	s.OddFlags += o.OddFlags
+	s.MaxLive += o.MaxLive
+}
+
+// Tracker is the sharded flow table. Feed, Tick and Close must be called
+// from one goroutine (the capture reader); the shards run on their own
+// workers unless Config.Inline is set.
+type Tracker struct {
+	cfg       Config
+	hasher    flowHasher
+	shards    []*shard
+	cur       []*batch
+	watermark int64
+	wg        sync.WaitGroup
+	closed    bool
+}
+
+// New returns a Tracker configured by cfg and starts its workers.
+func New(cfg Config) *Tracker {
+	if cfg.MSL <= 0 {
+		cfg.MSL = DefaultMSL
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.Inline {
+		cfg.Shards = 1
+	}
+	if cfg.Shards <= 0 {
+		cfg.Shards = defaultShards()
+	}
+	seed := maphash.MakeSeed()
+	if cfg.Seed != nil {
+		seed = *cfg.Seed
+	}
+	t := &Tracker{cfg: cfg, hasher: flowHasher{seed: seed}}
+	t.shards = make([]*shard, cfg.Shards)
+	for i := range t.shards {
+		t.shards[i] = newShard(i, &t.cfg, t.hasher)
+	}
+	if !cfg.Inline {
+		t.cur = make([]*batch, cfg.Shards)
+		for i, sh := range t.shards {
+			sh.in = make(chan *batch, 4)
+			sh.free = make(chan *batch, 8)
+			for j := 0; j < 7; j++ {
+				sh.free <- new(batch)
+			}
+			t.cur[i] = new(batch)
+			t.wg.Add(1)
+			go sh.run(&t.wg)
+		}
+	}
+	return t
+}
+
+// Feed hands one segment to the tracker. The segment is copied.
+func (t *Tracker) Feed(seg *Segment) {
+	key, _ := MakeFlowKey(seg.Src, seg.Dst)
+	h := t.hasher.hash(&key)
+	if seg.Time > t.watermark {
+		t.watermark = seg.Time
+	}
+	if t.cfg.Inline {
+		sh := t.shards[0]
+		sh.mu.Lock()
+		sh.process(seg, h)
+		sh.mu.Unlock()
+		return
+	}
+	i := int(((h >> 32) * uint64(len(t.shards))) >> 32)
+	b := t.cur[i]
+	b.segs[b.n] = *seg
+	b.hashes[b.n] = h
+	b.n++
+	if b.n == batchSize {
+		t.send(i)
+	}
+}
+
+func (t *Tracker) send(i int) {
+	b := t.cur[i]
+	b.watermark = t.watermark
+	sh := t.shards[i]
+	sh.in <- b
+	t.cur[i] = <-sh.free
+}
+
+// Tick moves packet time to now when no packet has (a quiet wire in live
+// capture) and delivers every pending segment, so timers fire on time.
+func (t *Tracker) Tick(now int64) {
+	if now > t.watermark {
+		t.watermark = now
+	}
+	if t.cfg.Inline {
+		sh := t.shards[0]
+		sh.mu.Lock()
+		sh.advance(t.watermark)
+		sh.mu.Unlock()
+		return
+	}
+	for i := range t.shards {
+		t.send(i)
+	}
+}
+
+// Close delivers every pending segment, waits for the workers, emits every
+// connection still held (EndCaptureEnd) and returns the totals.
+func (t *Tracker) Close() Stats {
+	if !t.closed {
+		t.closed = true
+		if !t.cfg.Inline {
+			for i, sh := range t.shards {
+				if t.cur[i].n > 0 {
+					t.send(i)
+				}
+				close(sh.in)
+			}
+			t.wg.Wait()
+		}
+		for _, sh := range t.shards {
+			sh.mu.Lock()
+			sh.advance(t.watermark)
+			sh.drain()
+			sh.mu.Unlock()
+		}
+	}
+	var st Stats
+	for _, sh := range t.shards {
+		st.add(sh.stats)
+	}
+	return st
+}
+
+// Snapshot returns the snapshot taken at Config.SnapshotAt; call it after
+// Close.
+func (t *Tracker) Snapshot() []ConnState {
+	var out []ConnState
+	for _, sh := range t.shards {
+		out = append(out, sh.snapshot...)
+	}
+	return out
+}
+
+// Each calls fn with a copy of every connection currently held, shard by
+// shard under the shard's lock (for live views).
+func (t *Tracker) Each(fn func(c *Conn)) {
+	for _, sh := range t.shards {
+		sh.mu.Lock()
+		for ci := range sh.slab.chunks {
+			chunk := sh.slab.chunks[ci]
+			for i := range chunk {
+				if chunk[i].UID != 0 {
+					c := chunk[i]
+					fn(&c)
+				}
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// Watermark returns the latest packet time fed.
+func (t *Tracker) Watermark() int64 { return t.watermark }

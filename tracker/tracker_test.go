@@ -1,0 +1,194 @@
+package tracker
+
+import (
+	"fmt"
+	"math/rand"
+	"reflect"
+	"testing"
+	"unsafe"
+
+	"github.com/wirestate/wirestate/tracker/seqnum"
+)
+
+// randomTraffic makes n interleaved connections with handshakes, data,
+// retransmissions, closes and aborts, deterministic from seed.
+func randomTraffic(seed int64, n int) []Segment {
+	r := rand.New(rand.NewSource(seed))
+	var out []Segment
+	var now int64 = 1e18
+	frame := uint64(0)
+	type conv struct {
+		a, b       Endpoint
+		sa, sb     uint32
+		step, stop int
+	}
+	live := []*conv{}
+	made := 0
+	for made < n || len(live) > 0 {
+		if made < n && (len(live) < 50 || r.Intn(4) == 0) {
+			c := &conv{
+				a:    Endpoint{Addr: AddrFrom4([4]byte{10, 1, byte(made >> 8), byte(made)}), Port: uint16(32768 + r.Intn(20000))},
+				b:    Endpoint{Addr: AddrFrom4([4]byte{10, 2, 0, byte(r.Intn(4))}), Port: 80},
+				sa:   r.Uint32(),
+				sb:   r.Uint32(),
+				stop: 6 + r.Intn(10),
+			}
+			live = append(live, c)
+			made++
+		}
+		i := r.Intn(len(live))
+		c := live[i]
+		now += int64(r.Intn(1000) + 1)
+		frame++
+		s := Segment{Time: now, Frame: frame, Window: 500, IPLen: 52}
+		fromA := true
+		switch {
+		case c.step == 0:
+			s.Flags, s.Seq = FlagSYN, seqnum.Value(c.sa)
+		case c.step == 1:
+			fromA = false
+			s.Flags, s.Seq, s.Ack = FlagSYN|FlagACK, seqnum.Value(c.sb), seqnum.Value(c.sa+1)
+		case c.step == c.stop:
+			s.Flags = FlagFIN | FlagACK
+			if r.Intn(5) == 0 {
+				s.Flags = FlagRST | FlagACK
+			}
+			fromA = r.Intn(2) == 0
+		default:
+			fromA = r.Intn(2) == 0
+			s.Flags = FlagACK
+			if r.Intn(3) == 0 {
+				s.PayloadLen = uint32(r.Intn(1400))
+				s.Flags |= FlagPSH
+			}
+		}
+		if c.step >= 2 {
+			if fromA {
+				s.Seq, s.Ack = seqnum.Value(c.sa+1), seqnum.Value(c.sb+1)
+				if r.Intn(10) > 0 {
+					c.sa += s.PayloadLen
+				}
+			} else {
+				s.Seq, s.Ack = seqnum.Value(c.sb+1), seqnum.Value(c.sa+1)
+				if r.Intn(10) > 0 {
+					c.sb += s.PayloadLen
+				}
+			}
+		}
+		if fromA {
+			s.Src, s.Dst = c.a, c.b
+		} else {
+			s.Src, s.Dst = c.b, c.a
+		}
+		out = append(out, s)
+		c.step++
+		if c.step > c.stop {
+			live = append(live[:i], live[i+1:]...)
+		}
+	}
+	return out
+}
+
+func TestShardedMatchesInline(t *testing.T) {
+	segs := randomTraffic(7, 2000)
+	want := run(t, segs, Config{})
+	for _, shards := range []int{2, 3, 8} {
+		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
+			got := run(t, segs, Config{Shards: shards})
+			if len(got) != len(want) {
+				t.Fatalf("%d records, inline gave %d", len(got), len(want))
+			}
+			for i := range got {
+				if !reflect.DeepEqual(got[i], want[i]) {
+					t.Fatalf("record %d differs:\n got  %+v\n want %+v", i, got[i].Conn, want[i].Conn)
+				}
+			}
+		})
+	}
+	if len(want) < 2000 {
+		t.Fatalf("only %d connections from 2000 conversations", len(want))
+	}
+}
+
+func TestEveryConnectionInExactlyOneShard(t *testing.T) {
+	segs := randomTraffic(3, 500)
+	tr := New(Config{Shards: 4, Sink: &collector{}})
+	for i := range segs[:len(segs)/2] {
+		tr.Feed(&segs[i])
+	}
+	tr.Tick(segs[len(segs)/2].Time)
+	seen := map[FlowKey]int{}
+	tr.Each(func(c *Conn) {
+		if c.Flags&connDetached == 0 {
+			seen[c.Key()]++
+		}
+	})
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("key %v held %d times", k, n)
+		}
+	}
+	if len(seen) == 0 {
+		t.Fatal("no connection held mid-run")
+	}
+	tr.Close()
+}
+
+// TestNoAllocationsForEstablishedPackets fails if a data packet of an
+// established connection allocates, inline or through the sharded path.
+func TestNoAllocationsForEstablishedPackets(t *testing.T) {
+	for _, inline := range []bool{true, false} {
+		t.Run(fmt.Sprintf("inline=%v", inline), func(t *testing.T) {
+			tr := New(Config{Inline: inline, Shards: 2, Sink: &collector{}})
+			c := handshake()
+			for i := range c.segs {
+				tr.Feed(&c.segs[i])
+			}
+			seg := c.segs[2]
+			seg.PayloadLen = 100
+			seg.Flags = FlagACK | FlagPSH
+			allocs := testing.AllocsPerRun(10000, func() {
+				seg.Time += 1000
+				seg.Frame++
+				seg.Seq += 100
+				tr.Feed(&seg)
+			})
+			tr.Close()
+			if allocs != 0 {
+				t.Fatalf("%v allocations per established packet, want 0", allocs)
+			}
+		})
+	}
+}
+
+func BenchmarkTracker(b *testing.B) {
+	segs := randomTraffic(1, 20000)
+	for _, inline := range []bool{true, false} {
+		b.Run(fmt.Sprintf("inline=%v", inline), func(b *testing.B) {
+			b.ReportAllocs()
+			n := 0
+			for i := 0; i < b.N; i++ {
+				tr := New(Config{Inline: inline, Sink: nopSink{}})
+				for j := range segs {
+					tr.Feed(&segs[j])
+				}
+				tr.Close()
+				n += len(segs)
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "packets/s")
+		})
+	}
+}
+
+type nopSink struct{}
+
+func (nopSink) Conn(int, *Record)     {}
+func (nopSink) Finding(int, *Finding) {}
+
+func TestConnSize(t *testing.T) {
+	// The per-connection budget is 256 bytes including the table slot; keep
+	// the Conn itself well under it.
+	if sz := unsafe.Sizeof(Conn{}); sz > 224 {
+		t.Fatalf("Conn is %d bytes, want at most 224", sz)
+	}
+}
