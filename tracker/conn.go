@@ -105,13 +105,20 @@ type Peer struct {
 	State State
 	// Observed is the last state the endpoint's own packets proved.
 	Observed State
-	flags    uint16
 	// WScale is the window scale shift the endpoint offered in its SYN.
 	WScale uint8
+	flags  uint16
 	// MSS is the maximum segment size the endpoint offered in its SYN.
 	MSS uint16
 	// Window is the last raw (unscaled) window the endpoint advertised.
 	Window uint16
+	// DupAcks counts duplicate acknowledgements (saturating).
+	DupAcks uint16
+	// Keepalives counts keepalive probes (saturating).
+	Keepalives uint16
+	// ZeroWindows counts the times the endpoint's window closed to zero
+	// (saturating).
+	ZeroWindows uint16
 	// ISN is the endpoint's initial sequence number; for a connection picked
 	// up mid-stream, one less than the first sequence number seen.
 	ISN seqnum.Value
@@ -126,12 +133,6 @@ type Peer struct {
 	Pkts uint32
 	// Retrans counts retransmitted segments (data, SYN or FIN already sent).
 	Retrans uint32
-	// DupAcks counts duplicate acknowledgements (saturating).
-	DupAcks uint16
-	// Keepalives counts keepalive probes.
-	Keepalives uint16
-	// ZeroWindows counts the times the endpoint's window closed to zero.
-	ZeroWindows uint16
 	// Bytes counts payload bytes, each sequence number once (retransmissions
 	// are not counted again).
 	Bytes uint64
