@@ -82,18 +82,19 @@ func ParseUID(s string) (UID, bool) {
 
 // Peer flag bits.
 const (
-	peerSawSYN   uint16 = 1 << iota // sent a SYN (ISN valid)
-	peerHaveSeq                     // Next is valid
-	peerSawFIN                      // sent a FIN (FinSeq valid)
-	peerSawRST                      // sent a RST
-	peerHaveAck                     // sent an ACK (Ack valid)
-	peerInferred                    // State rests on assumed delivery
-	peerRcvdFIN                     // acknowledged the other side's FIN
-	peerWScale                      // offered window scaling in its SYN
-	peerSACK                        // offered SACK in its SYN
-	peerTS                          // sent TCP timestamps
-	peerZeroWin                     // last window advertised was zero
-	peerSYNACK                      // its SYN carried an ACK
+	peerSawSYN      uint16 = 1 << iota // sent a SYN (ISN valid)
+	peerHaveSeq                        // Next is valid
+	peerSawFIN                         // sent a FIN (FinSeq valid)
+	peerSawRST                         // sent a RST
+	peerHaveAck                        // sent an ACK (Ack valid)
+	peerInferred                       // State rests on assumed delivery
+	peerRcvdFIN                        // acknowledged the other side's FIN
+	peerWScale                         // offered window scaling in its SYN
+	peerSACK                           // offered SACK in its SYN
+	peerTS                             // sent TCP timestamps
+	peerZeroWin                        // last window advertised was zero
+	peerSYNACK                         // its SYN carried an ACK
+	peerWasTimeWait                    // entered TIME_WAIT at some point
 )
 
 // Peer holds what the capture shows of one endpoint: its inferred RFC 793
@@ -153,6 +154,9 @@ func (p *Peer) SawFIN() bool { return p.flags&peerSawFIN != 0 }
 // SawRST reports whether the endpoint sent a RST.
 func (p *Peer) SawRST() bool { return p.flags&peerSawRST != 0 }
 
+// WasTimeWait reports whether the endpoint entered TIME_WAIT at some point.
+func (p *Peer) WasTimeWait() bool { return p.flags&peerWasTimeWait != 0 }
+
 // SawSYNACK reports whether the endpoint answered a SYN with a SYN-ACK.
 func (p *Peer) SawSYNACK() bool { return p.flags&peerSYNACK != 0 }
 
@@ -208,6 +212,10 @@ const (
 	ConnFlipped
 	// ConnGuessedOrig marks a partial connection whose originator was guessed.
 	ConnGuessedOrig
+	// ConnOrigClosedFirst and ConnRespClosedFirst mark which side sent the
+	// connection's first FIN (the active closer).
+	ConnOrigClosedFirst
+	ConnRespClosedFirst
 )
 
 // Conn is one incarnation of a TCP 4-tuple as the capture shows it. A Conn is
@@ -241,6 +249,18 @@ func (c *Conn) Partial() bool { return c.Flags&ConnPartial != 0 }
 
 // Done reports whether both endpoints have closed or entered TIME_WAIT.
 func (c *Conn) Done() bool { return c.Flags&ConnDone != 0 }
+
+// ClosedFirst returns the side that sent the first FIN, and false if no FIN
+// was seen.
+func (c *Conn) ClosedFirst() (Side, bool) {
+	switch {
+	case c.Flags&ConnOrigClosedFirst != 0:
+		return Orig, true
+	case c.Flags&ConnRespClosedFirst != 0:
+		return Resp, true
+	}
+	return Orig, false
+}
 
 // Endpoint returns the endpoint of side s.
 func (c *Conn) Endpoint(s Side) Endpoint {

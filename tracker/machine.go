@@ -142,6 +142,9 @@ func (c *Conn) sequence(seg *Segment, s Side, a *Analysis) {
 		} else {
 			snd.FinSeq = finSeq
 			snd.flags |= peerSawFIN
+			if c.Flags&(ConnOrigClosedFirst|ConnRespClosedFirst) == 0 {
+				c.Flags |= ConnOrigClosedFirst << s
+			}
 		}
 	}
 
@@ -440,6 +443,9 @@ func (c *Conn) setState(a *Analysis, seg *Segment, s Side, to State, inferred, c
 		return
 	}
 	p.State = to
+	if to == TimeWait {
+		p.flags |= peerWasTimeWait
+	}
 	if inferred {
 		p.flags |= peerInferred
 	} else {

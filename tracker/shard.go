@@ -17,6 +17,8 @@ type batch struct {
 	hashes    [batchSize]uint64
 	n         int
 	watermark int64
+	// done, when set, is closed once the worker has applied the batch.
+	done chan struct{}
 }
 
 // doneEntry queues a connection that reached ConnDone, to be released when
@@ -105,6 +107,7 @@ func (sh *shard) process(seg *Segment, h uint64) {
 		idx = sh.create(seg)
 		sh.table.insert(h, idx)
 		c = sh.slab.at(idx)
+		a.Kind |= KindNewConn
 		c.apply(seg, c.SideOf(seg.Src), a)
 	default:
 		c = sh.slab.at(idx)
@@ -114,7 +117,7 @@ func (sh *shard) process(seg *Segment, h uint64) {
 			old := c
 			idx = sh.reincarnate(idx, h, seg)
 			c = sh.slab.at(idx)
-			a.Kind |= KindNewIncarnation
+			a.Kind |= KindNewIncarnation | KindNewConn
 			c.apply(seg, Orig, a)
 			a.Other = old
 		case c.prev != 0 && !c.fits(seg, s):
@@ -435,6 +438,10 @@ func (sh *shard) run(wg *sync.WaitGroup) {
 			sh.advance(b.watermark)
 		}
 		sh.mu.Unlock()
+		if b.done != nil {
+			close(b.done)
+			b.done = nil
+		}
 		b.n = 0
 		sh.free <- b
 	}

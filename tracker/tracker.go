@@ -207,6 +207,23 @@ func (t *Tracker) Tick(now int64) {
 	}
 }
 
+// Flush delivers every pending segment and waits until the workers have
+// applied them, so that Each and the shard state reflect everything fed.
+func (t *Tracker) Flush() {
+	if t.cfg.Inline {
+		return
+	}
+	dones := make([]chan struct{}, len(t.shards))
+	for i := range t.shards {
+		dones[i] = make(chan struct{})
+		t.cur[i].done = dones[i]
+		t.send(i)
+	}
+	for _, d := range dones {
+		<-d
+	}
+}
+
 // Close delivers every pending segment, waits for the workers, emits every
 // connection still held (EndCaptureEnd) and returns the totals.
 func (t *Tracker) Close() Stats {

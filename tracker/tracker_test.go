@@ -116,7 +116,7 @@ func TestEveryConnectionInExactlyOneShard(t *testing.T) {
 	for i := range segs[:len(segs)/2] {
 		tr.Feed(&segs[i])
 	}
-	tr.Tick(segs[len(segs)/2].Time)
+	tr.Flush()
 	seen := map[FlowKey]int{}
 	tr.Each(func(c *Conn) {
 		if c.Flags&connDetached == 0 {

@@ -1,0 +1,358 @@
+package detect
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/wirestate/wirestate/tracker"
+)
+
+// Aggregate makes the findings about many connections: per listener
+// (accept-queue overflows, refusals, server-side aborts in bulk, SYN
+// floods), per service (CLOSE_WAIT), and per host (TIME_WAIT load,
+// ephemeral-port use). It marks the kinds it adds on the member records and
+// returns the new findings, members' own records of new kinds included.
+func Aggregate(records []tracker.Record, findings []tracker.Finding, cfg Config) []tracker.Finding {
+	cfg.fill()
+	idx := make(map[tracker.UID]int, len(records))
+	for i := range records {
+		idx[records[i].Conn.UID] = i
+	}
+	var out []tracker.Finding
+	add := func(f tracker.Finding) {
+		if cfg.Enabled(f.Kind) {
+			out = append(out, f)
+		}
+	}
+	group := func(kind tracker.AnomalyKind, scope func(f *tracker.Finding) string, min int) map[string][]*tracker.Finding {
+		g := map[string][]*tracker.Finding{}
+		for i := range findings {
+			f := &findings[i]
+			if f.Kind == kind.String() && f.Scope == "" {
+				k := scope(f)
+				g[k] = append(g[k], f)
+			}
+		}
+		for k, v := range g {
+			if len(v) < min {
+				delete(g, k)
+			}
+		}
+		return g
+	}
+	listener := func(f *tracker.Finding) string { return f.Resp.String() }
+
+	for _, kind := range []tracker.AnomalyKind{tracker.AnomAcceptQueueOverflowRST, tracker.AnomAcceptQueueOverflowDrop, tracker.AnomConnectionRefused} {
+		for scope, members := range group(kind, listener, 2) {
+			f := summarize(kind, scope, members, cfg.MaxMembers)
+			switch kind {
+			case tracker.AnomConnectionRefused:
+				f.Summary = fmt.Sprintf("%d connection attempts to %s were refused with a RST", len(members), scope)
+			default:
+				f.Summary = fmt.Sprintf("listener %s: %d connections hit a full accept queue (%s)", scope, len(members), kind)
+			}
+			add(f)
+		}
+	}
+
+	// Server-side aborts in bulk.
+	serverAbort := func(f *tracker.Finding) string {
+		i, ok := idx[f.UID]
+		if !ok || len(f.Evidence) == 0 {
+			return ""
+		}
+		c := &records[i].Conn
+		if c.Peers[tracker.Resp].SawRST() && !c.Peers[tracker.Orig].SawRST() {
+			return c.Resp.String()
+		}
+		return ""
+	}
+	for scope, members := range group(tracker.AnomAbortiveClose, serverAbort, cfg.AbortBulk) {
+		if scope == "" {
+			continue
+		}
+		f := summarize(tracker.AnomAbortiveClose, scope, members, cfg.MaxMembers)
+		f.Severity = tracker.SevWarning
+		f.Summary = fmt.Sprintf("server %s aborted %d established connections with a RST (SO_LINGER 0, crashes or application aborts in bulk)", scope, len(members))
+		add(f)
+	}
+
+	// CLOSE_WAIT per service: the endpoint that is stuck.
+	stuck := func(f *tracker.Finding) string {
+		if i, ok := idx[f.UID]; ok {
+			c := &records[i].Conn
+			if c.Peers[tracker.Resp].State == tracker.CloseWait {
+				return c.Resp.String()
+			}
+			return c.Orig.String()
+		}
+		return f.Resp.String()
+	}
+	for scope, members := range group(tracker.AnomCloseWaitStuck, stuck, 2) {
+		f := summarize(tracker.AnomCloseWaitStuck, scope, members, cfg.MaxMembers)
+		f.Summary = fmt.Sprintf("%s holds %d connections in CLOSE_WAIT; the oldest since %s", scope, len(members), stampNS(f.First))
+		add(f)
+	}
+
+	out = append(out, synFloods(findings, records, idx, &cfg)...)
+	out = append(out, timeWaitLoad(records, &cfg)...)
+	out = append(out, ephemeralPorts(records, &cfg)...)
+	for i := range out {
+		if !cfg.Enabled(out[i].Kind) {
+			continue
+		}
+		k, _ := tracker.ParseAnomalyKind(out[i].Kind)
+		for _, u := range out[i].UIDs {
+			if j, ok := idx[u]; ok {
+				records[j].Conn.Mark(k)
+			}
+		}
+		if j, ok := idx[out[i].UID]; ok && out[i].UID != 0 {
+			records[j].Conn.Mark(k)
+		}
+	}
+	kept := out[:0]
+	for _, f := range out {
+		if cfg.Enabled(f.Kind) {
+			kept = append(kept, f)
+		}
+	}
+	return kept
+}
+
+// summarize builds an aggregate finding over members.
+func summarize(kind tracker.AnomalyKind, scope string, members []*tracker.Finding, maxMembers int) tracker.Finding {
+	sort.Slice(members, func(i, j int) bool { return members[i].Time < members[j].Time })
+	f := tracker.Finding{Kind: kind.String(), Scope: scope, Count: len(members)}
+	f.First, f.Last = members[0].Time, members[len(members)-1].Time
+	f.Time = f.First
+	for _, m := range members {
+		if m.Severity > f.Severity {
+			f.Severity = m.Severity
+		}
+		if len(f.UIDs) < maxMembers {
+			f.UIDs = append(f.UIDs, m.UID)
+		}
+	}
+	f.Hint = members[0].Hint
+	f.Orig, f.Resp = members[0].Orig, members[0].Resp
+	for _, m := range members[:min(3, len(members))] {
+		if len(m.Evidence) > 0 {
+			e := m.Evidence[len(m.Evidence)-1]
+			e.What = fmt.Sprintf("%s (%s)", e.What, m.UID)
+			f.Evidence = append(f.Evidence, e)
+		}
+	}
+	return f
+}
+
+// synFloods finds listeners with many unanswered SYN-ACKs from many sources
+// within cfg.SYNFloodWindow.
+func synFloods(findings []tracker.Finding, records []tracker.Record, idx map[tracker.UID]int, cfg *Config) []tracker.Finding {
+	byListener := map[string][]*tracker.Finding{}
+	for i := range findings {
+		f := &findings[i]
+		if f.Kind == tracker.AnomSYNACKUnanswered.String() && f.Scope == "" {
+			k := f.Resp.String()
+			byListener[k] = append(byListener[k], f)
+		}
+	}
+	var out []tracker.Finding
+	window := int64(cfg.SYNFloodWindow)
+	for scope, ms := range byListener {
+		if len(ms) < cfg.SYNFloodMin {
+			continue
+		}
+		sort.Slice(ms, func(i, j int) bool { return ms[i].Time < ms[j].Time })
+		// The densest window: two pointers over member times.
+		best, bestLo, lo := 0, 0, 0
+		for hi := range ms {
+			for ms[hi].Time-ms[lo].Time > window {
+				lo++
+			}
+			if hi-lo+1 > best {
+				best, bestLo = hi-lo+1, lo
+			}
+		}
+		if best < cfg.SYNFloodMin {
+			continue
+		}
+		members := ms[bestLo : bestLo+best]
+		sources := map[tracker.Addr]bool{}
+		for _, m := range members {
+			sources[m.Orig.Addr] = true
+		}
+		if len(sources) < cfg.SYNFloodSources {
+			continue
+		}
+		agg := summarize(tracker.AnomSYNFlood, scope, members, cfg.MaxMembers)
+		agg.Severity = tracker.SevCritical
+		agg.Summary = fmt.Sprintf("SYN flood on %s: %d handshakes left half-open (SYN-ACK never answered) from %d sources within %s",
+			scope, best, len(sources), secs(agg.Last-agg.First))
+		agg.Hint = "Keep net.ipv4.tcp_syncookies=1 so the SYN queue cannot fill, size net.ipv4.tcp_max_syn_backlog, lower " +
+			"net.ipv4.tcp_synack_retries to free half-open entries sooner, and rate-limit SYNs upstream (nftables `limit rate`, synproxy)."
+		out = append(out, agg)
+		for i, m := range members {
+			if i >= cfg.MaxMembers {
+				break
+			}
+			mf := *m
+			mf.Kind = tracker.AnomSYNFlood.String()
+			mf.Severity = tracker.SevCritical
+			mf.Summary = fmt.Sprintf("part of the SYN flood on %s: %s", scope, m.Summary)
+			mf.Hint = agg.Hint
+			out = append(out, mf)
+		}
+	}
+	return out
+}
+
+// timeWaitLoad reports, per host, the TIME_WAIT sockets it held over time
+// and who closed first.
+func timeWaitLoad(records []tracker.Record, cfg *Config) []tracker.Finding {
+	type ev struct {
+		t int64
+		d int
+	}
+	type host struct {
+		events          []ev
+		closedFirst     int
+		conns           int
+		sample          tracker.UID
+		sampleOrig, res tracker.Endpoint
+	}
+	hosts := map[tracker.Addr]*host{}
+	twoMSL := 2 * int64(cfg.MSL)
+	for i := range records {
+		c := &records[i].Conn
+		first, ok := c.ClosedFirst()
+		if !ok {
+			continue
+		}
+		for s := tracker.Orig; s <= tracker.Resp; s++ {
+			if !c.Peers[s].WasTimeWait() {
+				continue
+			}
+			ep := c.Endpoint(s)
+			h := hosts[ep.Addr]
+			if h == nil {
+				h = &host{sample: c.UID, sampleOrig: c.Orig, res: c.Resp}
+				hosts[ep.Addr] = h
+			}
+			at := c.DoneAt
+			if at == 0 {
+				at = c.Last
+			}
+			h.events = append(h.events, ev{at, 1}, ev{at + twoMSL, -1})
+			h.conns++
+			if first == tracker.Orig {
+				h.closedFirst++
+			}
+		}
+	}
+	var out []tracker.Finding
+	for addr, h := range hosts {
+		sort.Slice(h.events, func(i, j int) bool {
+			if h.events[i].t != h.events[j].t {
+				return h.events[i].t < h.events[j].t
+			}
+			return h.events[i].d < h.events[j].d
+		})
+		cur, peak, peakAt := 0, 0, int64(0)
+		for _, e := range h.events {
+			cur += e.d
+			if cur > peak {
+				peak, peakAt = cur, e.t
+			}
+		}
+		who := "the client (originator) closed first in all of them"
+		switch {
+		case h.closedFirst == 0:
+			who = "the server (responder) closed first in all of them"
+		case h.closedFirst < h.conns:
+			who = fmt.Sprintf("the client closed first in %d and the server in %d", h.closedFirst, h.conns-h.closedFirst)
+		}
+		sev := tracker.SevInfo
+		if peak >= 100000 {
+			sev = tracker.SevWarning
+		}
+		out = append(out, tracker.Finding{
+			Kind: tracker.AnomTimeWaitLoad.String(), Severity: sev, Time: peakAt,
+			Scope: addr.String(), Count: h.conns, First: h.events[0].t, Last: h.events[len(h.events)-1].t,
+			Orig: h.sampleOrig, Resp: h.res,
+			Summary: fmt.Sprintf("%s held TIME_WAIT for %d connections (%s); at most %d TIME_WAIT sockets at once (at %s)",
+				addr, h.conns, who, peak, stampNS(peakAt)),
+			Hint: "The side that closes first holds TIME_WAIT for 2MSL (60 s on Linux). Many of them cost memory and, on clients, ephemeral ports: " +
+				"reuse connections, let clients close first, enable net.ipv4.tcp_tw_reuse on clients, and keep net.ipv4.tcp_max_tw_buckets above the peak.",
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Scope < out[j].Scope })
+	return out
+}
+
+// ephemeralPorts reports clients that used a large share of the ephemeral
+// port range towards one server ip:port within 2MSL.
+func ephemeralPorts(records []tracker.Record, cfg *Config) []tracker.Finding {
+	type key struct {
+		client tracker.Addr
+		server tracker.Endpoint
+	}
+	type use struct {
+		t    int64
+		port uint16
+	}
+	uses := map[key][]use{}
+	for i := range records {
+		c := &records[i].Conn
+		if c.Partial() {
+			continue
+		}
+		k := key{c.Orig.Addr, c.Resp}
+		uses[k] = append(uses[k], use{c.Start, c.Orig.Port})
+	}
+	rangeSize := cfg.PortRange[1] - cfg.PortRange[0] + 1
+	twoMSL := 2 * int64(cfg.MSL)
+	var out []tracker.Finding
+	for k, us := range uses {
+		if len(us) < rangeSize/10 {
+			continue
+		}
+		sort.Slice(us, func(i, j int) bool { return us[i].t < us[j].t })
+		counts := map[uint16]int{}
+		lo, peak := 0, 0
+		var peakAt int64
+		for hi := range us {
+			counts[us[hi].port]++
+			for us[hi].t-us[lo].t > twoMSL {
+				if counts[us[lo].port]--; counts[us[lo].port] == 0 {
+					delete(counts, us[lo].port)
+				}
+				lo++
+			}
+			if len(counts) > peak {
+				peak, peakAt = len(counts), us[hi].t
+			}
+		}
+		if peak*10 < rangeSize {
+			continue
+		}
+		sev := tracker.SevInfo
+		if peak*2 > rangeSize {
+			sev = tracker.SevWarning
+		}
+		out = append(out, tracker.Finding{
+			Kind: tracker.AnomEphemeralPorts.String(), Severity: sev, Time: peakAt,
+			Scope: fmt.Sprintf("%s → %s", k.client, k.server), Count: peak,
+			Resp: k.server, Orig: tracker.Endpoint{Addr: k.client},
+			Summary: fmt.Sprintf("%s used %d distinct source ports towards %s within 2MSL (%s): %d%% of the default ip_local_port_range %d-%d",
+				k.client, peak, k.server, secs(twoMSL), peak*100/rangeSize, cfg.PortRange[0], cfg.PortRange[1]),
+			Hint: "Each connection to the same server ip:port needs its own source port until its TIME_WAIT ends. Reuse connections, " +
+				"widen net.ipv4.ip_local_port_range, enable net.ipv4.tcp_tw_reuse on the client, or spread over more server addresses.",
+		})
+	}
+	return out
+}
+
+func stampNS(ns int64) string {
+	return fmt.Sprintf("%.6f", float64(ns)/1e9)
+}

@@ -1,0 +1,254 @@
+package detect
+
+import (
+	"fmt"
+
+	"github.com/wirestate/wirestate/tracker"
+)
+
+// lfaNotes remembers a connection whose passive closer sits in LAST_ACK.
+type lfaNotes struct {
+	side tracker.Side // the passive closer
+	// finalAck is the active closer's ACK of the passive closer's FIN,
+	// seen before any retransmission.
+	finalAckTime  int64
+	finalAckFrame uint64
+	finTime       int64
+	finFrame      uint64
+	retrans       int
+	retransTime   int64
+	retransFrame  uint64
+	ackSeenBefore bool
+	ending        string
+	endTime       int64
+	endFrame      uint64
+}
+
+// lostFinalACK reports the passive closer retransmitting its FIN from
+// LAST_ACK: the active closer's final ACK never reached it.
+type lostFinalACK struct {
+	nop
+	env   *Env
+	notes map[*tracker.Conn]*lfaNotes
+}
+
+func newLostFinalACK(env *Env) Unit {
+	return &lostFinalACK{env: env, notes: map[*tracker.Conn]*lfaNotes{}}
+}
+
+func (u *lostFinalACK) Packet(a *tracker.Analysis) {
+	seg, c, s := a.Seg, a.Conn, a.From
+	n := u.notes[c]
+	if seg.Flags&tracker.FlagFIN != 0 && c.Peers[s].State == tracker.LastAck {
+		if n == nil {
+			// The passive closer's FIN (CLOSE_WAIT → LAST_ACK).
+			n = &lfaNotes{side: s, finTime: seg.Time, finFrame: seg.Frame}
+			u.notes[c] = n
+			return
+		}
+		if a.Kind&tracker.KindFINRetransmission != 0 && n.side == s {
+			if n.retrans == 0 {
+				n.retransTime, n.retransFrame = seg.Time, seg.Frame
+				n.ackSeenBefore = n.finalAckFrame != 0
+			}
+			n.retrans++
+		}
+		return
+	}
+	if n == nil || s == n.side {
+		return
+	}
+	// A segment from the active closer.
+	switch {
+	case seg.Flags&tracker.FlagRST != 0:
+		if n.retrans > 0 && n.ending == "" {
+			n.ending = fmt.Sprintf("the active closer answered the retransmitted FIN with a RST (frame %d): it had already left TIME_WAIT, so TIME_WAIT was cut short (tcp_tw_reuse, tcp_max_tw_buckets overflow, or a stack without TIME_WAIT)", seg.Frame)
+			n.endTime, n.endFrame = seg.Time, seg.Frame
+		}
+	case seg.Flags&tracker.FlagACK != 0 && seg.Ack.GreaterThan(c.Peers[n.side].FinSeq):
+		if n.retrans == 0 {
+			if n.finalAckFrame == 0 {
+				n.finalAckTime, n.finalAckFrame = seg.Time, seg.Frame
+			}
+		} else if n.ending == "" {
+			n.ending = fmt.Sprintf("a later ACK (frame %d, %s after the first retransmission) finally closed it", seg.Frame, secs(seg.Time-n.retransTime))
+			n.endTime, n.endFrame = seg.Time, seg.Frame
+		}
+	}
+}
+
+func (u *lostFinalACK) Finish(c *tracker.Conn, reason tracker.EndReason) {
+	n := u.notes[c]
+	if n == nil {
+		return
+	}
+	delete(u.notes, c)
+	if n.retrans == 0 {
+		return
+	}
+	closer := c.Endpoint(n.side)
+	where := "the final ACK was not seen at the capture point: it was lost before reaching it, or never sent"
+	if n.ackSeenBefore {
+		where = fmt.Sprintf("the final ACK was seen at the capture point (frame %d) %s before the retransmission, so it was lost beyond the capture point", n.finalAckFrame, secs(n.retransTime-n.finalAckTime))
+	}
+	ending := n.ending
+	if ending == "" {
+		ending = fmt.Sprintf("%s was still in LAST_ACK when the capture ended", closer)
+	}
+	f := &tracker.Finding{
+		Severity: tracker.SevWarning, Time: n.retransTime,
+		Summary: fmt.Sprintf("%s (the passive closer) retransmitted its FIN %d times from LAST_ACK: the final ACK of the active closer never reached it; %s; %s",
+			closer, n.retrans, where, ending),
+		Evidence: []tracker.Evidence{{Time: n.finTime, Frame: n.finFrame, What: "FIN from the passive closer (CLOSE_WAIT → LAST_ACK)"}},
+		Hint: "A lost final ACK leaves the passive closer in LAST_ACK until its FIN retransmissions are answered; the active closer's TIME_WAIT " +
+			"(2MSL, 60 s on Linux) exists to answer them. Look for loss on the path (drops, a firewall or conntrack rule dropping the ACK); " +
+			"do not shorten TIME_WAIT with tcp_tw_reuse on servers that close first, and keep tcp_max_tw_buckets above the TIME_WAIT peak.",
+	}
+	if n.finalAckFrame != 0 {
+		f.Evidence = append(f.Evidence, tracker.Evidence{Time: n.finalAckTime, Frame: n.finalAckFrame, What: "final ACK from the active closer, seen here"})
+	}
+	f.Evidence = append(f.Evidence, tracker.Evidence{Time: n.retransTime, Frame: n.retransFrame, What: "FIN retransmitted: still in LAST_ACK"})
+	if n.endFrame != 0 {
+		f.Evidence = append(f.Evidence, tracker.Evidence{Time: n.endTime, Frame: n.endFrame, What: "how it ended"})
+	}
+	u.env.Emit(c, tracker.AnomLostFinalACK, f)
+}
+
+// cwNotes remembers an endpoint in CLOSE_WAIT.
+type cwNotes struct {
+	side      tracker.Side
+	since     int64
+	frame     uint64
+	dataBytes uint64
+	dataFrame uint64
+	reported  bool
+}
+
+// closeWait reports endpoints that acknowledged their peer's FIN and sent no
+// FIN of their own for Config.CloseWaitAfter: the application has not
+// called close().
+type closeWait struct {
+	nop
+	env   *Env
+	notes map[*tracker.Conn]*cwNotes
+	now   int64
+}
+
+func newCloseWait(env *Env) Unit { return &closeWait{env: env, notes: map[*tracker.Conn]*cwNotes{}} }
+
+func (u *closeWait) Packet(a *tracker.Analysis) {
+	seg, c, s := a.Seg, a.Conn, a.From
+	if seg.Time > u.now {
+		u.now = seg.Time
+	}
+	p := &c.Peers[s]
+	n := u.notes[c]
+	if n == nil {
+		if p.State == tracker.CloseWait && !p.Inferred() {
+			u.notes[c] = &cwNotes{side: s, since: seg.Time, frame: seg.Frame}
+		}
+		return
+	}
+	if s == n.side && seg.PayloadLen > 0 && p.State == tracker.CloseWait {
+		if n.dataFrame == 0 {
+			n.dataFrame = seg.Frame
+		}
+		n.dataBytes += uint64(seg.PayloadLen)
+	}
+	if c.Peers[n.side].State != tracker.CloseWait {
+		delete(u.notes, c) // it closed (or reset)
+	}
+}
+
+func (u *closeWait) Advance(now int64) {
+	u.now = now
+	limit := int64(u.env.Cfg.CloseWaitAfter)
+	for c, n := range u.notes {
+		if !n.reported && now-n.since >= limit && c.Peers[n.side].State == tracker.CloseWait {
+			u.report(c, n, now)
+		}
+	}
+}
+
+func (u *closeWait) Finish(c *tracker.Conn, reason tracker.EndReason) {
+	n := u.notes[c]
+	if n == nil {
+		return
+	}
+	delete(u.notes, c)
+	if !n.reported && u.now-n.since >= int64(u.env.Cfg.CloseWaitAfter) && c.Peers[n.side].State == tracker.CloseWait {
+		u.report(c, n, u.now)
+	}
+}
+
+func (u *closeWait) report(c *tracker.Conn, n *cwNotes, now int64) {
+	n.reported = true
+	ep := c.Endpoint(n.side)
+	f := &tracker.Finding{
+		Severity: tracker.SevWarning, Time: n.since,
+		Summary: fmt.Sprintf("%s acknowledged its peer's FIN and has sent no FIN of its own for %s: the application has not called close() (CLOSE_WAIT)",
+			ep, secs(now-n.since)),
+		Evidence: []tracker.Evidence{{Time: n.since, Frame: n.frame, What: "ACK of the peer's FIN: CLOSE_WAIT begins"}},
+		Hint: "CLOSE_WAIT is the application's to end: find the code path that reads EOF (read() returning 0) and never closes the socket " +
+			"(`ss -tanp state close-wait` shows the process). A leak of these exhausts file descriptors; no kernel setting times them out.",
+	}
+	if n.dataBytes > 0 {
+		f.Summary += fmt.Sprintf(". It did send %d bytes after the peer's FIN (from frame %d): that is a legal half-close, so this may be deliberate", n.dataBytes, n.dataFrame)
+		f.Evidence = append(f.Evidence, tracker.Evidence{Frame: n.dataFrame, Time: n.since, What: "data sent after the peer's FIN (half-close)"})
+	}
+	u.env.Emit(c, tracker.AnomCloseWaitStuck, f)
+}
+
+// abort reports established connections ended by a RST that no invalid
+// segment provoked: SO_LINGER 0, a killed process, an application abort.
+type abort struct {
+	nop
+	env *Env
+}
+
+func newAbort(env *Env) Unit { return &abort{env: env} }
+
+func (u *abort) Packet(a *tracker.Analysis) {
+	seg, c, s := a.Seg, a.Conn, a.From
+	if seg.Flags&tracker.FlagRST == 0 || seg.Flags&tracker.FlagACK == 0 || a.Kind&tracker.KindRSTInWindow == 0 {
+		return
+	}
+	// The state the sender held before its RST.
+	var before tracker.State
+	found := false
+	for _, tr := range a.Transitions() {
+		if tr.Side == s && tr.To == tracker.Closed && !tr.Inferred {
+			before, found = tr.From, true
+			break
+		}
+	}
+	if !found || !before.Synchronized() && before != tracker.SynReceived {
+		return
+	}
+	p := &c.Peers[s]
+	if before == tracker.SynReceived || p.Pkts == 1 && !c.Partial() ||
+		p.SawSYNACK() && p.Bytes == 0 && p.Pkts <= p.Retrans+2 {
+		return // a handshake-phase reset: the handshake detectors own it
+	}
+	o := &c.Peers[s^1]
+	var why string
+	switch {
+	case before == tracker.TimeWait:
+		return
+	case before == tracker.FinWait1 || before == tracker.FinWait2 || before == tracker.Closing || before == tracker.LastAck:
+		why = fmt.Sprintf("after its own FIN, from %s: the application closed with unread data or SO_LINGER 0", before)
+	default:
+		why = fmt.Sprintf("from %s, with no FIN: SO_LINGER 0 on close(), a killed process, or an application abort", before)
+	}
+	if o.SawFIN() && before == tracker.CloseWait {
+		why = "in CLOSE_WAIT, after the peer's FIN, instead of its own FIN: SO_LINGER 0 or unread data at close()"
+	}
+	f := &tracker.Finding{
+		Severity: tracker.SevInfo, Time: seg.Time,
+		Summary:  fmt.Sprintf("%s (%s) aborted the connection with a RST %s", c.Endpoint(s), sideName(s), why),
+		Evidence: []tracker.Evidence{ev(seg, "RST from %s", sideName(s))},
+		Hint: "An abortive close skips TIME_WAIT and discards unsent data. If it is deliberate (SO_LINGER 0 to avoid TIME_WAIT), " +
+			"prefer net.ipv4.tcp_tw_reuse on clients or connection reuse; otherwise find why the process closes this way or dies.",
+	}
+	u.env.Emit(c, tracker.AnomAbortiveClose, f)
+}

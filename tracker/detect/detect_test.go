@@ -1,0 +1,159 @@
+package detect
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/wirestate/wirestate/tracker"
+	tt "github.com/wirestate/wirestate/tracker/trackertest"
+)
+
+func runDetect(segs []tracker.Segment, cfg Config) *tt.Collector {
+	col := tt.Run(segs, tracker.Config{Observers: Observers(cfg)})
+	col.Findings = append(col.Findings, Aggregate(col.Recs, col.Findings, cfg)...)
+	return col
+}
+
+func kinds(fs []tracker.Finding) map[string]int {
+	m := map[string]int{}
+	for _, f := range fs {
+		m[f.Kind]++
+	}
+	return m
+}
+
+func TestDetectors(t *testing.T) {
+	cases := []struct {
+		name  string
+		convo *tt.Convo
+		want  []string // kinds that must be reported
+		not   []string // kinds that must not be reported
+		text  string   // a phrase the first finding of want[0] must contain
+	}{
+		{
+			name:  "unanswered SYN given up",
+			convo: tt.New().Add("A", "S", 1000, 0, 0, 1e6).Add("A", "S", 1000, 0, 0, 1e9).Add("A", "S", 1000, 0, 0, 1e9).Add("A", "S", 1000, 0, 0, 2e9),
+			want:  []string{"syn-unanswered"},
+			not:   []string{"connection-refused"},
+			text:  "4 times",
+		},
+		{
+			name:  "refused",
+			convo: tt.New().Add("A", "S", 1000, 0, 0, 1e6).Add("B", "R.", 0, 1001, 0, 1e5),
+			want:  []string{"connection-refused"},
+			not:   []string{"syn-unanswered", "abortive-close"},
+		},
+		{
+			name:  "accept queue overflow: RST right after the handshake",
+			convo: tt.Handshake().Add("A", "P.", 1001, 5001, 100, 1e5).Add("B", "R", 5001, 0, 0, 1e5),
+			want:  []string{"accept-queue-overflow-rst"},
+			not:   []string{"abortive-close", "half-open"},
+		},
+		{
+			name: "accept queue overflow: SYN-ACK retransmitted after the ACK",
+			convo: tt.Handshake().Add("A", "P.", 1001, 5001, 100, 1e5).
+				Add("B", "S.", 5000, 1001, 0, 1e9).Add("A", ".", 1101, 5001, 0, 1e5).
+				Add("A", "P.", 1001, 5001, 100, 1e5).
+				Add("B", ".", 5001, 1101, 0, 2e9),
+			want: []string{"accept-queue-overflow-drop"},
+			text: "finally took",
+		},
+		{
+			name: "lost final ACK, seen before the retransmission",
+			convo: tt.Handshake().Add("A", "F.", 1001, 5001, 0, 1e6).
+				Add("B", ".", 5001, 1002, 0, 1e6).
+				Add("B", "F.", 5001, 1002, 0, 1e6).
+				Add("A", ".", 1002, 5002, 0, 1e5).
+				Add("B", "F.", 5001, 1002, 0, 200e6).
+				Add("A", ".", 1002, 5002, 0, 1e5),
+			want: []string{"lost-final-ack"},
+			text: "lost beyond the capture point",
+		},
+		{
+			name: "lost final ACK, ended by a RST from a peer that left TIME_WAIT",
+			convo: tt.Handshake().Add("A", "F.", 1001, 5001, 0, 1e6).
+				Add("B", "F.", 5001, 1002, 0, 1e6).
+				Add("B", "F.", 5001, 1002, 0, 200e6).
+				Add("A", "R", 1002, 0, 0, 1e5),
+			want: []string{"lost-final-ack"},
+			text: "TIME_WAIT was cut short",
+		},
+		{
+			name: "CLOSE_WAIT that never closes",
+			convo: tt.Handshake().Add("A", "F.", 1001, 5001, 0, 1e6).
+				Add("B", ".", 5001, 1002, 0, 1e6).
+				Add("A", ".", 1002, 5001, 0, 8e9), // something later moves time on
+			want: []string{"close-wait-stuck"},
+		},
+		{
+			name:  "half-open: bare RST from a side that lost state",
+			convo: tt.Handshake().Add("B", ".", 5001, 1001, 0, 1e6).Add("A", "P.", 1001, 5001, 10, 60e9).Add("B", "R", 5001, 0, 0, 1e5),
+			want:  []string{"half-open"},
+			not:   []string{"abortive-close"},
+		},
+		{
+			name:  "abortive close by the server",
+			convo: tt.Handshake().Add("A", "P.", 1001, 5001, 10, 1e6).Add("B", ".", 5001, 1011, 0, 1e6).Add("B", "R.", 5001, 1011, 0, 1e6),
+			want:  []string{"abortive-close"},
+			not:   []string{"half-open", "accept-queue-overflow-rst"},
+			text:  "the server",
+		},
+		{
+			name: "normal close is clean",
+			convo: tt.Handshake().Add("A", "P.", 1001, 5001, 10, 1e6).Add("B", ".", 5001, 1011, 0, 1e6).
+				Add("A", "F.", 1011, 5001, 0, 1e6).Add("B", "F.", 5001, 1012, 0, 1e6).Add("A", ".", 1012, 5002, 0, 1e6),
+			not: []string{"lost-final-ack", "close-wait-stuck", "abortive-close", "half-open", "syn-unanswered"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			col := runDetect(tc.convo.Segs, Config{})
+			got := kinds(col.Findings)
+			for _, k := range tc.want {
+				if got[k] == 0 {
+					t.Errorf("no %s finding; got %v", k, got)
+				}
+			}
+			for _, k := range tc.not {
+				if got[k] != 0 {
+					t.Errorf("unexpected %s finding: %v", k, col.Findings)
+				}
+			}
+			if tc.text != "" {
+				for _, f := range col.Findings {
+					if f.Kind == tc.want[0] && !strings.Contains(f.Summary, tc.text) {
+						t.Errorf("%s summary %q lacks %q", f.Kind, f.Summary, tc.text)
+					}
+				}
+			}
+			for _, k := range tc.want {
+				marked := false
+				for _, r := range col.Recs {
+					kk, _ := tracker.ParseAnomalyKind(k)
+					marked = marked || r.Conn.Has(kk)
+				}
+				if !marked {
+					t.Errorf("no connection record lists %s", k)
+				}
+			}
+			for _, f := range col.Findings {
+				if len(f.Evidence) == 0 && f.Scope == "" {
+					t.Errorf("%s finding has no evidence", f.Kind)
+				}
+				for _, e := range f.Evidence {
+					if e.Frame == 0 || e.Frame > tc.convo.Frame {
+						t.Errorf("%s evidence frame %d outside 1..%d", f.Kind, e.Frame, tc.convo.Frame)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestDisabledKindIsSilent(t *testing.T) {
+	c := tt.New().Add("A", "S", 1000, 0, 0, 1e6).Add("B", "R.", 0, 1001, 0, 1e5)
+	col := runDetect(c.Segs, Config{Disabled: map[string]bool{"connection-refused": true}})
+	if n := kinds(col.Findings)["connection-refused"]; n != 0 {
+		t.Fatalf("%d connection-refused findings with the detector disabled", n)
+	}
+}

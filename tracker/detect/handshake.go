@@ -1,0 +1,297 @@
+package detect
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/wirestate/wirestate/tracker"
+)
+
+// maxAttempts bounds the SYN and SYN-ACK attempts remembered per connection.
+const maxAttempts = 12
+
+// attempts remembers the packets of a repeated SYN or SYN-ACK.
+type attempts struct {
+	n      int
+	times  [maxAttempts]int64
+	frames [maxAttempts]uint64
+}
+
+func (a *attempts) add(seg *tracker.Segment) {
+	if a.n < maxAttempts {
+		a.times[a.n], a.frames[a.n] = seg.Time, seg.Frame
+	}
+	a.n++
+}
+
+func (a *attempts) last() (int64, uint64) {
+	i := a.n - 1
+	if i >= maxAttempts {
+		i = maxAttempts - 1
+	}
+	return a.times[i], a.frames[i]
+}
+
+// intervals formats the gaps between attempts, for example "1.0s, 1.0s, 2.0s".
+func (a *attempts) intervals() string {
+	k := a.n
+	if k > maxAttempts {
+		k = maxAttempts
+	}
+	var parts []string
+	for i := 1; i < k; i++ {
+		parts = append(parts, secs(a.times[i]-a.times[i-1]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (a *attempts) evidence(what string) []tracker.Evidence {
+	k := a.n
+	if k > maxAttempts {
+		k = maxAttempts
+	}
+	out := make([]tracker.Evidence, 0, k)
+	for i := 0; i < k; i++ {
+		w := what
+		if i > 0 {
+			w = fmt.Sprintf("%s, attempt %d, %s after the first", what, i+1, secs(a.times[i]-a.times[0]))
+		}
+		out = append(out, tracker.Evidence{Time: a.times[i], Frame: a.frames[i], What: w})
+	}
+	return out
+}
+
+// hsNotes is what the handshake unit remembers of one connection until its
+// handshake is settled.
+type hsNotes struct {
+	syn, synack attempts
+	// ack is the originator's first ACK of the SYN-ACK.
+	ackTime  int64
+	ackFrame uint64
+	// dataFrame is the originator's first data segment.
+	dataFrame uint64
+	dataTime  int64
+	// dropAfter counts SYN-ACKs retransmitted after the ACK was seen.
+	dropAfter      int
+	dropFirstFrame uint64
+	dropFirstTime  int64
+	origRetrans    int
+}
+
+// handshake watches connection set-up: syn-unanswered, connection-refused,
+// accept-queue-overflow-rst, accept-queue-overflow-drop and
+// synack-unanswered.
+type handshake struct {
+	nop
+	env   *Env
+	notes map[*tracker.Conn]*hsNotes
+	now   int64
+}
+
+func newHandshake(env *Env) Unit {
+	return &handshake{env: env, notes: map[*tracker.Conn]*hsNotes{}}
+}
+
+func (h *handshake) Advance(now int64) { h.now = now }
+
+func (h *handshake) Packet(a *tracker.Analysis) {
+	seg, c := a.Seg, a.Conn
+	if seg.Time > h.now {
+		h.now = seg.Time
+	}
+	n := h.notes[c]
+	if n == nil {
+		if a.Kind&tracker.KindNewConn == 0 || seg.Flags&tracker.FlagSYN == 0 || a.Kind&tracker.KindPrevIncarnation != 0 {
+			return
+		}
+		n = &hsNotes{}
+		h.notes[c] = n
+	}
+	f := seg.Flags
+	switch {
+	case a.From == tracker.Orig && f&(tracker.FlagSYN|tracker.FlagACK|tracker.FlagRST) == tracker.FlagSYN:
+		n.syn.add(seg)
+	case a.From == tracker.Resp && f&(tracker.FlagSYN|tracker.FlagACK) == tracker.FlagSYN|tracker.FlagACK:
+		if n.synack.n == 0 && n.syn.n > 1 {
+			h.synUnanswered(c, n, fmt.Sprintf("answered late: SYN-ACK (frame %d) after %d attempts", seg.Frame, n.syn.n), seg)
+		}
+		n.synack.add(seg)
+		if n.ackFrame != 0 && a.Kind&tracker.KindSYNACKRetransmission != 0 {
+			// The originator's ACK was seen, yet the listener sends the
+			// SYN-ACK again: it never took the ACK.
+			if n.dropAfter == 0 {
+				n.dropFirstFrame, n.dropFirstTime = seg.Frame, seg.Time
+			}
+			n.dropAfter++
+		}
+	case a.From == tracker.Orig && n.synack.n > 0 && f&tracker.FlagRST == 0 && f&tracker.FlagSYN == 0:
+		if n.ackFrame == 0 && f&tracker.FlagACK != 0 && seg.Ack.GreaterThan(c.Peers[tracker.Resp].ISN) {
+			n.ackTime, n.ackFrame = seg.Time, seg.Frame
+		}
+		if seg.PayloadLen > 0 && n.dataFrame == 0 {
+			n.dataFrame, n.dataTime = seg.Frame, seg.Time
+		}
+		if a.Kind&tracker.KindRetransmission != 0 {
+			n.origRetrans++
+		}
+	case a.From == tracker.Resp && f&tracker.FlagRST != 0:
+		h.respRST(c, n, seg)
+		delete(h.notes, c)
+	case a.From == tracker.Resp && f&tracker.FlagSYN == 0:
+		// The listener sent an ordinary segment: the handshake is over
+		// and the connection was accepted.
+		if n.dropAfter > 0 {
+			h.acceptDrop(c, n, fmt.Sprintf("the listener finally took the connection (frame %d, %s after the handshake ACK)", seg.Frame, secs(seg.Time-n.ackTime)), seg)
+		}
+		delete(h.notes, c)
+	case a.From == tracker.Orig && f&tracker.FlagRST != 0:
+		if n.syn.n > 1 && n.synack.n == 0 {
+			h.synUnanswered(c, n, fmt.Sprintf("the client gave up and reset (frame %d)", seg.Frame), seg)
+			n.syn = attempts{}
+		}
+		if n.dropAfter > 0 {
+			h.acceptDrop(c, n, fmt.Sprintf("the client gave up and reset the connection (frame %d)", seg.Frame), seg)
+			n.dropAfter = 0
+		}
+	}
+}
+
+// respRST handles a RST from the responder during the handshake phase.
+func (h *handshake) respRST(c *tracker.Conn, n *hsNotes, seg *tracker.Segment) {
+	resp := &c.Peers[tracker.Resp]
+	switch {
+	case n.synack.n == 0 && n.syn.n > 0:
+		// RFC 793 3.4: a SYN to a port with no listener is answered by a
+		// RST (Linux sends RST,ACK acknowledging the SYN).
+		if n.syn.n > 1 {
+			h.synUnanswered(c, n, fmt.Sprintf("refused: RST (frame %d)", seg.Frame), seg)
+		}
+		last, lastFrame := n.syn.last()
+		f := &tracker.Finding{
+			Severity: tracker.SevWarning, Time: seg.Time,
+			Summary: fmt.Sprintf("SYN to %s answered by RST %s later: nothing listens on that port, or a firewall rejects with a TCP reset", c.Resp, secs(seg.Time-last)),
+			Evidence: []tracker.Evidence{
+				{Time: last, Frame: lastFrame, What: "SYN"},
+				ev(seg, "RST from %s", c.Resp),
+			},
+			Hint: "Check that the service is running and listening on that address and port (`ss -lnt` on the server); " +
+				"if it is, look for an nftables/iptables rule with `reject with tcp reset` on the path.",
+		}
+		h.env.Emit(c, tracker.AnomConnectionRefused, f)
+	case n.synack.n > 0 && n.ackFrame != 0 && resp.Bytes == 0 && resp.Pkts == uint32(n.synack.n)+1:
+		// The listener answered the SYN, the client completed the
+		// handshake, and the listener reset it without sending anything:
+		// with tcp_abort_on_overflow=1 Linux resets a connection whose
+		// ACK finds the accept queue full.
+		f := &tracker.Finding{
+			Severity: tracker.SevCritical, Time: seg.Time,
+			Summary: fmt.Sprintf("%s reset the connection %s after the client's handshake ACK, before sending anything: its accept queue was full and tcp_abort_on_overflow=1", c.Resp, secs(seg.Time-n.ackTime)),
+			Evidence: []tracker.Evidence{
+				{Time: n.syn.times[0], Frame: n.syn.frames[0], What: "SYN"},
+				{Time: n.synack.times[0], Frame: n.synack.frames[0], What: "SYN-ACK"},
+				{Time: n.ackTime, Frame: n.ackFrame, What: "client's ACK completes the handshake; the client is ESTABLISHED"},
+			},
+			Hint: acceptQueueHint,
+		}
+		if n.syn.n == 0 {
+			f.Evidence = f.Evidence[1:]
+		}
+		if n.dataFrame != 0 {
+			f.Evidence = append(f.Evidence, tracker.Evidence{Time: n.dataTime, Frame: n.dataFrame, What: "client sends data it believes will be read"})
+		}
+		f.Evidence = append(f.Evidence, ev(seg, "RST from the listener"))
+		if seg.Time-n.ackTime > 200e6 {
+			f.Uncertain = true
+			f.Summary += fmt.Sprintf(" (the RST came %s after the ACK: an application that accepted and aborted the connection looks the same)", secs(seg.Time-n.ackTime))
+		}
+		h.env.Emit(c, tracker.AnomAcceptQueueOverflowRST, f)
+	}
+	if n.dropAfter > 0 {
+		h.acceptDrop(c, n, fmt.Sprintf("the listener gave up and reset the connection (frame %d)", seg.Frame), seg)
+	}
+}
+
+const acceptQueueHint = "The accept queue holds min(listen backlog, net.core.somaxconn) connections. " +
+	"Compare Recv-Q with Send-Q of the listener in `ss -lnt`, and watch `nstat -az TcpExtListenOverflows TcpExtListenDrops`. " +
+	"Raise net.core.somaxconn and the backlog the application passes to listen(), or make the application accept() faster."
+
+// synUnanswered reports an originator that retransmitted its SYN.
+func (h *handshake) synUnanswered(c *tracker.Conn, n *hsNotes, ending string, at *tracker.Segment) {
+	f := &tracker.Finding{
+		Severity: tracker.SevWarning, Time: n.syn.times[0],
+		Summary: fmt.Sprintf("%s sent its SYN %d times with no SYN-ACK (intervals %s); %s",
+			c.Orig, n.syn.n, n.syn.intervals(), ending),
+		Evidence: n.syn.evidence("SYN"),
+		Hint: "Unanswered SYNs mean the server is down or unreachable, a firewall drops them, or its SYN queue is full " +
+			"(`nstat -az TcpExtListenDrops` on the server). Linux retries net.ipv4.tcp_syn_retries times (default 6, about 2 minutes; " +
+			"the first net.ipv4.tcp_syn_linear_timeouts retries 1 s apart on recent kernels): lower it for faster failure.",
+	}
+	h.env.Emit(c, tracker.AnomSYNUnanswered, f)
+}
+
+// acceptDrop reports SYN-ACKs retransmitted after the handshake ACK.
+func (h *handshake) acceptDrop(c *tracker.Conn, n *hsNotes, ending string, at *tracker.Segment) {
+	f := &tracker.Finding{
+		Severity: tracker.SevCritical, Time: n.dropFirstTime,
+		Summary: fmt.Sprintf("%s retransmitted its SYN-ACK %d times after the client's ACK was seen: its accept queue was full "+
+			"(tcp_abort_on_overflow=0) and it dropped the ACK. The client believes it is ESTABLISHED while the server holds SYN_RECEIVED; "+
+			"client data retransmitted %d times; %s", c.Resp, n.dropAfter, n.origRetrans, ending),
+		Evidence: []tracker.Evidence{
+			{Time: n.synack.times[0], Frame: n.synack.frames[0], What: "SYN-ACK"},
+			{Time: n.ackTime, Frame: n.ackFrame, What: "client's ACK completes the handshake on the client's side"},
+		},
+		Hint: acceptQueueHint,
+	}
+	if n.dataFrame != 0 {
+		f.Evidence = append(f.Evidence, tracker.Evidence{Time: n.dataTime, Frame: n.dataFrame, What: "client data the server does not acknowledge"})
+	}
+	f.Evidence = append(f.Evidence,
+		tracker.Evidence{Time: n.dropFirstTime, Frame: n.dropFirstFrame, What: "SYN-ACK retransmitted after the ACK: the server is still in SYN_RECEIVED"},
+		ev(at, "%s", ending))
+	// Seen from the client's side, the ACK could also have been lost on
+	// the way to the server. Near the server, the SYN-ACK follows the SYN
+	// at once while the ACK takes a round trip.
+	if n.syn.n > 0 && n.synack.times[0]-n.syn.times[0] > n.ackTime-n.synack.times[0] {
+		f.Uncertain = true
+		f.Summary += " (captured near the client: the ACK may also have been lost between the capture point and the server)"
+	}
+	h.env.Emit(c, tracker.AnomAcceptQueueOverflowDrop, f)
+}
+
+func (h *handshake) Finish(c *tracker.Conn, reason tracker.EndReason) {
+	n := h.notes[c]
+	if n == nil {
+		return
+	}
+	delete(h.notes, c)
+	end := &tracker.Segment{Time: h.now}
+	switch {
+	case n.syn.n > 1 && n.synack.n == 0:
+		last, _ := n.syn.last()
+		gap := int64(0)
+		if n.syn.n > 1 {
+			gap = n.syn.times[min(n.syn.n, maxAttempts)-1] - n.syn.times[min(n.syn.n, maxAttempts)-2]
+		}
+		ending := fmt.Sprintf("still waiting at the end of the capture (%s after the last attempt)", secs(h.now-last))
+		if reason == tracker.EndIdle || h.now-last > 2*gap+3e9 {
+			ending = fmt.Sprintf("no further attempt in the %s after the last: the client gave up (tcp_syn_retries exhausted, or the application timed out)", secs(h.now-last))
+		}
+		h.synUnanswered(c, n, ending, end)
+	case n.dropAfter > 0:
+		h.acceptDrop(c, n, "the server never took the connection before the capture ended", end)
+	case n.synack.n > 0 && n.ackFrame == 0 && c.Peers[tracker.Orig].Pkts == uint32(n.syn.n) && !c.Peers[tracker.Orig].SawRST():
+		last, lastFrame := n.synack.last()
+		f := &tracker.Finding{
+			Severity: tracker.SevInfo, Time: n.synack.times[0],
+			Summary: fmt.Sprintf("%s's SYN-ACK (sent %d times) was never acknowledged by %s: a half-open handshake left in the SYN queue",
+				c.Resp, n.synack.n, c.Orig),
+			Evidence: append(n.synack.evidence("SYN-ACK"), tracker.Evidence{Time: last, Frame: lastFrame, What: "last SYN-ACK, unanswered"}),
+			Hint: "A client that vanished after its SYN, or a spoofed SYN. Many at once from many sources is a SYN flood: " +
+				"keep net.ipv4.tcp_syncookies=1, size net.ipv4.tcp_max_syn_backlog, and lower net.ipv4.tcp_synack_retries.",
+		}
+		if n.syn.n > 0 {
+			f.Evidence = append([]tracker.Evidence{{Time: n.syn.times[0], Frame: n.syn.frames[0], What: "SYN"}}, f.Evidence...)
+		}
+		h.env.Emit(c, tracker.AnomSYNACKUnanswered, f)
+	}
+}

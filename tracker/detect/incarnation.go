@@ -1,0 +1,163 @@
+package detect
+
+import (
+	"fmt"
+
+	"github.com/wirestate/wirestate/tracker"
+)
+
+// incarnation reports 4-tuple reuse (port-reuse) and segments of a previous
+// incarnation arriving within 2MSL (stale-segment).
+type incarnation struct {
+	nop
+	env *Env
+}
+
+func newIncarnation(env *Env) Unit { return &incarnation{env: env} }
+
+func (u *incarnation) Packet(a *tracker.Analysis) {
+	switch {
+	case a.Kind&tracker.KindNewIncarnation != 0 && a.Other != nil:
+		u.reuse(a)
+	case a.Kind&tracker.KindPrevIncarnation != 0 && a.Other != nil:
+		u.stale(a)
+	}
+}
+
+func (u *incarnation) reuse(a *tracker.Analysis) {
+	seg, c, old := a.Seg, a.Conn, a.Other
+	twoMSL := 2 * int64(u.env.Cfg.MSL)
+	var summary string
+	sev := tracker.SevWarning
+	switch {
+	case !old.Done():
+		summary = fmt.Sprintf("new connection on %s → %s while the previous incarnation %s was still open (%s / %s)",
+			c.Orig, c.Resp, old.UID, old.Peers[tracker.Orig].State, old.Peers[tracker.Resp].State)
+	default:
+		gap := seg.Time - old.DoneAt
+		summary = fmt.Sprintf("new connection on %s → %s %s after the previous incarnation %s closed, inside 2MSL (%s)",
+			c.Orig, c.Resp, secs(gap), old.UID, secs(twoMSL))
+		if gap >= twoMSL {
+			sev = tracker.SevInfo
+		} else if old.Peers[tracker.Orig].UsesTimestamps() && old.Peers[tracker.Resp].UsesTimestamps() && seg.Opts&tracker.OptTimestamp != 0 {
+			// RFC 7323 PAWS rejects old duplicates by their timestamps,
+			// which is what makes tcp_tw_reuse safe.
+			sev = tracker.SevInfo
+			summary += "; both incarnations use TCP timestamps, so PAWS rejects old duplicates (tcp_tw_reuse-style reuse)"
+		}
+	}
+	f := &tracker.Finding{
+		Severity: sev, Time: seg.Time,
+		Summary:  summary,
+		Evidence: []tracker.Evidence{ev(seg, "SYN with a new ISN on the reused 4-tuple (previous uid %s)", old.UID)},
+		Hint: "Reusing a 4-tuple inside 2MSL risks delayed segments of the old connection landing in the new one. Clients that churn " +
+			"through ports should reuse connections (keep-alive, pooling), widen net.ipv4.ip_local_port_range, and rely on " +
+			"net.ipv4.tcp_tw_reuse=1 with timestamps on, rather than SO_LINGER 0.",
+	}
+	u.env.Emit(c, tracker.AnomPortReuse, f)
+	old.Mark(tracker.AnomPortReuse)
+}
+
+func (u *incarnation) stale(a *tracker.Analysis) {
+	seg, old, cur := a.Seg, a.Conn, a.Other
+	if !old.Done() {
+		return // the side that kept the old connection: half-open's business
+	}
+	twoMSL := 2 * int64(u.env.Cfg.MSL)
+	age := seg.Time - old.DoneAt
+	if age >= twoMSL {
+		return
+	}
+	s := a.From
+	summary := fmt.Sprintf("a segment of the previous incarnation %s (seq %d, ack %d relative to it) arrived %s after it closed, inside 2MSL, while %s is open on the same 4-tuple: a delayed duplicate that TIME_WAIT exists to stop",
+		old.UID, old.RelSeq(s, seg.Seq), old.RelSeq(s^1, seg.Ack), secs(age), cur.UID)
+	hint := "Delayed duplicates are dangerous when a 4-tuple is reused inside 2MSL without PAWS: keep TCP timestamps on " +
+		"(net.ipv4.tcp_timestamps=1), do not cut TIME_WAIT short (SO_LINGER 0, tcp_max_tw_buckets too low), and look for the path that delayed the segment."
+	for _, c := range []*tracker.Conn{old, cur} {
+		f := &tracker.Finding{
+			Severity: tracker.SevCritical, Time: seg.Time,
+			Summary:  summary,
+			Evidence: []tracker.Evidence{ev(seg, "segment with sequence numbers of %s", old.UID)},
+			Hint:     hint,
+		}
+		u.env.Emit(c, tracker.AnomStaleSegment, f)
+	}
+}
+
+// flowNotes remembers the first zero window and keepalive of a connection.
+type flowNotes struct {
+	zwTime, kaTime   [2]int64
+	zwFrame, kaFrame [2]uint64
+	probes           [2]int
+	lastKA           [2]int64
+	kaGap            [2]int64
+}
+
+// flow reports zero windows and keepalive probes (info).
+type flow struct {
+	nop
+	env   *Env
+	notes map[*tracker.Conn]*flowNotes
+}
+
+func newFlow(env *Env) Unit { return &flow{env: env, notes: map[*tracker.Conn]*flowNotes{}} }
+
+func (u *flow) Packet(a *tracker.Analysis) {
+	const interesting = tracker.KindZeroWindow | tracker.KindKeepalive | tracker.KindWindowProbe
+	if a.Kind&interesting == 0 {
+		return
+	}
+	seg, c, s := a.Seg, a.Conn, a.From
+	n := u.notes[c]
+	if n == nil {
+		n = &flowNotes{}
+		u.notes[c] = n
+	}
+	if a.Kind&tracker.KindZeroWindow != 0 && n.zwFrame[s] == 0 {
+		n.zwTime[s], n.zwFrame[s] = seg.Time, seg.Frame
+	}
+	if a.Kind&tracker.KindWindowProbe != 0 {
+		n.probes[s]++
+	}
+	if a.Kind&tracker.KindKeepalive != 0 {
+		if n.kaFrame[s] == 0 {
+			n.kaTime[s], n.kaFrame[s] = seg.Time, seg.Frame
+		} else {
+			n.kaGap[s] = seg.Time - n.lastKA[s]
+		}
+		n.lastKA[s] = seg.Time
+	}
+}
+
+func (u *flow) Finish(c *tracker.Conn, reason tracker.EndReason) {
+	n := u.notes[c]
+	if n == nil {
+		return
+	}
+	delete(u.notes, c)
+	for s := tracker.Orig; s <= tracker.Resp; s++ {
+		p := &c.Peers[s]
+		if n.zwFrame[s] != 0 {
+			f := &tracker.Finding{
+				Severity: tracker.SevInfo, Time: n.zwTime[s],
+				Summary: fmt.Sprintf("%s advertised a zero window %d times (its application stopped reading); %d window probes from the peer",
+					c.Endpoint(s), p.ZeroWindows, n.probes[s^1]),
+				Evidence: []tracker.Evidence{{Time: n.zwTime[s], Frame: n.zwFrame[s], What: "first zero window"}},
+				Hint:     "A zero window is flow control working: the receiving application is slower than the sender. Look at that application (Recv-Q in `ss -tn`), or raise net.ipv4.tcp_rmem if the buffer is too small for the path.",
+			}
+			u.env.Emit(c, tracker.AnomZeroWindow, f)
+		}
+		if n.kaFrame[s] != 0 {
+			f := &tracker.Finding{
+				Severity: tracker.SevInfo, Time: n.kaTime[s],
+				Summary:  fmt.Sprintf("%s sent %d keepalive probes", c.Endpoint(s), p.Keepalives),
+				Evidence: []tracker.Evidence{{Time: n.kaTime[s], Frame: n.kaFrame[s], What: "first keepalive probe"}},
+				Hint:     "Keepalive probes keep idle connections alive through NAT and firewalls and detect dead peers (net.ipv4.tcp_keepalive_time, _intvl, _probes; TCP_KEEPIDLE per socket).",
+			}
+			if n.kaGap[s] > 0 {
+				f.Summary += fmt.Sprintf(", %s apart", secs(n.kaGap[s]))
+			}
+			u.env.Emit(c, tracker.AnomKeepalive, f)
+		}
+	}
+}
