@@ -1,0 +1,43 @@
+# wirestate: build, test, record captures and benchmark.
+GO      ?= go
+BIN     := bin/wirestate
+PKGS    := ./...
+
+.PHONY: all build test vet race unit fuzz bench bench-synth pcaps sample clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/wirestate
+
+## test: vet, then every test under the race detector.
+test: vet race
+
+vet:
+	$(GO) vet $(PKGS)
+
+race:
+	$(GO) test -race -count=1 $(PKGS)
+
+## unit: the tests without the race detector (quicker).
+unit:
+	$(GO) test -count=1 $(PKGS)
+
+## pcaps: re-record the sample captures from real kernels (root).
+pcaps:
+	bash pcaps/lab/record.sh
+
+## bench: record the benchmark capture from real kernels (root) and measure.
+bench: build
+	bash bench/record.sh
+	bash bench/measure.sh bench/out/bench.pcap
+
+## bench-synth: Go benchmarks on synthetic traffic (no root).
+bench-synth:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+sample: build
+	$(BIN) -r pcaps/lost-final-ack.pcap
+
+clean:
+	rm -rf bin

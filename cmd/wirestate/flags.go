@@ -1,0 +1,147 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/wirestate/wirestate/tracker/detect"
+)
+
+// Flags holds every command-line option, grouped as the help text shows
+// them. It is registered on one pflag.FlagSet.
+type Flags struct {
+	// Input.
+	Read   []string
+	Strict bool
+
+	// Output.
+	Format    string
+	Timeline  string
+	Conns     []string
+	Hosts     []string
+	Ports     []uint
+	At        string
+	LocalTime bool
+	Output    string
+
+	// Tracker.
+	MSL         time.Duration
+	IdleTimeout time.Duration
+	Shards      int
+
+	// Detectors.
+	Detect   detect.Config
+	Disabled map[string]*bool
+
+	// Misc.
+	Version bool
+
+	// Filter is the BPF filter expression (positional arguments).
+	Filter string
+}
+
+func newFlagSet(f *Flags) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("wirestate", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.StringArrayVarP(&f.Read, "read", "r", nil, "read packets from `FILE` (pcap or pcapng, optionally gzipped; - for stdin; a directory or glob; repeat to merge files in time order)")
+	fs.BoolVar(&f.Strict, "strict", false, "stop at the first malformed record or packet instead of counting and skipping it")
+
+	fs.StringVar(&f.Format, "format", "text", "output format: text or json (JSON Lines)")
+	fs.StringVar(&f.Timeline, "timeline", "anomalous", "print per-packet timelines for: anomalous, all or none connections")
+	fs.StringArrayVar(&f.Conns, "conn", nil, "print the timeline of the connection with this `UID` (repeatable)")
+	fs.StringArrayVar(&f.Hosts, "host", nil, "only report connections with this `ADDR` at either end (repeatable)")
+	fs.UintSliceVar(&f.Ports, "port", nil, "only report connections with this `PORT` at either end (repeatable)")
+	fs.StringVar(&f.At, "at", "", "per-host states at `TIME` (RFC 3339, epoch seconds, or an offset from the capture start such as +12.5s) instead of at the end")
+	fs.BoolVar(&f.LocalTime, "local-time", false, "print times in the local time zone instead of UTC")
+	fs.StringVarP(&f.Output, "output", "o", "-", "write the report to `FILE`")
+
+	fs.DurationVar(&f.MSL, "msl", 30*time.Second, "maximum segment lifetime: closed connections are kept 2*MSL (TIME_WAIT), as Linux's 60 s")
+	fs.DurationVar(&f.IdleTimeout, "idle-timeout", time.Hour, "expire connections with no packet for this long (reported as still open)")
+	fs.IntVar(&f.Shards, "shards", 0, "flow-table shards, each with its own worker (default GOMAXPROCS)")
+
+	f.Detect = detect.Defaults()
+	fs.DurationVar(&f.Detect.CloseWaitAfter, "close-wait-after", f.Detect.CloseWaitAfter, "report close-wait-stuck after this long in CLOSE_WAIT (packet time)")
+	fs.IntVar(&f.Detect.SYNFloodMin, "syn-flood-min", f.Detect.SYNFloodMin, "syn-flood: unanswered SYN-ACKs on one listener within --syn-flood-window")
+	fs.DurationVar(&f.Detect.SYNFloodWindow, "syn-flood-window", f.Detect.SYNFloodWindow, "syn-flood: the window those handshakes must fall in")
+	fs.IntVar(&f.Detect.SYNFloodSources, "syn-flood-sources", f.Detect.SYNFloodSources, "syn-flood: distinct source addresses needed")
+	fs.IntVar(&f.Detect.AbortBulk, "abort-bulk", f.Detect.AbortBulk, "abortive-close: server-side aborts on one listener that make a warning")
+	fs.IntVar(&f.Detect.HalfOpenRetrans, "half-open-retrans", f.Detect.HalfOpenRetrans, "half-open: unanswered retransmissions in a row that mean the peer is gone")
+	f.Disabled = map[string]*bool{}
+	for _, k := range detectorKinds() {
+		f.Disabled[k] = fs.Bool("no-"+k, false, "turn off the "+k+" detector")
+	}
+
+	fs.BoolVar(&f.Version, "version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(os.Stderr, "Usage: wirestate -r FILE [flags] [BPF filter]\n\n")
+		fmt.Fprintf(os.Stderr, "Rebuilds both endpoints' TCP states for every connection in a capture\nand explains what went wrong.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args into a Flags, with the BPF filter taken from the
+// positional arguments as tcpdump does.
+func parseFlags(args []string) (*Flags, error) {
+	f := &Flags{}
+	fs := newFlagSet(f)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	f.Filter = strings.Join(fs.Args(), " ")
+	switch f.Format {
+	case "text", "json":
+	default:
+		return nil, fmt.Errorf("--format %q: want text or json", f.Format)
+	}
+	switch f.Timeline {
+	case "anomalous", "all", "none":
+	default:
+		return nil, fmt.Errorf("--timeline %q: want anomalous, all or none", f.Timeline)
+	}
+	for _, p := range f.Ports {
+		if p > 65535 {
+			return nil, fmt.Errorf("--port %d: not a TCP port", p)
+		}
+	}
+	if f.MSL <= 0 {
+		return nil, fmt.Errorf("--msl must be positive")
+	}
+	if f.IdleTimeout <= 0 {
+		return nil, fmt.Errorf("--idle-timeout must be positive")
+	}
+	f.Detect.MSL = f.MSL
+	f.Detect.Disabled = map[string]bool{}
+	for k, off := range f.Disabled {
+		if *off {
+			f.Detect.Disabled[k] = true
+		}
+	}
+	return f, nil
+}
+
+// parseAt turns an --at value into nanoseconds since the epoch; start is
+// the first packet's time, for offsets.
+func parseAt(s string, start int64) (int64, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "+") {
+		d, err := time.ParseDuration(s[1:])
+		if err != nil {
+			return 0, fmt.Errorf("--at %q: bad offset: %v", s, err)
+		}
+		return start + int64(d), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UnixNano(), nil
+	}
+	if v, err := strconv.ParseFloat(s, 64); err == nil {
+		sec := int64(v)
+		return sec*1e9 + int64((v-float64(sec))*1e9+0.5), nil
+	}
+	return 0, fmt.Errorf("--at %q: want RFC 3339 (2026-11-22T10:00:00Z), epoch seconds, or +OFFSET (+12.5s)", s)
+}

@@ -1,0 +1,61 @@
+// Command wirestate reads TCP packets from capture files (and, later, live
+// interfaces), rebuilds the RFC 793 state of both endpoints of every
+// connection, and reports what happened to them.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/pflag"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process exit, for tests.
+func run(args []string, stdout, stderr io.Writer) int {
+	fl, err := parseFlags(args)
+	if errors.Is(err, pflag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wirestate: %v\n", err)
+		return 2
+	}
+	if fl.Version {
+		fmt.Fprintf(stdout, "wirestate %s\n", version)
+		return 0
+	}
+	if len(fl.Read) == 0 {
+		fmt.Fprintf(stderr, "wirestate: nothing to read: give -r FILE (see --help)\n")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	out := stdout
+	if fl.Output != "" && fl.Output != "-" {
+		f, err := os.Create(fl.Output)
+		if err != nil {
+			fmt.Fprintf(stderr, "wirestate: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		out = f
+	}
+	if err := offline(ctx, fl, out, stderr); err != nil {
+		fmt.Fprintf(stderr, "wirestate: %v\n", err)
+		return 1
+	}
+	return 0
+}

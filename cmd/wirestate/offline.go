@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/wirestate/wirestate/capture"
+	"github.com/wirestate/wirestate/report"
+	"github.com/wirestate/wirestate/tracker"
+	"github.com/wirestate/wirestate/tracker/detect"
+)
+
+// pass is one read of the input through the tracker.
+type pass struct {
+	fl *Flags
+	// record selects connections whose timelines are kept.
+	record func(tracker.UID) bool
+	// only, when set, restricts the segments fed to these 4-tuples.
+	only map[tracker.FlowKey]bool
+	// keep, when set, selects the records collected.
+	keep func(*tracker.Record) bool
+}
+
+// offline analyses the files named by -r and writes the report.
+func offline(ctx context.Context, fl *Flags, out, stderr io.Writer) error {
+	names := fl.Read
+	if fl.Timeline != "none" || len(fl.Conns) > 0 {
+		// Timelines of anomalous connections are built in a second pass,
+		// so standard input is spooled to a file that can be read twice.
+		spooled, cleanup, err := spoolStdin(names)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		names = spooled
+	}
+
+	sel, err := newSelection(fl)
+	if err != nil {
+		return err
+	}
+	first := pass{fl: fl}
+	switch {
+	case fl.Timeline == "all":
+		first.record = func(u tracker.UID) bool { return true }
+	case len(sel.uids) > 0:
+		first.record = func(u tracker.UID) bool { return sel.uids[u] }
+	}
+	res, err := first.run(ctx, names)
+	if err != nil {
+		return err
+	}
+
+	// The connections whose timelines the report shows: in text, a few
+	// examples of each warning or critical kind; in JSON, every such
+	// connection (up to maxJSONTimelines).
+	shown := map[tracker.UID]bool{}
+	if fl.Timeline == "anomalous" {
+		if fl.Format == "text" {
+			shown = report.ExampleUIDs(res.Findings, 3)
+		} else {
+			for i := range res.Findings {
+				f := &res.Findings[i]
+				if f.UID != 0 && f.Severity >= tracker.SevWarning && len(shown) < maxJSONTimelines {
+					shown[f.UID] = true
+				}
+			}
+		}
+		want := map[tracker.UID]bool{}
+		keys := map[tracker.FlowKey]bool{}
+		for i := range res.Records {
+			r := &res.Records[i]
+			if shown[r.Conn.UID] && r.Timeline == nil && sel.match(r) {
+				want[r.Conn.UID] = true
+				keys[r.Conn.Key()] = true
+			}
+		}
+		if len(want) > 0 {
+			second := pass{fl: fl, only: keys,
+				record: func(u tracker.UID) bool { return want[u] },
+				keep:   func(r *tracker.Record) bool { return want[r.Conn.UID] }}
+			res2, err := second.run(ctx, names)
+			if err != nil {
+				return err
+			}
+			byUID := make(map[tracker.UID]*tracker.Record, len(res2.Records))
+			for i := range res2.Records {
+				byUID[res2.Records[i].Conn.UID] = &res2.Records[i]
+			}
+			for i := range res.Records {
+				if r2 := byUID[res.Records[i].Conn.UID]; r2 != nil {
+					res.Records[i].Timeline, res.Records[i].Transitions = r2.Timeline, r2.Transitions
+				}
+			}
+		}
+	}
+
+	if !sel.empty() {
+		kept := res.Records[:0]
+		for i := range res.Records {
+			if sel.match(&res.Records[i]) {
+				kept = append(kept, res.Records[i])
+			}
+		}
+		res.Records = kept
+	}
+	opt := report.Options{
+		Local:       fl.LocalTime,
+		Transitions: fl.Timeline != "none" || len(fl.Conns) > 0,
+		Timelines: func(r *tracker.Record) bool {
+			switch {
+			case sel.uids[r.Conn.UID]:
+				return true
+			case fl.Timeline == "all":
+				return true
+			case fl.Timeline == "anomalous":
+				return shown[r.Conn.UID]
+			}
+			return false
+		},
+	}
+	if fl.Format == "json" {
+		return report.WriteJSON(out, res, opt)
+	}
+	return report.WriteText(out, res, opt)
+}
+
+// maxJSONTimelines bounds the connections whose transitions JSON output
+// carries by default.
+const maxJSONTimelines = 10000
+
+// run reads every input once through a fresh tracker.
+func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) {
+	fl := p.fl
+	src, err := capture.Open(names, capture.FileOptions{Strict: fl.Strict})
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	shards := fl.Shards
+	if shards <= 0 {
+		shards = defaultShards()
+	}
+	col := report.NewCollector(shards)
+	col.Keep = p.keep
+	cfg := tracker.Config{
+		Shards:      shards,
+		MSL:         int64(fl.MSL),
+		IdleTimeout: int64(fl.IdleTimeout),
+		Record:      p.record,
+		Sink:        col,
+		Observers:   observers(fl),
+	}
+	var tr *tracker.Tracker
+	var seg tracker.Segment
+	var at int64
+	for n := 0; ; n++ {
+		if n&0xffff == 0 && ctx.Err() != nil {
+			break // interrupted: report what was read
+		}
+		err := src.Next(&seg)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if tr == nil {
+			if fl.At != "" {
+				if at, err = parseAt(fl.At, seg.Time); err != nil {
+					return nil, err
+				}
+				cfg.SnapshotAt = at
+			}
+			tr = tracker.New(cfg)
+		}
+		if p.only != nil {
+			k, _ := tracker.MakeFlowKey(seg.Src, seg.Dst)
+			if !p.only[k] {
+				continue
+			}
+		}
+		tr.Feed(&seg)
+	}
+	res := &report.Result{Input: inputOf(names, src.Stats())}
+	if tr == nil {
+		if fl.At != "" {
+			if _, err := parseAt(fl.At, 0); err != nil {
+				return nil, err
+			}
+		}
+		return res, nil
+	}
+	res.Tracker = tr.Close()
+	res.Records = col.Records()
+	res.Findings = col.Findings()
+	if p.keep == nil {
+		res.Findings = append(res.Findings, detect.Aggregate(res.Records, res.Findings, fl.Detect)...)
+		report.SortFindings(res.Findings)
+	}
+	if fl.At != "" {
+		res.At = at
+		res.Snapshot = tr.Snapshot()
+		if res.Snapshot == nil {
+			res.Snapshot = []tracker.ConnState{}
+		}
+	}
+	return res, nil
+}
+
+// spoolStdin copies standard input, if named, to a temporary file.
+func spoolStdin(names []string) ([]string, func(), error) {
+	out := append([]string(nil), names...)
+	cleanup := func() {}
+	for i, n := range names {
+		if n != "-" {
+			continue
+		}
+		f, err := os.CreateTemp("", "wirestate-stdin-*.pcap")
+		if err != nil {
+			return nil, cleanup, err
+		}
+		if _, err := io.Copy(f, os.Stdin); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return nil, cleanup, fmt.Errorf("reading standard input: %w", err)
+		}
+		f.Close()
+		out[i] = f.Name()
+		name := f.Name()
+		cleanup = func() { os.Remove(name) }
+		break
+	}
+	return out, cleanup, nil
+}

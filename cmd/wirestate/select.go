@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"runtime"
+
+	"github.com/wirestate/wirestate/tracker"
+)
+
+func defaultShards() int { return runtime.GOMAXPROCS(0) }
+
+// selection holds the --conn, --host and --port choices.
+type selection struct {
+	uids  map[tracker.UID]bool
+	hosts map[tracker.Addr]bool
+	ports map[uint16]bool
+}
+
+func newSelection(fl *Flags) (*selection, error) {
+	s := &selection{uids: map[tracker.UID]bool{}, hosts: map[tracker.Addr]bool{}, ports: map[uint16]bool{}}
+	for _, c := range fl.Conns {
+		u, ok := tracker.ParseUID(c)
+		if !ok {
+			return nil, fmt.Errorf("--conn %q: not a connection uid (like C4fG7hK2mQ9x)", c)
+		}
+		s.uids[u] = true
+	}
+	for _, h := range fl.Hosts {
+		a, err := netip.ParseAddr(h)
+		if err != nil {
+			return nil, fmt.Errorf("--host %q: %v", h, err)
+		}
+		s.hosts[tracker.AddrFromSlice(a.Unmap().AsSlice())] = true
+	}
+	for _, p := range fl.Ports {
+		s.ports[uint16(p)] = true
+	}
+	return s, nil
+}
+
+func (s *selection) empty() bool { return len(s.uids) == 0 && len(s.hosts) == 0 && len(s.ports) == 0 }
+
+// match reports whether a record passes every given filter (uids, hosts
+// and ports each match if empty).
+func (s *selection) match(r *tracker.Record) bool {
+	c := &r.Conn
+	if len(s.uids) > 0 && !s.uids[c.UID] && len(s.hosts) == 0 && len(s.ports) == 0 {
+		return false
+	}
+	if len(s.hosts) > 0 && !s.hosts[c.Orig.Addr] && !s.hosts[c.Resp.Addr] {
+		return false
+	}
+	if len(s.ports) > 0 && !s.ports[c.Orig.Port] && !s.ports[c.Resp.Port] {
+		return false
+	}
+	return true
+}

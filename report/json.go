@@ -1,0 +1,373 @@
+package report
+
+import (
+	"bufio"
+	"io"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/wirestate/wirestate/tracker"
+)
+
+// jsonBuf appends JSON values with a fixed field order and no reflection.
+type jsonBuf struct {
+	b     []byte
+	first bool
+}
+
+func (j *jsonBuf) begin(typ string) {
+	j.b = append(j.b[:0], `{"type":`...)
+	j.b = appendString(j.b, typ)
+	j.first = false
+}
+
+func (j *jsonBuf) key(k string) {
+	if j.first {
+		j.first = false
+	} else {
+		j.b = append(j.b, ',')
+	}
+	j.b = append(j.b, '"')
+	j.b = append(j.b, k...)
+	j.b = append(j.b, '"', ':')
+}
+
+func (j *jsonBuf) str(k, v string) { j.key(k); j.b = appendString(j.b, v) }
+func (j *jsonBuf) uint(k string, v uint64) {
+	j.key(k)
+	j.b = strconv.AppendUint(j.b, v, 10)
+}
+func (j *jsonBuf) int(k string, v int64) { j.key(k); j.b = strconv.AppendInt(j.b, v, 10) }
+func (j *jsonBuf) bool(k string, v bool) { j.key(k); j.b = strconv.AppendBool(j.b, v) }
+func (j *jsonBuf) secs(k string, ns int64) {
+	j.key(k)
+	j.b = appendSecs(j.b, ns)
+}
+func (j *jsonBuf) null(k string) { j.key(k); j.b = append(j.b, "null"...) }
+func (j *jsonBuf) end() []byte   { return append(j.b, '}', '\n') }
+
+// open starts a nested object or array value under key k.
+func (j *jsonBuf) open(k string, c byte) {
+	j.key(k)
+	j.b = append(j.b, c)
+	j.first = true
+}
+
+// elem starts an element of an array of objects.
+func (j *jsonBuf) elem() {
+	if !j.first {
+		j.b = append(j.b, ',')
+	}
+	j.b = append(j.b, '{')
+	j.first = true
+}
+
+func (j *jsonBuf) close(c byte) {
+	j.b = append(j.b, c)
+	j.first = false
+}
+
+// appendSecs formats ns nanoseconds as seconds with microsecond precision,
+// as Zeek writes ts and duration.
+func appendSecs(b []byte, ns int64) []byte {
+	if ns < 0 {
+		b = append(b, '-')
+		ns = -ns
+	}
+	b = strconv.AppendInt(b, ns/1e9, 10)
+	b = append(b, '.')
+	frac := (ns % 1e9) / 1e3
+	s := strconv.AppendInt(nil, frac+1e6, 10)
+	return append(b, s[1:]...)
+}
+
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			b = append(b, c)
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, `\u00`...)
+				b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}
+
+// JSONWriter writes JSON Lines records one at a time (for streaming) and
+// flushes after each record when Flush is set.
+type JSONWriter struct {
+	w     *bufio.Writer
+	j     jsonBuf
+	opt   Options
+	Flush bool
+}
+
+// NewJSONWriter returns a JSONWriter on w.
+func NewJSONWriter(w io.Writer, opt Options) *JSONWriter {
+	return &JSONWriter{w: bufio.NewWriterSize(w, 64<<10), opt: opt}
+}
+
+func (jw *JSONWriter) emit(b []byte) error {
+	if _, err := jw.w.Write(b); err != nil {
+		return err
+	}
+	if jw.Flush {
+		return jw.w.Flush()
+	}
+	return nil
+}
+
+// Conn writes one connection record.
+func (jw *JSONWriter) Conn(r *tracker.Record) error {
+	j := &jw.j
+	c := &r.Conn
+	o, p := &c.Peers[tracker.Orig], &c.Peers[tracker.Resp]
+	j.begin("conn")
+	j.str("uid", c.UID.String())
+	j.secs("ts", c.Start)
+	j.str("orig_h", c.Orig.Addr.String())
+	j.uint("orig_p", uint64(c.Orig.Port))
+	j.str("resp_h", c.Resp.Addr.String())
+	j.uint("resp_p", uint64(c.Resp.Port))
+	j.secs("duration", c.Last-c.Start)
+	j.uint("orig_pkts", uint64(o.Pkts))
+	j.uint("resp_pkts", uint64(p.Pkts))
+	j.uint("orig_bytes", o.Bytes)
+	j.uint("resp_bytes", p.Bytes)
+	j.uint("orig_ip_bytes", o.IPBytes)
+	j.uint("resp_ip_bytes", p.IPBytes)
+	j.str("orig_state", o.State.String())
+	j.str("resp_state", p.State.String())
+	j.bool("orig_state_inferred", o.Inferred())
+	j.bool("resp_state_inferred", p.Inferred())
+	j.bool("partial", c.Partial())
+	if c.PrevUID != 0 {
+		j.str("prev_uid", c.PrevUID.String())
+	} else {
+		j.null("prev_uid")
+	}
+	j.str("end", r.Reason.String())
+	j.uint("orig_retrans", uint64(o.Retrans))
+	j.uint("resp_retrans", uint64(p.Retrans))
+	j.uint("orig_dup_acks", uint64(o.DupAcks))
+	j.uint("resp_dup_acks", uint64(p.DupAcks))
+	j.uint("orig_keepalives", uint64(o.Keepalives))
+	j.uint("resp_keepalives", uint64(p.Keepalives))
+	j.uint("orig_zero_windows", uint64(o.ZeroWindows))
+	j.uint("resp_zero_windows", uint64(p.ZeroWindows))
+	if c.Hist.N > 0 {
+		j.str("history", c.Hist.String())
+	}
+	j.open("anomalies", '[')
+	for _, name := range c.AnomalyNames() {
+		if !j.first {
+			j.b = append(j.b, ',')
+		}
+		j.first = false
+		j.b = appendString(j.b, name)
+	}
+	j.close(']')
+	if jw.opt.Transitions && (len(r.Transitions) > 0 || len(r.Timeline) > 0) {
+		j.open("transitions", '[')
+		for _, tr := range r.Transitions {
+			j.elem()
+			j.secs("ts", tr.Time)
+			j.uint("frame", tr.Frame)
+			j.str("side", tr.Side.String())
+			j.str("from", tr.From.String())
+			j.str("to", tr.To.String())
+			j.bool("inferred", tr.Inferred)
+			if tr.Correction {
+				j.bool("correction", true)
+			}
+			if tr.Timer {
+				j.bool("timer", true)
+			}
+			j.close('}')
+		}
+		j.close(']')
+	}
+	return jw.emit(j.end())
+}
+
+// Finding writes one anomaly record.
+func (jw *JSONWriter) Finding(f *tracker.Finding) error {
+	j := &jw.j
+	j.begin("anomaly")
+	j.str("kind", f.Kind)
+	j.str("severity", f.Severity.String())
+	j.secs("ts", f.Time)
+	if f.UID != 0 {
+		j.str("uid", f.UID.String())
+	} else {
+		j.null("uid")
+	}
+	j.str("orig_h", f.Orig.Addr.String())
+	j.uint("orig_p", uint64(f.Orig.Port))
+	j.str("resp_h", f.Resp.Addr.String())
+	j.uint("resp_p", uint64(f.Resp.Port))
+	j.str("summary", f.Summary)
+	j.open("evidence", '[')
+	for _, e := range f.Evidence {
+		j.elem()
+		j.secs("ts", e.Time)
+		j.uint("frame", e.Frame)
+		j.str("what", e.What)
+		j.close('}')
+	}
+	j.close(']')
+	j.str("hint", f.Hint)
+	if f.Uncertain {
+		j.bool("uncertain", true)
+	}
+	if f.Scope != "" {
+		j.str("scope", f.Scope)
+		j.uint("count", uint64(f.Count))
+		j.secs("first", f.First)
+		j.secs("last", f.Last)
+		j.open("uids", '[')
+		for _, u := range f.UIDs {
+			if !j.first {
+				j.b = append(j.b, ',')
+			}
+			j.first = false
+			j.b = appendString(j.b, u.String())
+		}
+		j.close(']')
+	}
+	return jw.emit(j.end())
+}
+
+// Summary writes the final summary record: totals and per-host states.
+func (jw *JSONWriter) Summary(res *Result) error {
+	j := &jw.j
+	in := &res.Input
+	j.begin("summary")
+	j.open("sources", '[')
+	for _, s := range in.Sources {
+		if !j.first {
+			j.b = append(j.b, ',')
+		}
+		j.first = false
+		j.b = appendString(j.b, s)
+	}
+	j.close(']')
+	j.uint("packets", in.Packets)
+	j.uint("tcp_packets", in.TCPSegments)
+	j.uint("bytes", in.Bytes)
+	j.uint("dropped", in.Dropped)
+	j.uint("connections", uint64(len(res.Records)))
+	j.uint("partial", res.Tracker.Partial)
+	j.uint("reused_tuples", res.Tracker.NewIncarnations)
+	j.uint("idle_expired", res.Tracker.IdleExpired)
+	j.uint("evicted", res.Tracker.Evicted)
+	j.uint("bad_checksums", res.Tracker.BadChecksum)
+	j.uint("timestamps_backwards", in.Backwards)
+	if in.First != 0 {
+		j.secs("first_ts", in.First)
+		j.secs("last_ts", in.Last)
+	} else {
+		j.null("first_ts")
+		j.null("last_ts")
+	}
+	j.open("skipped", '{')
+	for _, s := range in.Skipped {
+		if s.Count > 0 {
+			j.uint(s.Name, s.Count)
+		}
+	}
+	j.close('}')
+	findings := map[string]int{}
+	var kinds []string
+	for i := range res.Findings {
+		k := res.Findings[i].Kind
+		if findings[k] == 0 {
+			kinds = append(kinds, k)
+		}
+		findings[k]++
+	}
+	j.open("findings", '{')
+	for _, k := range kinds {
+		j.uint(k, uint64(findings[k]))
+	}
+	j.close('}')
+	at := in.Last
+	if res.Snapshot != nil {
+		at = res.At
+	}
+	if at != 0 {
+		j.secs("states_at", at)
+	} else {
+		j.null("states_at")
+	}
+	j.open("hosts", '[')
+	for _, h := range Hosts(res.Records, res.Snapshot) {
+		j.elem()
+		j.str("host", h.Host.String())
+		j.open("states", '{')
+		for st := tracker.State(0); int(st) < tracker.NumStates; st++ {
+			if h.Counts[st] > 0 {
+				j.uint(st.String(), uint64(h.Counts[st]))
+			}
+		}
+		j.close('}')
+		j.open("listening", '[')
+		for _, p := range h.Listening {
+			if !j.first {
+				j.b = append(j.b, ',')
+			}
+			j.first = false
+			j.b = strconv.AppendUint(j.b, uint64(p), 10)
+		}
+		j.close(']')
+		j.close('}')
+	}
+	j.close(']')
+	return jw.emit(j.end())
+}
+
+// Close flushes buffered output.
+func (jw *JSONWriter) Close() error { return jw.w.Flush() }
+
+// WriteJSON writes every record of res as JSON Lines: findings, then
+// connections, then the summary.
+func WriteJSON(w io.Writer, res *Result, opt Options) error {
+	jw := NewJSONWriter(w, opt)
+	for i := range res.Findings {
+		if err := jw.Finding(&res.Findings[i]); err != nil {
+			return err
+		}
+	}
+	for i := range res.Records {
+		if err := jw.Conn(&res.Records[i]); err != nil {
+			return err
+		}
+	}
+	if err := jw.Summary(res); err != nil {
+		return err
+	}
+	return jw.Close()
+}

@@ -1,0 +1,264 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/wirestate/wirestate/tracker"
+)
+
+// Options controls what the writers print.
+type Options struct {
+	// Timelines, when set, selects the records whose timelines are
+	// printed (records without a recorded timeline are skipped).
+	Timelines func(r *tracker.Record) bool
+	// Transitions adds each connection's transitions to JSON records.
+	Transitions bool
+	// Local prints times in the local zone instead of UTC.
+	Local bool
+}
+
+func (o *Options) stamp(ns int64) string {
+	if ns == 0 {
+		return "-"
+	}
+	t := time.Unix(0, ns)
+	if !o.Local {
+		t = t.UTC()
+	}
+	return t.Format("2006-01-02 15:04:05.000000")
+}
+
+// WriteText writes the report for a person at a terminal: totals, the
+// per-host states, findings, one line per connection and the selected
+// timelines.
+func WriteText(w io.Writer, res *Result, opt Options) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	writeTotals(bw, res, &opt)
+	writeHosts(bw, res, &opt)
+	writeFindings(bw, res, &opt)
+	writeConns(bw, res, &opt)
+	for i := range res.Records {
+		r := &res.Records[i]
+		if len(r.Timeline) > 0 && opt.Timelines != nil && opt.Timelines(r) {
+			writeTimeline(bw, r, res, &opt)
+		}
+	}
+	return bw.Flush()
+}
+
+func writeTotals(w *bufio.Writer, res *Result, opt *Options) {
+	in := &res.Input
+	fmt.Fprintf(w, "wirestate: %s\n", strings.Join(in.Sources, ", "))
+	for i, f := range in.Formats {
+		if i < len(in.Sources) && len(in.Sources) > 1 {
+			fmt.Fprintf(w, "  %s: %s\n", in.Sources[i], f)
+		} else {
+			fmt.Fprintf(w, "  format: %s\n", f)
+		}
+	}
+	fmt.Fprintf(w, "  packets: %d read, %d TCP segments analysed", in.Packets, in.TCPSegments)
+	if in.Dropped > 0 {
+		fmt.Fprintf(w, ", %d dropped by the capture", in.Dropped)
+	}
+	fmt.Fprintln(w)
+	if in.First != 0 {
+		fmt.Fprintf(w, "  span: %s → %s (%s)\n", opt.stamp(in.First), opt.stamp(in.Last), fmtDur(in.Last-in.First))
+	}
+	var skips []string
+	var skipped uint64
+	for _, s := range in.Skipped {
+		if s.Count > 0 {
+			skips = append(skips, fmt.Sprintf("%d %s", s.Count, s.Name))
+			skipped += s.Count
+		}
+	}
+	if skipped > 0 {
+		fmt.Fprintf(w, "  skipped: %d (%s)\n", skipped, strings.Join(skips, ", "))
+	} else {
+		fmt.Fprintf(w, "  skipped: none\n")
+	}
+	if in.Backwards > 0 {
+		fmt.Fprintf(w, "  timestamps going backwards: %d\n", in.Backwards)
+	}
+	st := &res.Tracker
+	fmt.Fprintf(w, "  connections: %d", len(res.Records))
+	var extra []string
+	if st.Partial > 0 {
+		extra = append(extra, fmt.Sprintf("%d picked up mid-stream", st.Partial))
+	}
+	if st.NewIncarnations > 0 {
+		extra = append(extra, fmt.Sprintf("%d reused 4-tuples", st.NewIncarnations))
+	}
+	if st.IdleExpired > 0 {
+		extra = append(extra, fmt.Sprintf("%d expired idle", st.IdleExpired))
+	}
+	if st.Evicted > 0 {
+		extra = append(extra, fmt.Sprintf("%d evicted", st.Evicted))
+	}
+	if st.BadChecksum > 0 {
+		extra = append(extra, fmt.Sprintf("%d segments with bad checksums", st.BadChecksum))
+	}
+	if len(extra) > 0 {
+		fmt.Fprintf(w, " (%s)", strings.Join(extra, ", "))
+	}
+	fmt.Fprintln(w)
+}
+
+func writeHosts(w *bufio.Writer, res *Result, opt *Options) {
+	hosts := Hosts(res.Records, res.Snapshot)
+	at := res.Input.Last
+	what := "end of capture"
+	if res.Snapshot != nil {
+		at, what = res.At, "requested time"
+	}
+	fmt.Fprintf(w, "\nPer host, what `ss -tan` would list at %s (%s); ? = inferred from assumed delivery:\n", opt.stamp(at), what)
+	if len(hosts) == 0 {
+		fmt.Fprintln(w, "  (no connections)")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	for _, h := range hosts {
+		var parts []string
+		if len(h.Listening) > 0 {
+			ports := make([]string, len(h.Listening))
+			for i, p := range h.Listening {
+				ports[i] = ":" + strconv.Itoa(int(p))
+			}
+			parts = append(parts, "LISTEN "+strings.Join(ports, ","))
+		}
+		for st := tracker.State(0); int(st) < tracker.NumStates; st++ {
+			if n := h.Counts[st]; n > 0 {
+				p := fmt.Sprintf("%s %d", st.SSName(), n)
+				if h.Inferred[st] > 0 {
+					p += fmt.Sprintf(" (%d?)", h.Inferred[st])
+				}
+				parts = append(parts, p)
+			}
+		}
+		if len(parts) == 0 {
+			parts = append(parts, "no open connections")
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", h.Host, strings.Join(parts, "  "))
+	}
+	tw.Flush()
+}
+
+func writeConns(w *bufio.Writer, res *Result, opt *Options) {
+	if len(res.Records) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nConnections:\n")
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "  UID\tORIG\tRESP\tSTART\tDURATION\tPKTS →/←\tBYTES →/←\tORIG STATE\tRESP STATE\tNOTES")
+	for i := range res.Records {
+		r := &res.Records[i]
+		c := &r.Conn
+		o, p := &c.Peers[tracker.Orig], &c.Peers[tracker.Resp]
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d/%d\t%d/%d\t%s\t%s\t%s\n",
+			c.UID, c.Orig, c.Resp, opt.stamp(c.Start), fmtDur(c.Last-c.Start),
+			o.Pkts, p.Pkts, o.Bytes, p.Bytes,
+			stateText(o), stateText(p), notes(r))
+	}
+	tw.Flush()
+}
+
+func stateText(p *tracker.Peer) string {
+	if p.Inferred() {
+		return p.State.String() + "?"
+	}
+	return p.State.String()
+}
+
+func notes(r *tracker.Record) string {
+	c := &r.Conn
+	var n []string
+	if c.Partial() {
+		n = append(n, "partial")
+	}
+	if c.PrevUID != 0 {
+		n = append(n, "reuses "+c.PrevUID.String())
+	}
+	if r.Reason != tracker.EndCaptureEnd && r.Reason != tracker.EndClosed {
+		n = append(n, r.Reason.String())
+	}
+	if rt := c.Peers[0].Retrans + c.Peers[1].Retrans; rt > 0 {
+		n = append(n, fmt.Sprintf("%d retrans", rt))
+	}
+	n = append(n, c.AnomalyNames()...)
+	return strings.Join(n, ", ")
+}
+
+func writeTimeline(w *bufio.Writer, r *tracker.Record, res *Result, opt *Options) {
+	c := &r.Conn
+	fmt.Fprintf(w, "\nTimeline %s  %s → %s  (start %s)\n", c.UID, c.Orig, c.Resp, opt.stamp(c.Start))
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "  TIME\tFRAME\t DIR \tFLAGS\tSEQ\tACK\tLEN\tWIN\t ORIG\t RESP\t NOTE\t")
+	ti := 0
+	for _, e := range r.Timeline {
+		var moved [2]bool
+		var tmarks [2]string
+		for k := 0; k < int(e.NTrans) && ti < len(r.Transitions); k++ {
+			tr := r.Transitions[ti]
+			ti++
+			moved[tr.Side] = true
+			if tr.Correction {
+				tmarks[tr.Side] = "!"
+			}
+		}
+		dir := " →  "
+		if e.From == tracker.Resp {
+			dir = "  ← "
+		}
+		ack := "-"
+		if e.Flags&tracker.FlagACK != 0 {
+			ack = strconv.FormatUint(uint64(e.Ack), 10)
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%d\t%s\t%d\t%d\t %s\t %s\t %s\t\n",
+			fmtRel(e.Time-c.Start), e.Frame, dir, tracker.FlagString(e.Flags), e.Seq, ack, e.Len, e.Window,
+			cell(e.States[0], e.Inferred[0], moved[0], tmarks[0]), cell(e.States[1], e.Inferred[1], moved[1], tmarks[1]),
+			strings.Join(noteKinds(e.Kind), ","))
+	}
+	for ; ti < len(r.Transitions); ti++ {
+		tr := r.Transitions[ti]
+		if tr.Timer {
+			fmt.Fprintf(tw, "  %s\t\t timer\t\t\t\t\t\t %s\t\t %s→%s after 2MSL\t\n", fmtRel(tr.Time-c.Start), tr.Side, tr.From, tr.To)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "  * state changed on this packet, ? inferred from assumed delivery, ! an earlier inference undone")
+}
+
+// cell formats one endpoint's state for a timeline row.
+func cell(st tracker.State, inferred, moved bool, mark string) string {
+	s := st.String()
+	if inferred {
+		s += "?"
+	}
+	if moved {
+		s += "*"
+	}
+	return s + mark
+}
+
+// noteKinds lists the packet kinds worth showing in a timeline.
+func noteKinds(k tracker.PacketKind) []string {
+	k &^= tracker.KindNewData | tracker.KindAckAdvanced | tracker.KindNewConn | tracker.KindCorrection
+	if k&(tracker.KindSYNRetransmission|tracker.KindSYNACKRetransmission|tracker.KindFINRetransmission) != 0 {
+		k &^= tracker.KindRetransmission
+	}
+	return k.Names()
+}
+
+func fmtDur(ns int64) string {
+	return strconv.FormatFloat(float64(ns)/1e9, 'f', 6, 64) + "s"
+}
+
+func fmtRel(ns int64) string {
+	return strconv.FormatFloat(float64(ns)/1e9, 'f', 6, 64)
+}
