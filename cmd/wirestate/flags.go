@@ -34,6 +34,9 @@ type Flags struct {
 	IdleTimeout time.Duration
 	Shards      int
 
+	// Zeek-compatible output.
+	Zeek ZeekFlags
+
 	// Detectors.
 	Detect   detect.Config
 	Disabled map[string]*bool
@@ -51,7 +54,7 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 	fs.StringArrayVarP(&f.Read, "read", "r", nil, "read packets from `FILE` (pcap or pcapng, optionally gzipped; - for stdin; a directory or glob; repeat to merge files in time order)")
 	fs.BoolVar(&f.Strict, "strict", false, "stop at the first malformed record or packet instead of counting and skipping it")
 
-	fs.StringVar(&f.Format, "format", "text", "output format: text or json (JSON Lines)")
+	fs.StringVar(&f.Format, "format", "text", "output format: text, json (JSON Lines) or zeek (Zeek conn.log)")
 	fs.StringVar(&f.Timeline, "timeline", "anomalous", "print per-packet timelines for: anomalous, all or none connections")
 	fs.StringArrayVar(&f.Conns, "conn", nil, "print the timeline of the connection with this `UID` (repeatable)")
 	fs.StringArrayVar(&f.Hosts, "host", nil, "only report connections with this `ADDR` at either end (repeatable)")
@@ -63,6 +66,8 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 	fs.DurationVar(&f.MSL, "msl", 30*time.Second, "maximum segment lifetime: closed connections are kept 2*MSL (TIME_WAIT), as Linux's 60 s")
 	fs.DurationVar(&f.IdleTimeout, "idle-timeout", time.Hour, "expire connections with no packet for this long (reported as still open)")
 	fs.IntVar(&f.Shards, "shards", 0, "flow-table shards, each with its own worker (default GOMAXPROCS)")
+
+	registerZeekFlags(fs, &f.Zeek)
 
 	f.Detect = detect.Defaults()
 	fs.DurationVar(&f.Detect.CloseWaitAfter, "close-wait-after", f.Detect.CloseWaitAfter, "report close-wait-stuck after this long in CLOSE_WAIT (packet time)")
@@ -95,9 +100,9 @@ func parseFlags(args []string) (*Flags, error) {
 	}
 	f.Filter = strings.Join(fs.Args(), " ")
 	switch f.Format {
-	case "text", "json":
+	case "text", "json", "zeek":
 	default:
-		return nil, fmt.Errorf("--format %q: want text or json", f.Format)
+		return nil, fmt.Errorf("--format %q: want text, json or zeek", f.Format)
 	}
 	switch f.Timeline {
 	case "anomalous", "all", "none":

@@ -121,8 +121,11 @@ func offline(ctx context.Context, fl *Flags, out, stderr io.Writer) error {
 			return false
 		},
 	}
-	if fl.Format == "json" {
+	switch fl.Format {
+	case "json":
 		return report.WriteJSON(out, res, opt)
+	case "zeek":
+		return writeZeek(out, res, fl)
 	}
 	return report.WriteText(out, res, opt)
 }
