@@ -338,7 +338,9 @@ func (c *Conn) receiveFIN(a *Analysis, seg *Segment, side Side, inferred bool) {
 			c.confirm(side)
 		}
 	case TimeWait:
-		if !inferred && p.Observed != FinWait1 && p.Observed != Closing {
+		// Acknowledging the peer's FIN proves TIME_WAIT when the peer had
+		// already acknowledged our FIN (its FIN carried that ACK).
+		if !inferred && c.finAcked(side) {
 			c.confirm(side)
 		}
 	}

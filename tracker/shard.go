@@ -66,6 +66,9 @@ type shard struct {
 
 	stats Stats
 
+	maxLive int    // this shard's share of Config.MaxConns
+	rng     uint64 // xorshift state for eviction sampling
+
 	in   chan *batch
 	free chan *batch
 }
@@ -75,6 +78,11 @@ const tickEvery = int64(100e6)
 
 func newShard(id int, cfg *Config, h flowHasher) *shard {
 	sh := &shard{id: id, cfg: cfg, hasher: h, table: newFlowTable()}
+	sh.maxLive = (cfg.MaxConns + cfg.Shards - 1) / cfg.Shards
+	if sh.maxLive < 2 {
+		sh.maxLive = 2
+	}
+	sh.rng = uint64(id)*0x9e3779b97f4a7c15 | 1
 	if cfg.Record != nil {
 		sh.recs = make(map[UID]*recording)
 	}
@@ -102,6 +110,9 @@ func (sh *shard) process(seg *Segment, h uint64) {
 		}
 	}
 	var c *Conn
+	if idx < 0 && sh.slab.live >= sh.maxLive {
+		sh.evict()
+	}
 	switch {
 	case idx < 0:
 		idx = sh.create(seg)
@@ -148,6 +159,49 @@ func (sh *shard) process(seg *Segment, h uint64) {
 	}
 	for _, o := range sh.observers {
 		o.Packet(a)
+	}
+}
+
+// evict makes room for one connection: the one closed longest ago if any,
+// otherwise the least recently active of a few sampled from the table.
+func (sh *shard) evict() {
+	for sh.doneHead < len(sh.doneQ) {
+		e := sh.doneQ[sh.doneHead]
+		sh.doneHead++
+		c := sh.slab.at(int(e.idx))
+		if c.UID == e.uid && c.Done() && c.DoneAt == e.at && c.Flags&connDetached == 0 {
+			key := c.Key()
+			sh.finish(int(e.idx), sh.hasher.hash(&key), EndEvicted)
+			return
+		}
+	}
+	const samples = 8
+	best, bestLast := -1, int64(0)
+	n := len(sh.table.slots)
+	for tries := 0; tries < 64 && (best < 0 || tries < samples); tries++ {
+		sh.rng ^= sh.rng << 13
+		sh.rng ^= sh.rng >> 7
+		sh.rng ^= sh.rng << 17
+		v := sh.table.slots[sh.rng%uint64(n)]
+		if v == 0 {
+			continue
+		}
+		idx := int(uint32(v)) - 1
+		if c := sh.slab.at(idx); best < 0 || c.Last < bestLast {
+			best, bestLast = idx, c.Last
+		}
+	}
+	if best < 0 {
+		sh.table.each(func(idx int) {
+			if best < 0 {
+				best = idx
+			}
+		})
+	}
+	if best >= 0 {
+		c := sh.slab.at(best)
+		key := c.Key()
+		sh.finish(best, sh.hasher.hash(&key), EndEvicted)
 	}
 }
 

@@ -57,12 +57,20 @@ type Config struct {
 	Sink Sink
 	// Seed fixes the hash seed (tests); by default each run draws one.
 	Seed *maphash.Seed
+	// MaxConns bounds the connections held at once (split evenly over the
+	// shards); 0 means DefaultMaxConns. Past it, the connection closed
+	// longest ago goes first, then the least recently active of a random
+	// sample (an approximate LRU); each eviction is counted and its record
+	// emitted with EndEvicted.
+	MaxConns int
 }
 
 // Defaults for Config fields.
 const (
 	DefaultMSL         = int64(30e9)
 	DefaultIdleTimeout = int64(3600e9)
+	// DefaultMaxConns bounds memory to roughly 256 MiB of connections.
+	DefaultMaxConns = 1 << 20
 )
 
 // ConnState is one connection's pair of states in a snapshot.
@@ -131,6 +139,9 @@ func New(cfg Config) *Tracker {
 	}
 	if cfg.Shards <= 0 {
 		cfg.Shards = defaultShards()
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
 	}
 	seed := maphash.MakeSeed()
 	if cfg.Seed != nil {

@@ -192,3 +192,31 @@ func TestConnSize(t *testing.T) {
 		t.Fatalf("Conn is %d bytes, want at most 224", sz)
 	}
 }
+
+func TestMaxConnsBoundsMemory(t *testing.T) {
+	segs := randomTraffic(5, 3000)
+	col := &collector{}
+	tr := New(Config{Inline: true, MaxConns: 100, Sink: col})
+	for i := range segs {
+		tr.Feed(&segs[i])
+	}
+	st := tr.Close()
+	if st.MaxLive > 100 {
+		t.Errorf("held %d connections at once, bound 100", st.MaxLive)
+	}
+	if st.Evicted == 0 {
+		t.Error("no eviction counted")
+	}
+	var evicted uint64
+	for _, r := range col.recs {
+		if r.Reason == EndEvicted {
+			evicted++
+		}
+	}
+	if evicted != st.Evicted {
+		t.Errorf("%d evicted records, stats say %d", evicted, st.Evicted)
+	}
+	if uint64(len(col.recs)) != st.Conns {
+		t.Errorf("%d records for %d connections: some were lost", len(col.recs), st.Conns)
+	}
+}

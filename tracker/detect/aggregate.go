@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/wirestate/wirestate/tracker"
 )
@@ -353,6 +354,7 @@ func ephemeralPorts(records []tracker.Record, cfg *Config) []tracker.Finding {
 	return out
 }
 
+// stampNS formats a packet time for summaries (UTC, microseconds).
 func stampNS(ns int64) string {
-	return fmt.Sprintf("%.6f", float64(ns)/1e9)
+	return time.Unix(0, ns).UTC().Format("2006-01-02 15:04:05.000000")
 }
