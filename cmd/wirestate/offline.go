@@ -25,13 +25,29 @@ type pass struct {
 
 // offline analyses the files named by -r and writes the report.
 func offline(ctx context.Context, fl *Flags, out, stderr io.Writer) error {
+	res, opt, err := analyze(ctx, fl)
+	if err != nil {
+		return err
+	}
+	switch fl.Format {
+	case "json":
+		return report.WriteJSON(out, res, opt)
+	case "zeek":
+		return writeZeek(out, res, fl)
+	}
+	return report.WriteText(out, res, opt)
+}
+
+// analyze reads the files named by -r (twice when timelines of anomalous
+// connections are wanted) and returns the result and the report options.
+func analyze(ctx context.Context, fl *Flags) (*report.Result, report.Options, error) {
 	names := fl.Read
 	if fl.Timeline != "none" || len(fl.Conns) > 0 {
 		// Timelines of anomalous connections are built in a second pass,
 		// so standard input is spooled to a file that can be read twice.
 		spooled, cleanup, err := spoolStdin(names)
 		if err != nil {
-			return err
+			return nil, report.Options{}, err
 		}
 		defer cleanup()
 		names = spooled
@@ -39,7 +55,7 @@ func offline(ctx context.Context, fl *Flags, out, stderr io.Writer) error {
 
 	sel, err := newSelection(fl)
 	if err != nil {
-		return err
+		return nil, report.Options{}, err
 	}
 	first := pass{fl: fl}
 	switch {
@@ -50,7 +66,7 @@ func offline(ctx context.Context, fl *Flags, out, stderr io.Writer) error {
 	}
 	res, err := first.run(ctx, names)
 	if err != nil {
-		return err
+		return nil, report.Options{}, err
 	}
 
 	// The connections whose timelines the report shows: in text, a few
@@ -83,7 +99,7 @@ func offline(ctx context.Context, fl *Flags, out, stderr io.Writer) error {
 				keep:   func(r *tracker.Record) bool { return want[r.Conn.UID] }}
 			res2, err := second.run(ctx, names)
 			if err != nil {
-				return err
+				return nil, report.Options{}, err
 			}
 			byUID := make(map[tracker.UID]*tracker.Record, len(res2.Records))
 			for i := range res2.Records {
@@ -121,13 +137,7 @@ func offline(ctx context.Context, fl *Flags, out, stderr io.Writer) error {
 			return false
 		},
 	}
-	switch fl.Format {
-	case "json":
-		return report.WriteJSON(out, res, opt)
-	case "zeek":
-		return writeZeek(out, res, fl)
-	}
-	return report.WriteText(out, res, opt)
+	return res, opt, nil
 }
 
 // maxJSONTimelines bounds the connections whose transitions JSON output

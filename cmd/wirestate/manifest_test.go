@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wirestate/wirestate/report"
+	"github.com/wirestate/wirestate/tracker"
+)
+
+// manifest is pcaps/manifest.json: what each sample capture must show.
+type manifest struct {
+	Captures []captureSpec `json:"captures"`
+}
+
+type captureSpec struct {
+	File         string         `json:"file"`
+	Scenario     string         `json:"scenario"`
+	Vantage      string         `json:"vantage"`
+	ConnCount    *int           `json:"conn_count"`
+	ConnCountMin *int           `json:"conn_count_min"`
+	Conns        []connSpec     `json:"conns"`
+	Anomalies    map[string]int `json:"anomalies"`
+	Clean        bool           `json:"clean"`
+}
+
+type connSpec struct {
+	Match           map[string]any `json:"match"`
+	OrigState       string         `json:"orig_state"`
+	RespState       string         `json:"resp_state"`
+	Partial         *bool          `json:"partial"`
+	Transitions     []string       `json:"transitions"`
+	Anomalies       []string       `json:"anomalies"`
+	ForbidAnomalies []string       `json:"forbid_anomalies"`
+}
+
+const pcapDir = "../../pcaps"
+
+func loadManifest(t *testing.T) *manifest {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(pcapDir, "manifest.json"))
+	if err != nil {
+		t.Fatalf("reading the manifest: %v", err)
+	}
+	var m manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("parsing the manifest: %v", err)
+	}
+	if len(m.Captures) == 0 {
+		t.Fatal("the manifest lists no capture")
+	}
+	return &m
+}
+
+// analyzeFor runs the whole offline pipeline on path with the given extra
+// flags, recording every connection's transitions.
+func analyzeFor(t *testing.T, path string, extra ...string) *report.Result {
+	t.Helper()
+	fl, err := parseFlags(append([]string{"--timeline", "all", "-r", path}, extra...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := analyze(context.Background(), fl)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return res
+}
+
+// TestManifest asserts, on every committed sample capture, what the
+// manifest says it must show.
+func TestManifest(t *testing.T) {
+	m := loadManifest(t)
+	for _, cs := range m.Captures {
+		t.Run(cs.Scenario, func(t *testing.T) {
+			checkCapture(t, filepath.Join(pcapDir, cs.File), &cs)
+		})
+	}
+}
+
+// TestManifestOnFreshRecordings re-records the captures from this
+// machine's kernel (root only) and asserts the same manifest on them.
+func TestManifestOnFreshRecordings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped in -short mode: recording takes minutes")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("skipped: re-recording needs root (network namespaces, nftables, tcpdump)")
+	}
+	for _, tool := range []string{"tcpdump", "ip", "nft"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("skipped: %s is not installed", tool)
+		}
+	}
+	out := t.TempDir()
+	cmd := exec.Command("bash", filepath.Join(pcapDir, "lab", "record.sh"))
+	cmd.Env = append(os.Environ(), "OUT="+out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("re-recording failed: %v\n%s", err, b)
+	}
+	m := loadManifest(t)
+	for _, cs := range m.Captures {
+		t.Run(cs.Scenario, func(t *testing.T) {
+			checkCapture(t, filepath.Join(out, cs.File), &cs)
+		})
+	}
+}
+
+func checkCapture(t *testing.T, path string, cs *captureSpec) {
+	res := analyzeFor(t, path)
+	n := len(res.Records)
+	if cs.ConnCount != nil && n != *cs.ConnCount {
+		t.Errorf("%d connections, manifest says %d", n, *cs.ConnCount)
+	}
+	if cs.ConnCountMin != nil && n < *cs.ConnCountMin {
+		t.Errorf("%d connections, manifest says at least %d", n, *cs.ConnCountMin)
+	}
+	found := map[string]int{}
+	for _, f := range res.Findings {
+		found[f.Kind]++
+	}
+	for kind, min := range cs.Anomalies {
+		if found[kind] < min {
+			t.Errorf("%d %s findings, manifest says at least %d (found %v)", found[kind], kind, min, found)
+		}
+	}
+	if cs.Clean {
+		for _, f := range res.Findings {
+			if f.Severity >= tracker.SevWarning {
+				t.Errorf("clean capture has a %s %s finding: %s", f.Severity, f.Kind, f.Summary)
+			}
+		}
+	}
+	for i, want := range cs.Conns {
+		r := matchConn(res.Records, want.Match)
+		if r == nil {
+			t.Errorf("conns[%d]: no connection matches %v", i, want.Match)
+			continue
+		}
+		c := &r.Conn
+		label := fmt.Sprintf("conns[%d] %s %s→%s", i, c.UID, c.Orig, c.Resp)
+		if want.OrigState != "" && c.Peers[tracker.Orig].State.String() != want.OrigState {
+			t.Errorf("%s: orig state %s, manifest says %s (transitions: %s)", label, c.Peers[tracker.Orig].State, want.OrigState, transitionList(r))
+		}
+		if want.RespState != "" && c.Peers[tracker.Resp].State.String() != want.RespState {
+			t.Errorf("%s: resp state %s, manifest says %s (transitions: %s)", label, c.Peers[tracker.Resp].State, want.RespState, transitionList(r))
+		}
+		if want.Partial != nil && c.Partial() != *want.Partial {
+			t.Errorf("%s: partial %v, manifest says %v", label, c.Partial(), *want.Partial)
+		}
+		if len(want.Transitions) > 0 && !subsequence(want.Transitions, transitionItems(r)) {
+			t.Errorf("%s: transitions\n  got  %s\n  want %s (in order)", label, transitionList(r), strings.Join(want.Transitions, " "))
+		}
+		have := map[string]bool{}
+		for _, k := range c.AnomalyNames() {
+			have[k] = true
+		}
+		for _, k := range want.Anomalies {
+			if !have[k] {
+				t.Errorf("%s: no %s finding (has %v)", label, k, c.AnomalyNames())
+			}
+		}
+		for _, k := range want.ForbidAnomalies {
+			if have[k] {
+				t.Errorf("%s: unexpected %s finding", label, k)
+			}
+		}
+	}
+}
+
+// matchConn returns the nth record (in start order) whose fields match.
+func matchConn(recs []tracker.Record, match map[string]any) *tracker.Record {
+	nth := 0
+	if v, ok := match["nth"].(float64); ok {
+		nth = int(v)
+	}
+	for i := range recs {
+		c := &recs[i].Conn
+		ok := true
+		for k, v := range match {
+			switch k {
+			case "orig_p":
+				ok = ok && float64(c.Orig.Port) == v
+			case "resp_p":
+				ok = ok && float64(c.Resp.Port) == v
+			case "orig_h":
+				ok = ok && c.Orig.Addr.String() == v
+			case "resp_h":
+				ok = ok && c.Resp.Addr.String() == v
+			}
+		}
+		if ok {
+			if nth == 0 {
+				return &recs[i]
+			}
+			nth--
+		}
+	}
+	return nil
+}
+
+func transitionItems(r *tracker.Record) []string {
+	out := make([]string, 0, len(r.Transitions))
+	for _, tr := range r.Transitions {
+		out = append(out, tr.Side.String()+":"+tr.To.String())
+	}
+	return out
+}
+
+func transitionList(r *tracker.Record) string { return strings.Join(transitionItems(r), " ") }
+
+func subsequence(want, got []string) bool {
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}
