@@ -30,6 +30,20 @@ func (c *Conn) apply(seg *Segment, s Side, a *Analysis) {
 	c.updateDone(seg.Time)
 }
 
+// applyStale counts segment seg from side s as a delayed duplicate of this
+// (previous) incarnation: it moves no state, since it says nothing about
+// what either endpoint holds now.
+func (c *Conn) applyStale(seg *Segment, s Side, a *Analysis) {
+	snd := &c.Peers[s]
+	snd.Pkts++
+	snd.IPBytes += uint64(seg.IPLen)
+	a.Conn, a.From = c, s
+	if seg.Seq.Add(seg.SeqLen()).LessThanEq(snd.Next) && seg.SeqLen() > 0 {
+		a.Kind |= KindRetransmission
+		snd.Retrans++
+	}
+}
+
 // sequence does the per-direction sequence-space bookkeeping and classifies
 // the segment (retransmission, keepalive, duplicate ACK, ...).
 func (c *Conn) sequence(seg *Segment, s Side, a *Analysis) {

@@ -133,7 +133,11 @@ func (sh *shard) process(seg *Segment, h uint64) {
 			a.Other = old
 		case c.prev != 0 && !c.fits(seg, s):
 			if p := sh.slab.at(int(c.prev) - 1); p.fits(seg, p.SideOf(seg.Src)) {
-				p.apply(seg, p.SideOf(seg.Src), a)
+				if p.Done() {
+					p.applyStale(seg, p.SideOf(seg.Src), a)
+				} else {
+					p.apply(seg, p.SideOf(seg.Src), a)
+				}
 				a.Kind |= KindPrevIncarnation
 				a.Other = c
 				sh.stats.PrevIncarnation++
