@@ -1,0 +1,65 @@
+package capture
+
+// Format is a capture file format.
+type Format uint8
+
+// The capture file formats Open reads.
+const (
+	// FormatPcap is the classic libpcap format.
+	FormatPcap Format = iota + 1
+	// FormatPcapNG is the pcapng format.
+	FormatPcapNG
+)
+
+// String returns "pcap" or "pcapng".
+func (f Format) String() string {
+	switch f {
+	case FormatPcap:
+		return "pcap"
+	case FormatPcapNG:
+		return "pcapng"
+	}
+	return "unknown"
+}
+
+// FileInfo describes one input file.
+type FileInfo struct {
+	// Name is the file's name as given or expanded; "stdin" for "-".
+	Name string
+	// Format is the format told by the file's magic number.
+	Format Format
+	// Gzip reports that the file was gzip-compressed.
+	Gzip bool
+	// BigEndian and Nanosecond describe a classic pcap file's magic number;
+	// pcapng byte order and resolutions are per section and interface.
+	BigEndian, Nanosecond bool
+	// LinkTypes lists the link types of the file's packets, in order of
+	// first appearance (for pcap, the one of the global header).
+	LinkTypes []LinkType
+	// Packets is the number of packet records read from the file.
+	Packets uint64
+}
+
+// Stats counts what a FileSource has read.
+type Stats struct {
+	// Packets is the number of packet records read, whatever became of
+	// them: Packets = TCPSegments + the sum of Skipped.
+	Packets uint64
+	// TCPSegments is the number of packets returned as TCP segments.
+	TCPSegments uint64
+	// Bytes is the sum of the packets' original lengths on the wire.
+	Bytes uint64
+	// CapturedBytes is the sum of the packets' captured lengths.
+	CapturedBytes uint64
+	// Skipped counts the packets skipped, by reason.
+	Skipped [NumSkipReasons]uint64
+	// Files lists the inputs in the order given, directories and globs
+	// expanded; packets with equal timestamps are merged in this order.
+	Files []FileInfo
+	// FirstTime and LastTime are the earliest and latest packet
+	// timestamps, in Unix nanoseconds; both are 0 before the first packet.
+	FirstTime, LastTime int64
+	// BackwardsTimestamps counts packets, in merged order, whose timestamp
+	// is earlier than the packet before them.
+	BackwardsTimestamps uint64
+}
