@@ -36,6 +36,10 @@ type Flags struct {
 
 	// Zeek-compatible output.
 	Zeek ZeekFlags
+	// Live capture.
+	Live LiveFlags
+	// HTML report.
+	HTML HTMLFlags
 
 	// Detectors.
 	Detect   detect.Config
@@ -67,6 +71,8 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 	fs.DurationVar(&f.IdleTimeout, "idle-timeout", time.Hour, "expire connections with no packet for this long (reported as still open)")
 	fs.IntVar(&f.Shards, "shards", 0, "flow-table shards, each with its own worker (default GOMAXPROCS)")
 
+	registerLiveFlags(fs, &f.Live)
+	registerHTMLFlags(fs, &f.HTML)
 	registerZeekFlags(fs, &f.Zeek)
 
 	f.Detect = detect.Defaults()

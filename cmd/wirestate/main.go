@@ -36,8 +36,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "wirestate %s\n", version)
 		return 0
 	}
-	if len(fl.Read) == 0 {
-		fmt.Fprintf(stderr, "wirestate: nothing to read: give -r FILE (see --help)\n")
+	if len(fl.Read) == 0 && !liveWanted(fl) {
+		fmt.Fprintf(stderr, "wirestate: nothing to read: give -r FILE or -i IFACE (see --help)\n")
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -53,7 +53,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer f.Close()
 		out = f
 	}
-	if err := offline(ctx, fl, out, stderr); err != nil {
+	work := offline
+	if liveWanted(fl) {
+		work = live
+	}
+	if err := work(ctx, fl, out, stderr); err != nil {
 		fmt.Fprintf(stderr, "wirestate: %v\n", err)
 		return 1
 	}

@@ -29,6 +29,9 @@ func offline(ctx context.Context, fl *Flags, out, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := writeHTML(fl, res, opt); err != nil {
+		return err
+	}
 	switch fl.Format {
 	case "json":
 		return report.WriteJSON(out, res, opt)
@@ -147,7 +150,11 @@ const maxJSONTimelines = 10000
 // run reads every input once through a fresh tracker.
 func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) {
 	fl := p.fl
-	src, err := capture.Open(names, capture.FileOptions{Strict: fl.Strict})
+	zcfg, err := zeekTrackerConfig(fl) // Zeek mode and originator rules (zeek.go)
+	if err != nil {
+		return nil, err
+	}
+	src, err := capture.Open(names, capture.FileOptions{Strict: fl.Strict, Decoder: zeekDecoderOptions(fl)}) // checksums: -C (zeek.go)
 	if err != nil {
 		return nil, err
 	}
@@ -165,6 +172,7 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 		Record:      p.record,
 		Sink:        col,
 		Observers:   observers(fl),
+		Zeek:        zcfg, // Zeek mode (zeek.go)
 	}
 	var tr *tracker.Tracker
 	var seg tracker.Segment
