@@ -224,6 +224,12 @@ const (
 type Conn struct {
 	// Orig and Resp are the originator's and responder's endpoints.
 	Orig, Resp Endpoint
+	// Flags and Hist sit here, in the padding before UID, to keep Conn
+	// within 224 bytes (TestConnSize).
+	// Flags holds Conn* bits.
+	Flags uint16
+	// Hist holds Zeek-style history bookkeeping, owned by the history code.
+	Hist History
 	// UID identifies this incarnation.
 	UID UID
 	// PrevUID is the uid of the previous incarnation of the same 4-tuple
@@ -235,12 +241,8 @@ type Conn struct {
 	DoneAt int64
 	// Peers holds the originator's (Orig) and responder's (Resp) endpoint.
 	Peers [2]Peer
-	// Flags holds Conn* bits.
-	Flags uint16
 	// Anomalies is a bit set of finding kinds, owned by the detectors.
 	Anomalies uint32
-	// Hist holds Zeek-style history bookkeeping, owned by the history code.
-	Hist History
 	prev uint32 // slab index+1 of the previous incarnation, 0 if none
 }
 

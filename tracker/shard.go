@@ -104,7 +104,7 @@ func (sh *shard) process(seg *Segment, h uint64) {
 
 	idx := sh.table.find(h, &key, &sh.slab)
 	if idx >= 0 {
-		if c := sh.slab.at(idx); sh.expired(c, seg.Time) {
+		if c := sh.slab.at(idx); sh.expired(c, seg.Time) || (sh.cfg.Zeek != nil && sh.zeekReuse(c, seg)) { // Zeek mode: IsReuse (zeek_lifetime.go)
 			sh.finish(idx, h, sh.expiryReason(c, seg.Time))
 			idx = -1
 		}
@@ -118,13 +118,16 @@ func (sh *shard) process(seg *Segment, h uint64) {
 		idx = sh.create(seg)
 		sh.table.insert(h, idx)
 		c = sh.slab.at(idx)
+		if sh.cfg.Zeek != nil { // Zeek mode: Zeek's originator choice (zeek_lifetime.go)
+			sh.zeekBegin(c, seg)
+		}
 		a.Kind |= KindNewConn
 		c.apply(seg, c.SideOf(seg.Src), a)
 	default:
 		c = sh.slab.at(idx)
 		s := c.SideOf(seg.Src)
 		switch {
-		case seg.Flags&(FlagSYN|FlagACK|FlagRST) == FlagSYN && c.startsNewIncarnation(seg, s):
+		case sh.cfg.Zeek == nil && seg.Flags&(FlagSYN|FlagACK|FlagRST) == FlagSYN && c.startsNewIncarnation(seg, s): // Zeek mode: reuse is decided at lookup
 			old := c
 			idx = sh.reincarnate(idx, h, seg)
 			c = sh.slab.at(idx)
@@ -149,7 +152,7 @@ func (sh *shard) process(seg *Segment, h uint64) {
 			c.apply(seg, s, a)
 		}
 	}
-	if c.Done() && c.DoneAt == seg.Time && c.Flags&connDetached == 0 {
+	if sh.cfg.Zeek == nil && c.Done() && c.DoneAt == seg.Time && c.Flags&connDetached == 0 { // Zeek mode: no TIME_WAIT queue
 		sh.doneQ = append(sh.doneQ, doneEntry{idx: int32(idx), uid: c.UID, at: c.DoneAt})
 	}
 	if a.Kind&KindBadChecksum != 0 {
@@ -284,6 +287,9 @@ func (sh *shard) reincarnate(idx int, h uint64, seg *Segment) int {
 
 // expired reports whether c should leave the table before a packet at now.
 func (sh *shard) expired(c *Conn, now int64) bool {
+	if sh.cfg.Zeek != nil { // Zeek mode: Zeek's timers (zeek_lifetime.go)
+		return sh.zeekExpired(c, now)
+	}
 	if c.Done() && now-c.DoneAt >= 2*sh.cfg.MSL {
 		return true
 	}
@@ -291,6 +297,9 @@ func (sh *shard) expired(c *Conn, now int64) bool {
 }
 
 func (sh *shard) expiryReason(c *Conn, now int64) EndReason {
+	if sh.cfg.Zeek != nil { // Zeek mode: Zeek's timers (zeek_lifetime.go)
+		return sh.zeekExpiryReason(c, now)
+	}
 	if c.Done() && now-c.DoneAt >= 2*sh.cfg.MSL {
 		return EndClosed
 	}
@@ -406,14 +415,18 @@ func (sh *shard) advance(now int64) {
 func (sh *shard) sweep(now int64) {
 	sh.scratch = sh.scratch[:0]
 	sh.table.each(func(idx int) {
-		if now-sh.slab.at(idx).Last >= sh.cfg.IdleTimeout {
+		if c := sh.slab.at(idx); now-c.Last >= sh.cfg.IdleTimeout || (sh.cfg.Zeek != nil && sh.expired(c, now)) { // Zeek mode: Zeek's timers
 			sh.scratch = append(sh.scratch, idx)
 		}
 	})
 	for _, idx := range sh.scratch {
 		c := sh.slab.at(idx)
 		key := c.Key()
-		sh.finish(idx, sh.hasher.hash(&key), EndIdle)
+		reason := EndIdle
+		if sh.cfg.Zeek != nil && sh.expired(c, now) { // Zeek mode: the timer's reason
+			reason = sh.expiryReason(c, now)
+		}
+		sh.finish(idx, sh.hasher.hash(&key), reason)
 	}
 }
 

@@ -57,6 +57,10 @@ type Config struct {
 	Sink Sink
 	// Seed fixes the hash seed (tests); by default each run draws one.
 	Seed *maphash.Seed
+	// Zeek, when set, ends connections by Zeek's rules instead of the
+	// tracker's own, so that records match Zeek's conn.log rows (see
+	// ZeekConfig and zeek_lifetime.go).
+	Zeek *ZeekConfig
 	// MaxConns bounds the connections held at once (split evenly over the
 	// shards); 0 means DefaultMaxConns. Past it, the connection closed
 	// longest ago goes first, then the least recently active of a random

@@ -1,0 +1,164 @@
+package tracker
+
+import (
+	"testing"
+
+	"github.com/wirestate/wirestate/tracker/seqnum"
+)
+
+// invariantObserver checks, after every segment, what must always hold.
+type invariantObserver struct {
+	t  *testing.T
+	sh *shard
+}
+
+func (o *invariantObserver) Packet(a *Analysis) {
+	for _, tr := range a.Transitions() {
+		if !tr.Legal() {
+			o.t.Fatalf("frame %d: illegal transition %v %v→%v (inferred %v, correction %v)",
+				tr.Frame, tr.Side, tr.From, tr.To, tr.Inferred, tr.Correction)
+		}
+	}
+	for s := Orig; s <= Resp; s++ {
+		if st := a.Conn.Peers[s].State; int(st) >= NumStates {
+			o.t.Fatalf("frame %d: invalid state %d", a.Seg.Frame, st)
+		}
+	}
+	if o.sh == nil {
+		return
+	}
+	sh := o.sh
+	detached := 0
+	live := 0
+	for ci := range sh.slab.chunks {
+		for i := range sh.slab.chunks[ci] {
+			c := &sh.slab.chunks[ci][i]
+			if c.UID == 0 {
+				continue
+			}
+			live++
+			if c.Flags&connDetached != 0 {
+				detached++
+				continue
+			}
+			key := c.Key()
+			idx := sh.table.find(sh.hasher.hash(&key), &key, &sh.slab)
+			if idx < 0 || sh.slab.at(idx) != c {
+				o.t.Fatalf("frame %d: connection %v held but not found under its key", a.Seg.Frame, c.UID)
+			}
+		}
+	}
+	if live != sh.slab.live || sh.table.n+detached != live || sh.slab.live < 0 || sh.table.n < 0 {
+		o.t.Fatalf("frame %d: %d live connections, slab says %d, table holds %d plus %d detached",
+			a.Seg.Frame, live, sh.slab.live, sh.table.n, detached)
+	}
+}
+
+func (o *invariantObserver) Advance(int64)            {}
+func (o *invariantObserver) Finish(*Conn, EndReason) {}
+func (o *invariantObserver) Close(int64)              {}
+
+// segmentsFromBytes turns fuzz input into segments among a few endpoints:
+// each 8-byte record picks the direction and 4-tuple, the flags, small
+// offsets of seq and ack from two per-side bases, a payload length and a
+// time step.
+func segmentsFromBytes(data []byte) []Segment {
+	eps := [3]Endpoint{
+		{Addr: AddrFrom4([4]byte{10, 0, 0, 1}), Port: 40000},
+		{Addr: AddrFrom4([4]byte{10, 0, 0, 2}), Port: 80},
+		{Addr: AddrFrom4([4]byte{10, 0, 0, 1}), Port: 40001},
+	}
+	bases := [2]uint32{0xfffffff0, 1 << 31}
+	var out []Segment
+	now := int64(1e18)
+	for i := 0; i+8 <= len(data) && len(out) < 2000; i += 8 {
+		r := data[i : i+8]
+		a, b := eps[0], eps[1]
+		if r[0]&2 != 0 {
+			a = eps[2]
+		}
+		from := int(r[0] & 1)
+		if from == 1 {
+			a, b = b, a
+		}
+		now += int64(r[7]) * int64(1+int(r[0]>>5)*int(1e8))
+		s := Segment{
+			Time: now, Frame: uint64(len(out) + 1), Src: a, Dst: b,
+			Flags:      r[1],
+			Seq:        seqnum.Value(bases[from] + uint32(r[2]) + uint32(r[0]&0x10)<<20),
+			Ack:        seqnum.Value(bases[1-from] + uint32(r[3])),
+			Window:     uint16(r[4]) << (r[0] >> 2 & 3),
+			PayloadLen: uint32(r[5] & 0x3f),
+			IPLen:      40 + uint32(r[5]&0x3f),
+		}
+		if r[6]&1 != 0 {
+			s.Opts |= OptWScale
+			s.WScale = r[6] >> 4
+		}
+		if r[6]&2 != 0 {
+			s.Opts |= OptTimestamp
+		}
+		if r[6]&4 != 0 {
+			s.BadChecksum = true
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// FuzzTracker feeds arbitrary segment sequences to the tracker and checks
+// its invariants after every segment: states move only along legal edges,
+// the slab and the table agree, every held connection is found under its
+// key, and every connection is emitted exactly once.
+func FuzzTracker(f *testing.F) {
+	f.Add([]byte{0, 2, 0, 0, 100, 0, 1, 1, 1, 18, 0, 1, 100, 0, 1, 1, 0, 16, 1, 1, 100, 0, 0, 1})
+	f.Add([]byte{0, 2, 0, 0, 100, 0, 1, 1, 1, 20, 0, 1, 0, 0, 0, 1, 0, 17, 1, 1, 0, 0, 0, 9, 1, 17, 1, 2, 0, 0, 0, 9})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		segs := segmentsFromBytes(data)
+		inv := &invariantObserver{t: t}
+		col := &collector{}
+		tr := New(Config{Inline: true, MaxConns: 3, MSL: 1e8, IdleTimeout: 1e10, Sink: col,
+			Observers: func(int, func(*Finding)) []Observer { return []Observer{inv} }})
+		inv.sh = tr.shards[0]
+		for i := range segs {
+			tr.Feed(&segs[i])
+		}
+		st := tr.Close()
+		if uint64(len(col.recs)) != st.Conns {
+			t.Fatalf("%d records for %d connections", len(col.recs), st.Conns)
+		}
+		seen := map[UID]bool{}
+		for _, r := range col.recs {
+			if seen[r.Conn.UID] {
+				t.Fatalf("connection %v emitted twice", r.Conn.UID)
+			}
+			seen[r.Conn.UID] = true
+		}
+		if st.Segments != uint64(len(segs)) {
+			t.Fatalf("%d segments counted, %d fed", st.Segments, len(segs))
+		}
+	})
+}
+
+func TestLegalTransitions(t *testing.T) {
+	cases := []struct {
+		tr   Transition
+		want bool
+	}{
+		{Transition{From: Closed, To: SynSent}, true},
+		{Transition{From: Established, To: FinWait1}, true},
+		{Transition{From: LastAck, To: Closed}, true},
+		{Transition{From: Closed, To: TimeWait}, false},
+		{Transition{From: SynSent, To: CloseWait}, false},
+		{Transition{From: TimeWait, To: Established}, false},
+		{Transition{From: Established, To: SynReceived}, false},
+		{Transition{From: Established, To: SynReceived, Correction: true}, true},
+		{Transition{From: Closed, To: LastAck, Correction: true}, true},
+		{Transition{From: FinWait2, To: Established, Correction: true}, false},
+	}
+	for _, c := range cases {
+		if got := c.tr.Legal(); got != c.want {
+			t.Errorf("%v→%v (correction %v): Legal() = %v, want %v", c.tr.From, c.tr.To, c.tr.Correction, got, c.want)
+		}
+	}
+}
