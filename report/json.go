@@ -178,9 +178,8 @@ func (jw *JSONWriter) Conn(r *tracker.Record) error {
 	j.uint("resp_keepalives", uint64(p.Keepalives))
 	j.uint("orig_zero_windows", uint64(o.ZeroWindows))
 	j.uint("resp_zero_windows", uint64(p.ZeroWindows))
-	if c.Hist.N > 0 {
-		j.str("history", c.Hist.String())
-	}
+	j.str("conn_state", c.ZeekState()) // Zeek's conn_state and history (tracker/zeek.go)
+	j.str("history", c.Hist.String())
 	j.open("anomalies", '[')
 	for _, name := range c.AnomalyNames() {
 		if !j.first {
@@ -285,6 +284,7 @@ func (jw *JSONWriter) Summary(res *Result) error {
 	j.uint("idle_expired", res.Tracker.IdleExpired)
 	j.uint("evicted", res.Tracker.Evicted)
 	j.uint("bad_checksums", res.Tracker.BadChecksum)
+	j.uint("odd_flags", res.Tracker.OddFlags)
 	j.uint("timestamps_backwards", in.Backwards)
 	if in.First != 0 {
 		j.secs("first_ts", in.First)

@@ -51,8 +51,8 @@ const (
 	KindCorrection
 	// KindBadChecksum marks a segment whose TCP checksum was wrong.
 	KindBadChecksum
-	// KindOddFlags marks a flag combination no TCP sends (SYN+FIN, SYN+RST,
-	// no flags at all, FIN or data without ACK after the handshake).
+	// KindOddFlags marks a flag combination no TCP sends: SYN with FIN or
+	// RST, or none of SYN, FIN, RST and ACK.
 	KindOddFlags
 )
 
