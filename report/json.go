@@ -283,6 +283,7 @@ func (jw *JSONWriter) Summary(res *Result) error {
 	j.uint("reused_tuples", res.Tracker.NewIncarnations)
 	j.uint("idle_expired", res.Tracker.IdleExpired)
 	j.uint("evicted", res.Tracker.Evicted)
+	j.uint("max_held", uint64(res.Tracker.MaxLive))
 	j.uint("bad_checksums", res.Tracker.BadChecksum)
 	j.uint("odd_flags", res.Tracker.OddFlags)
 	j.uint("timestamps_backwards", in.Backwards)

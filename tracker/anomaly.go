@@ -22,6 +22,7 @@ const (
 	AnomKeepalive
 	AnomTimeWaitLoad
 	AnomEphemeralPorts
+	AnomRSTACKFlood
 	NumAnomalyKinds
 )
 
@@ -42,6 +43,7 @@ var anomalyNames = [...]string{
 	AnomKeepalive:               "keepalive",
 	AnomTimeWaitLoad:            "time-wait-load",
 	AnomEphemeralPorts:          "ephemeral-ports",
+	AnomRSTACKFlood:             "rst-ack-flood",
 }
 
 // String returns the kind's name, for example "lost-final-ack".

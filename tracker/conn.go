@@ -43,6 +43,32 @@ func MakeUID(frame uint64) UID {
 	return UID(z ^ (z >> 31))
 }
 
+// FirstFrame returns the frame number of the connection's first packet,
+// inverting MakeUID.
+func (u UID) FirstFrame() uint64 {
+	z := uint64(u)
+	z ^= z>>31 ^ z>>62
+	z *= inv94d0
+	z ^= z>>27 ^ z>>54
+	z *= invbf58
+	z ^= z>>30 ^ z>>60
+	return z - 0x9e3779b97f4a7c15
+}
+
+// inverse returns the multiplicative inverse of odd a modulo 2^64.
+func inverse(a uint64) uint64 {
+	x := a // correct to 3 bits; each Newton step doubles the bits
+	for i := 0; i < 5; i++ {
+		x *= 2 - a*x
+	}
+	return x
+}
+
+var (
+	inv94d0 = inverse(0x94d049bb133111eb)
+	invbf58 = inverse(0xbf58476d1ce4e5b9)
+)
+
 // String formats the uid as Zeek does: a "C" followed by base62 digits.
 func (u UID) String() string {
 	if u == 0 {
@@ -243,7 +269,7 @@ type Conn struct {
 	Peers [2]Peer
 	// Anomalies is a bit set of finding kinds, owned by the detectors.
 	Anomalies uint32
-	prev uint32 // slab index+1 of the previous incarnation, 0 if none
+	prev      uint32 // slab index+1 of the previous incarnation, 0 if none
 }
 
 // Partial reports whether the connection was picked up without its SYN.

@@ -29,7 +29,9 @@ type History struct {
 	// previous state (bits 3-5), did_close (epDidClose) and whether the
 	// side's data has a hole not yet accounted for (epHole).
 	ep [2]uint8
-	// f holds fHandshakeDone, fLongIdle and the timer kind (fTimerMask).
+	// f holds fHandshakeDone, fLongIdle, the timer kind (fTimerMask) and,
+	// to spare a search of the letters on every packet, whether each role
+	// has its D and A (fSeenDA).
 	f uint8
 	// tmr is the time the timer (f's kind) was set, as an offset from
 	// Conn.Start: microseconds, or milliseconds when the top bit is set.
@@ -65,6 +67,8 @@ const (
 	fLongIdle      = 0x02
 	fTimerShift    = 2
 	fTimerMask     = 3 << fTimerShift
+	fSeenA         = 0x10 // the originator's A; <<1 its D, <<2 and <<3 the responder's
+	fSeenDA        = 0xf0
 )
 
 // Kinds of Zeek timer kept in History.tmr.
@@ -252,6 +256,10 @@ func (h *History) setTimer(c *Conn, k uint8, at int64) {
 	h.f = h.f&^fTimerMask | k<<fTimerShift
 }
 
+// gaps returns the content gaps counted in side s's data (saturating at
+// 15).
+func (h *History) gaps(s Side) int { return int(h.gap >> (4 * uint(s)) & 15) }
+
 // scaled is Session::ScaledHistoryEntry with base 10 on a saturating
 // counter: it counts one more event and reports whether that makes a
 // letter (the 1st, 10th, 100th, ... up to what the counter holds).
@@ -284,11 +292,23 @@ func (h *History) addScaled(l byte, s Side) { h.push(histCode(l, h.role(s))) }
 // "H") first flips the connection and rewrites the history as "^h"
 // (TCP_Endpoint.cc L223-243, zeek#2191).
 func (h *History) once(l byte, s Side) {
-	if (l == 'A' || l == 'D') && h.Len() == 1 && h.code(0) == histCode('H', Orig) {
-		h.n ^= hFlip
-		h.resetLetters()
-		h.push(codeFlip)
-		h.push(histCode('H', Resp))
+	if l == 'A' || l == 'D' {
+		if h.Len() == 1 && h.code(0) == histCode('H', Orig) {
+			h.n ^= hFlip
+			h.resetLetters()
+			h.push(codeFlip)
+			h.push(histCode('H', Resp))
+			h.f &^= fSeenDA
+		}
+		bit := uint8(fSeenA) << (2 * uint8(h.role(s)))
+		if l == 'D' {
+			bit <<= 1
+		}
+		if h.f&bit == 0 {
+			h.f |= bit
+			h.push(histCode(l, h.role(s)))
+		}
+		return
 	}
 	c := histCode(l, h.role(s))
 	if !h.has(c) {
@@ -342,15 +362,15 @@ func zeekFlipAtCreation(seg *Segment, ports *PortSet) bool {
 
 // Zeek's TCP timer constants (init-bare L1755-1791).
 const (
-	zeekAttemptDelay   = int64(5e9)    // tcp_attempt_delay
-	zeekCloseDelay     = int64(5e9)    // tcp_close_delay
-	zeekSYNTimeout     = int64(5e9)    // tcp_SYN_timeout: first ExpireTimer
-	zeekSessionTimer   = int64(6e9)    // tcp_session_timer: ExpireTimer period
-	zeekLinger         = int64(5e9)    // tcp_connection_linger
-	zeekIdleHandshake  = int64(60e9)   // udp_inactivity_timeout, until the handshake ends
-	zeekIdleTCP        = int64(300e9)  // tcp_inactivity_timeout
-	zeekIdleLongPorts  = int64(3600e9) // Conn::port_inactivity_timeouts
-	zeekTooLargeDelta  = int32(1 << 20)
+	zeekAttemptDelay  = int64(5e9)    // tcp_attempt_delay
+	zeekCloseDelay    = int64(5e9)    // tcp_close_delay
+	zeekSYNTimeout    = int64(5e9)    // tcp_SYN_timeout: first ExpireTimer
+	zeekSessionTimer  = int64(6e9)    // tcp_session_timer: ExpireTimer period
+	zeekLinger        = int64(5e9)    // tcp_connection_linger
+	zeekIdleHandshake = int64(60e9)   // udp_inactivity_timeout, until the handshake ends
+	zeekIdleTCP       = int64(300e9)  // tcp_inactivity_timeout
+	zeekIdleLongPorts = int64(3600e9) // Conn::port_inactivity_timeouts
+	zeekTooLargeDelta = int32(1 << 20)
 )
 
 // observe records what segment seg from side s does to Zeek's view of c,

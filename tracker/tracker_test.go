@@ -220,3 +220,11 @@ func TestMaxConnsBoundsMemory(t *testing.T) {
 		t.Errorf("%d records for %d connections: some were lost", len(col.recs), st.Conns)
 	}
 }
+
+func TestUIDFirstFrame(t *testing.T) {
+	for _, f := range []uint64{1, 2, 3, 1000, 1 << 40, ^uint64(0)} {
+		if got := MakeUID(f).FirstFrame(); got != f {
+			t.Errorf("MakeUID(%d).FirstFrame() = %d", f, got)
+		}
+	}
+}

@@ -233,22 +233,63 @@ func (c *Conn) ZeekState() string {
 	return "OTH"
 }
 
-// zeekSizeZero reports whether side s's Zeek endpoint size (the sequence
-// space it used, less SYN and FIN: TCP_Endpoint::Size) is zero: it sent no
-// data and the peer acknowledged none.
-func (c *Conn) zeekSizeZero(s Side) bool {
+// zeekSizeZero reports whether side s's Zeek endpoint size is zero.
+func (c *Conn) zeekSizeZero(s Side) bool { return c.ZeekBytes(s) == 0 }
+
+// ZeekBytes returns what Zeek logs as orig_bytes or resp_bytes for side s
+// (TCP_Endpoint::Size): the sequence space from the first sequence number
+// to the highest one sent or acknowledged, less the SYN and FIN. Unlike
+// Peer.Bytes it counts data the capture missed. Sequence numbers are 32
+// bits: past 4 GiB the count takes the smallest value not below the data
+// seen.
+func (c *Conn) ZeekBytes(s Side) uint64 {
 	p, o := &c.Peers[s], &c.Peers[s^1]
-	if p.Bytes != 0 {
-		return false
+	if !p.HaveSeq() {
+		return 0
 	}
-	if !p.HaveSeq() || !o.HaveAck() {
-		return true
+	end := p.Next
+	if o.HaveAck() && o.Ack.GreaterThan(end) {
+		end = o.Ack
 	}
-	end := p.ISN.Add(1) // one past the SYN
-	if p.SawFIN() {
-		end = end.Add(1)
+	n := uint64(uint32(end) - uint32(p.ISN))
+	if n > 0 {
+		n-- // the SYN, or the octet before the first seen
 	}
-	return !o.Ack.GreaterThan(end)
+	if p.SawFIN() && n > 0 {
+		n--
+	}
+	if p.Bytes > n {
+		n += (p.Bytes - n + 1<<32 - 1) >> 32 << 32
+	}
+	return n
+}
+
+// ZeekMissedBytes returns what Zeek logs as missed_bytes: the data of both
+// sides that was acknowledged but never seen, counted only for a side with
+// a content gap in the history (G or g).
+func (c *Conn) ZeekMissedBytes() uint64 {
+	var n uint64
+	for s := Orig; s <= Resp; s++ {
+		if c.Hist.gaps(s) == 0 {
+			continue
+		}
+		if z, b := c.ZeekBytes(s), c.Peers[s].Bytes; z > b {
+			n += z - b
+		}
+	}
+	return n
+}
+
+// ZeekDuration returns what Zeek logs as duration: like Last-Start, except
+// that Zeek stops the clock once both sides have closed
+// (TCPSessionAdapter::Process, TSA.cc L535-536), so the final ACK is left
+// out.
+func (c *Conn) ZeekDuration() int64 {
+	h := &c.Hist
+	if h.timerKind() == zTimerClose && h.didClose(Orig) && h.didClose(Resp) {
+		return h.timerAt(c) - c.Start
+	}
+	return c.Last - c.Start
 }
 
 // matchRSTOS0 reports whether history h matches main.zeek's RSTOS0 pattern

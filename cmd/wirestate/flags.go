@@ -33,6 +33,7 @@ type Flags struct {
 	MSL         time.Duration
 	IdleTimeout time.Duration
 	Shards      int
+	MaxConns    int
 
 	// Zeek-compatible output.
 	Zeek ZeekFlags
@@ -70,6 +71,7 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 	fs.DurationVar(&f.MSL, "msl", 30*time.Second, "maximum segment lifetime: closed connections are kept 2*MSL (TIME_WAIT), as Linux's 60 s")
 	fs.DurationVar(&f.IdleTimeout, "idle-timeout", time.Hour, "expire connections with no packet for this long (reported as still open)")
 	fs.IntVar(&f.Shards, "shards", 0, "flow-table shards, each with its own worker (default GOMAXPROCS)")
+	fs.IntVar(&f.MaxConns, "max-conns", 1<<20, "hold at most this many connections (about 256 bytes each); past it the longest-closed, then the least recently active are evicted and counted")
 
 	registerLiveFlags(fs, &f.Live)
 	registerHTMLFlags(fs, &f.HTML)

@@ -21,6 +21,8 @@ type pass struct {
 	only map[tracker.FlowKey]bool
 	// keep, when set, selects the records collected.
 	keep func(*tracker.Record) bool
+	// states, when set, counts per-host states over time (--html).
+	states *report.StateRecorder
 }
 
 // offline analyses the files named by -r and writes the report.
@@ -45,7 +47,7 @@ func offline(ctx context.Context, fl *Flags, out, stderr io.Writer) error {
 // connections are wanted) and returns the result and the report options.
 func analyze(ctx context.Context, fl *Flags) (*report.Result, report.Options, error) {
 	names := fl.Read
-	if fl.Timeline != "none" || len(fl.Conns) > 0 {
+	if fl.Timeline != "none" || len(fl.Conns) > 0 || fl.HTML.Path != "" || fl.HTML.WriteFindings != "" {
 		// Timelines of anomalous connections are built in a second pass,
 		// so standard input is spooled to a file that can be read twice.
 		spooled, cleanup, err := spoolStdin(names)
@@ -60,7 +62,7 @@ func analyze(ctx context.Context, fl *Flags) (*report.Result, report.Options, er
 	if err != nil {
 		return nil, report.Options{}, err
 	}
-	first := pass{fl: fl}
+	first := pass{fl: fl, states: htmlStates(fl)}
 	switch {
 	case fl.Timeline == "all":
 		first.record = func(u tracker.UID) bool { return true }
@@ -76,10 +78,12 @@ func analyze(ctx context.Context, fl *Flags) (*report.Result, report.Options, er
 	// examples of each warning or critical kind; in JSON, every such
 	// connection (up to maxJSONTimelines).
 	shown := map[tracker.UID]bool{}
-	if fl.Timeline == "anomalous" {
-		if fl.Format == "text" {
+	if fl.Timeline == "anomalous" || fl.HTML.Path != "" {
+		switch {
+		case fl.Timeline != "anomalous": // --html alone: no text or JSON timelines
+		case fl.Format == "text":
 			shown = report.ExampleUIDs(res.Findings, 3)
-		} else {
+		default:
 			for i := range res.Findings {
 				f := &res.Findings[i]
 				if f.UID != 0 && f.Severity >= tracker.SevWarning && len(shown) < maxJSONTimelines {
@@ -89,9 +93,10 @@ func analyze(ctx context.Context, fl *Flags) (*report.Result, report.Options, er
 		}
 		want := map[tracker.UID]bool{}
 		keys := map[tracker.FlowKey]bool{}
+		recorded := htmlTimelineUIDs(fl, res.Findings, shown) // shown, and every finding's with --html
 		for i := range res.Records {
 			r := &res.Records[i]
-			if shown[r.Conn.UID] && r.Timeline == nil && sel.match(r) {
+			if recorded[r.Conn.UID] && r.Timeline == nil && sel.match(r) {
 				want[r.Conn.UID] = true
 				keys[r.Conn.Key()] = true
 			}
@@ -116,6 +121,9 @@ func analyze(ctx context.Context, fl *Flags) (*report.Result, report.Options, er
 		}
 	}
 
+	if err := writeFindingsPcap(ctx, fl, names, res); err != nil { // --write-findings (html_findings.go)
+		return nil, report.Options{}, err
+	}
 	if !sel.empty() {
 		kept := res.Records[:0]
 		for i := range res.Records {
@@ -167,11 +175,12 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 	col.Keep = p.keep
 	cfg := tracker.Config{
 		Shards:      shards,
+		MaxConns:    fl.MaxConns,
 		MSL:         int64(fl.MSL),
 		IdleTimeout: int64(fl.IdleTimeout),
 		Record:      p.record,
 		Sink:        col,
-		Observers:   observers(fl),
+		Observers:   withStates(observers(fl), p.states), // --html states chart (html_states.go)
 		Zeek:        zcfg, // Zeek mode (zeek.go)
 	}
 	var tr *tracker.Tracker
@@ -221,6 +230,7 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 		res.Findings = append(res.Findings, detect.Aggregate(res.Records, res.Findings, fl.Detect)...)
 		report.SortFindings(res.Findings)
 	}
+	res.States = p.states
 	if fl.At != "" {
 		res.At = at
 		res.Snapshot = tr.Snapshot()

@@ -147,63 +147,195 @@ func summarize(kind tracker.AnomalyKind, scope string, members []*tracker.Findin
 	return f
 }
 
-// synFloods finds listeners with many unanswered SYN-ACKs from many sources
-// within cfg.SYNFloodWindow.
+// halfOpenAttempt reports whether c is a handshake the originator never
+// completed: it sent only SYNs and the responder sent nothing or only
+// SYN-ACKs.
+func halfOpenAttempt(c *tracker.Conn) bool {
+	o, r := &c.Peers[tracker.Orig], &c.Peers[tracker.Resp]
+	if !o.SawSYN() || o.SawRST() || o.Bytes != 0 || o.Pkts > o.Retrans+1 || c.Flags&tracker.ConnFlipped != 0 {
+		return false
+	}
+	return r.Pkts == 0 || r.SawSYNACK() && !r.SawRST() && r.Bytes == 0 && r.Pkts <= r.Retrans+1
+}
+
+// unsolicited reports whether c is a lone RST or ACK for a connection that
+// was never seen.
+func unsolicited(c *tracker.Conn) bool {
+	o, r := &c.Peers[tracker.Orig], &c.Peers[tracker.Resp]
+	return c.Flags&tracker.ConnGuessedOrig != 0 && o.Pkts+r.Pkts == 1 && o.Bytes+r.Bytes == 0
+}
+
+// member is one connection of a possible flood.
+type member struct {
+	rec *tracker.Record
+	t   int64
+}
+
+// densest returns the largest run of members (sorted by time) within window.
+func densest(ms []member, window int64) []member {
+	best, bestLo, lo := 0, 0, 0
+	for hi := range ms {
+		for ms[hi].t-ms[lo].t > window {
+			lo++
+		}
+		if hi-lo+1 > best {
+			best, bestLo = hi-lo+1, lo
+		}
+	}
+	return ms[bestLo : bestLo+best]
+}
+
+// synFloods finds listeners with many half-open handshakes from many
+// sources within cfg.SYNFloodWindow (syn-flood), and reports each
+// unanswered SYN-ACK (synack-unanswered) up to cfg.MaxMembers per listener.
 func synFloods(findings []tracker.Finding, records []tracker.Record, idx map[tracker.UID]int, cfg *Config) []tracker.Finding {
-	byListener := map[string][]*tracker.Finding{}
-	for i := range findings {
-		f := &findings[i]
-		if f.Kind == tracker.AnomSYNACKUnanswered.String() && f.Scope == "" {
-			k := f.Resp.String()
-			byListener[k] = append(byListener[k], f)
+	byListener := map[tracker.Endpoint][]member{}
+	for i := range records {
+		if c := &records[i].Conn; halfOpenAttempt(c) {
+			byListener[c.Resp] = append(byListener[c.Resp], member{&records[i], c.Start})
 		}
 	}
 	var out []tracker.Finding
-	window := int64(cfg.SYNFloodWindow)
-	for scope, ms := range byListener {
+	hint := "Keep net.ipv4.tcp_syncookies=1 so the SYN queue cannot fill, size net.ipv4.tcp_max_syn_backlog, lower " +
+		"net.ipv4.tcp_synack_retries to free half-open entries sooner, and rate-limit SYNs upstream (nftables `limit rate`, synproxy)."
+	for listener, ms := range byListener {
+		sort.Slice(ms, func(i, j int) bool { return ms[i].t < ms[j].t })
+		flood := map[tracker.UID]bool{}
+		if len(ms) >= cfg.SYNFloodMin {
+			run := densest(ms, int64(cfg.SYNFloodWindow))
+			sources := map[tracker.Addr]bool{}
+			for _, m := range run {
+				sources[m.rec.Conn.Orig.Addr] = true
+			}
+			if len(run) >= cfg.SYNFloodMin && len(sources) >= cfg.SYNFloodSources {
+				answered := 0
+				for _, m := range run {
+					flood[m.rec.Conn.UID] = true
+					if m.rec.Conn.Peers[tracker.Resp].SawSYNACK() {
+						answered++
+					}
+				}
+				agg := tracker.Finding{
+					Kind: tracker.AnomSYNFlood.String(), Severity: tracker.SevCritical,
+					Scope: listener.String(), Count: len(run), Resp: listener,
+					First: run[0].t, Last: run[len(run)-1].t, Time: run[0].t, Hint: hint,
+					Summary: fmt.Sprintf("SYN flood on %s: %d handshakes left half-open from %d sources within %s; the listener answered %d with a SYN-ACK that was never acknowledged",
+						listener, len(run), len(sources), secs(run[len(run)-1].t-run[0].t), answered),
+				}
+				for i, m := range run {
+					if i < cfg.MaxMembers {
+						agg.UIDs = append(agg.UIDs, m.rec.Conn.UID)
+					}
+					if i < 3 {
+						agg.Evidence = append(agg.Evidence, tracker.Evidence{Time: m.t, Frame: m.rec.Conn.UID.FirstFrame(),
+							What: fmt.Sprintf("SYN from %s (%s)", m.rec.Conn.Orig, m.rec.Conn.UID)})
+					}
+				}
+				out = append(out, agg)
+				for i, m := range run {
+					if i >= cfg.MaxMembers {
+						break
+					}
+					c := &m.rec.Conn
+					out = append(out, tracker.Finding{
+						Kind: tracker.AnomSYNFlood.String(), Severity: tracker.SevCritical, Time: m.t,
+						UID: c.UID, Orig: c.Orig, Resp: c.Resp, Hint: hint,
+						Summary:  fmt.Sprintf("part of the SYN flood on %s: a SYN from %s that never completed its handshake", listener, c.Orig),
+						Evidence: []tracker.Evidence{{Time: m.t, Frame: c.UID.FirstFrame(), What: "SYN"}},
+					})
+				}
+				for _, m := range run[min(len(run), cfg.MaxMembers):] {
+					m.rec.Conn.Mark(tracker.AnomSYNFlood)
+				}
+			}
+		}
+		// Each unanswered SYN-ACK: info alone, part of the flood's count
+		// when in one. Bounded per listener.
+		n := 0
+		for _, m := range ms {
+			c := &m.rec.Conn
+			if !c.Peers[tracker.Resp].SawSYNACK() {
+				continue
+			}
+			c.Mark(tracker.AnomSYNACKUnanswered)
+			if n >= cfg.MaxMembers {
+				continue
+			}
+			n++
+			sev := tracker.SevInfo
+			if flood[c.UID] {
+				sev = tracker.SevWarning
+			}
+			r := &c.Peers[tracker.Resp]
+			out = append(out, tracker.Finding{
+				Kind: tracker.AnomSYNACKUnanswered.String(), Severity: sev, Time: m.t,
+				UID: c.UID, Orig: c.Orig, Resp: c.Resp,
+				Summary: fmt.Sprintf("%s's SYN-ACK (sent %d times) was never acknowledged by %s: a half-open handshake left in the SYN queue",
+					c.Resp, r.Pkts, c.Orig),
+				Evidence: []tracker.Evidence{{Time: m.t, Frame: c.UID.FirstFrame(), What: "SYN; the SYN-ACK that answered it was never acknowledged"}},
+				Hint: "A client that vanished after its SYN, or a spoofed SYN. Many at once from many sources is a SYN flood: " +
+					"keep net.ipv4.tcp_syncookies=1, size net.ipv4.tcp_max_syn_backlog, and lower net.ipv4.tcp_synack_retries.",
+			})
+		}
+	}
+	out = append(out, rstAckFloods(records, cfg)...)
+	return out
+}
+
+// rstAckFloods finds endpoints receiving many RSTs or ACKs for connections
+// that never existed, from many sources: a spoofed flood, or a middlebox
+// that lost its state.
+func rstAckFloods(records []tracker.Record, cfg *Config) []tracker.Finding {
+	byVictim := map[tracker.Endpoint][]member{}
+	for i := range records {
+		c := &records[i].Conn
+		if !unsolicited(c) {
+			continue
+		}
+		victim := c.Resp
+		if c.Peers[tracker.Resp].Pkts == 1 {
+			victim = c.Orig
+		}
+		byVictim[victim] = append(byVictim[victim], member{&records[i], c.Start})
+	}
+	var out []tracker.Finding
+	for victim, ms := range byVictim {
 		if len(ms) < cfg.SYNFloodMin {
 			continue
 		}
-		sort.Slice(ms, func(i, j int) bool { return ms[i].Time < ms[j].Time })
-		// The densest window: two pointers over member times.
-		best, bestLo, lo := 0, 0, 0
-		for hi := range ms {
-			for ms[hi].Time-ms[lo].Time > window {
-				lo++
-			}
-			if hi-lo+1 > best {
-				best, bestLo = hi-lo+1, lo
-			}
-		}
-		if best < cfg.SYNFloodMin {
-			continue
-		}
-		members := ms[bestLo : bestLo+best]
+		sort.Slice(ms, func(i, j int) bool { return ms[i].t < ms[j].t })
+		run := densest(ms, int64(cfg.SYNFloodWindow))
 		sources := map[tracker.Addr]bool{}
-		for _, m := range members {
-			sources[m.Orig.Addr] = true
+		for _, m := range run {
+			c := &m.rec.Conn
+			if c.Orig == victim {
+				sources[c.Resp.Addr] = true
+			} else {
+				sources[c.Orig.Addr] = true
+			}
 		}
-		if len(sources) < cfg.SYNFloodSources {
+		if len(run) < cfg.SYNFloodMin || len(sources) < cfg.SYNFloodSources {
 			continue
 		}
-		agg := summarize(tracker.AnomSYNFlood, scope, members, cfg.MaxMembers)
-		agg.Severity = tracker.SevCritical
-		agg.Summary = fmt.Sprintf("SYN flood on %s: %d handshakes left half-open (SYN-ACK never answered) from %d sources within %s",
-			scope, best, len(sources), secs(agg.Last-agg.First))
-		agg.Hint = "Keep net.ipv4.tcp_syncookies=1 so the SYN queue cannot fill, size net.ipv4.tcp_max_syn_backlog, lower " +
-			"net.ipv4.tcp_synack_retries to free half-open entries sooner, and rate-limit SYNs upstream (nftables `limit rate`, synproxy)."
-		out = append(out, agg)
-		for i, m := range members {
-			if i >= cfg.MaxMembers {
-				break
-			}
-			mf := *m
-			mf.Kind = tracker.AnomSYNFlood.String()
-			mf.Severity = tracker.SevCritical
-			mf.Summary = fmt.Sprintf("part of the SYN flood on %s: %s", scope, m.Summary)
-			mf.Hint = agg.Hint
-			out = append(out, mf)
+		agg := tracker.Finding{
+			Kind: tracker.AnomRSTACKFlood.String(), Severity: tracker.SevCritical,
+			Scope: victim.String(), Count: len(run), Resp: victim,
+			First: run[0].t, Last: run[len(run)-1].t, Time: run[0].t,
+			Summary: fmt.Sprintf("%d lone RST or ACK segments for connections never seen went to %s from %d sources within %s: a spoofed RST/ACK flood, or a middlebox that lost its state",
+				len(run), victim, len(sources), secs(run[len(run)-1].t-run[0].t)),
+			Hint: "Segments for unknown connections cost the victim a lookup and, for ACKs, a RST each (rate-limited by net.ipv4.tcp_invalid_ratelimit " +
+				"and icmp limits). Drop them upstream with conntrack (`ct state invalid drop` in nftables) and rate limits.",
 		}
+		for i, m := range run {
+			m.rec.Conn.Mark(tracker.AnomRSTACKFlood)
+			if i < cfg.MaxMembers {
+				agg.UIDs = append(agg.UIDs, m.rec.Conn.UID)
+			}
+			if i < 3 {
+				agg.Evidence = append(agg.Evidence, tracker.Evidence{Time: m.t, Frame: m.rec.Conn.UID.FirstFrame(), What: "segment for an unknown connection (" + m.rec.Conn.UID.String() + ")"})
+			}
+		}
+		out = append(out, agg)
 	}
 	return out
 }

@@ -122,8 +122,8 @@ type Spec struct {
 // time-wait-load, ephemeral-ports and the per-listener views) are made by
 // Aggregate.
 var Registry = []Spec{
-	{Kinds: []tracker.AnomalyKind{tracker.AnomSYNUnanswered, tracker.AnomConnectionRefused, tracker.AnomAcceptQueueOverflowRST, tracker.AnomAcceptQueueOverflowDrop, tracker.AnomSYNACKUnanswered},
-		Doc: "connection set-up: unanswered SYNs, refusals, accept-queue overflows, unanswered SYN-ACKs", New: newHandshake},
+	{Kinds: []tracker.AnomalyKind{tracker.AnomSYNUnanswered, tracker.AnomConnectionRefused, tracker.AnomAcceptQueueOverflowRST, tracker.AnomAcceptQueueOverflowDrop},
+		Doc: "connection set-up: unanswered SYNs, refusals, accept-queue overflows", New: newHandshake},
 	{Kinds: []tracker.AnomalyKind{tracker.AnomLostFinalACK}, Doc: "the passive closer retransmits its FIN from LAST_ACK", New: newLostFinalACK},
 	{Kinds: []tracker.AnomalyKind{tracker.AnomCloseWaitStuck}, Doc: "an endpoint acknowledged its peer's FIN but never sent its own", New: newCloseWait},
 	{Kinds: []tracker.AnomalyKind{tracker.AnomHalfOpen}, Doc: "one endpoint lost the connection the other still holds", New: newHalfOpen},
@@ -133,7 +133,7 @@ var Registry = []Spec{
 }
 
 // AggregateKinds lists the kinds only Aggregate reports.
-var AggregateKinds = []tracker.AnomalyKind{tracker.AnomSYNFlood, tracker.AnomTimeWaitLoad, tracker.AnomEphemeralPorts}
+var AggregateKinds = []tracker.AnomalyKind{tracker.AnomSYNFlood, tracker.AnomSYNACKUnanswered, tracker.AnomRSTACKFlood, tracker.AnomTimeWaitLoad, tracker.AnomEphemeralPorts}
 
 // Env is what a detector unit shares with its engine.
 type Env struct {

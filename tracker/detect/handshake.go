@@ -279,19 +279,5 @@ func (h *handshake) Finish(c *tracker.Conn, reason tracker.EndReason) {
 		h.synUnanswered(c, n, ending, end)
 	case n.dropAfter > 0:
 		h.acceptDrop(c, n, "the server never took the connection before the capture ended", end)
-	case n.synack.n > 0 && n.ackFrame == 0 && c.Peers[tracker.Orig].Pkts == uint32(n.syn.n) && !c.Peers[tracker.Orig].SawRST():
-		last, lastFrame := n.synack.last()
-		f := &tracker.Finding{
-			Severity: tracker.SevInfo, Time: n.synack.times[0],
-			Summary: fmt.Sprintf("%s's SYN-ACK (sent %d times) was never acknowledged by %s: a half-open handshake left in the SYN queue",
-				c.Resp, n.synack.n, c.Orig),
-			Evidence: append(n.synack.evidence("SYN-ACK"), tracker.Evidence{Time: last, Frame: lastFrame, What: "last SYN-ACK, unanswered"}),
-			Hint: "A client that vanished after its SYN, or a spoofed SYN. Many at once from many sources is a SYN flood: " +
-				"keep net.ipv4.tcp_syncookies=1, size net.ipv4.tcp_max_syn_backlog, and lower net.ipv4.tcp_synack_retries.",
-		}
-		if n.syn.n > 0 {
-			f.Evidence = append([]tracker.Evidence{{Time: n.syn.times[0], Frame: n.syn.frames[0], What: "SYN"}}, f.Evidence...)
-		}
-		h.env.Emit(c, tracker.AnomSYNACKUnanswered, f)
 	}
 }
