@@ -1,0 +1,645 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// The lab's addresses.
+var (
+	cli4 = netip.MustParseAddr("10.77.0.1")
+	srv4 = netip.MustParseAddr("10.77.0.2")
+	cli6 = netip.MustParseAddr("fd77::1")
+	srv6 = netip.MustParseAddr("fd77::2")
+)
+
+// capture is one recorded scenario, for the packet-level checks.
+type capture struct {
+	name string
+	info *pcapInfo
+	pkts []*packet
+}
+
+func (c *capture) fromCli(p *packet) bool { a := p.src.Addr(); return a == cli4 || a == cli6 }
+func (c *capture) fromSrv(p *packet) bool { a := p.src.Addr(); return a == srv4 || a == srv6 }
+
+// first returns the first packet at or after index i matching f.
+func (c *capture) first(i int, f func(*packet) bool) (*packet, int) {
+	for ; i < len(c.pkts); i++ {
+		if f(c.pkts[i]) {
+			return c.pkts[i], i
+		}
+	}
+	return nil, -1
+}
+
+func (c *capture) count(f func(*packet) bool) int {
+	n := 0
+	for _, p := range c.pkts {
+		if f(p) {
+			n++
+		}
+	}
+	return n
+}
+
+func and(fs ...func(*packet) bool) func(*packet) bool {
+	return func(p *packet) bool {
+		for _, f := range fs {
+			if !f(p) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func flags(set uint8) func(*packet) bool { return func(p *packet) bool { return p.has(set) } }
+func noFlags(clear uint8) func(*packet) bool {
+	return func(p *packet) bool { return p.flags&clear == 0 }
+}
+func port(n uint16) func(*packet) bool {
+	return func(p *packet) bool { return p.src.Port() == n || p.dst.Port() == n }
+}
+func data(p *packet) bool { return p.paylen > 0 }
+
+// checks are the scenario-specific packet-level assertions: what the
+// manifest claims, verified on the packets themselves.
+var checks = map[string]func(*capture, *errf){
+	"client-close":               checkActiveCloser(true),
+	"server-close":               checkActiveCloser(false),
+	"ipv6":                       checkAll(checkActiveCloser(true), checkIPv6),
+	"syn-retransmit":             checkAll(checkActiveCloser(true), checkSynRetransmit),
+	"snaplen96":                  checkAll(checkActiveCloser(true), checkSnaplen96),
+	"keepalive":                  checkAll(checkActiveCloser(true), checkKeepalive),
+	"midstream":                  checkAll(checkActiveCloser(true), checkMidstream),
+	"simultaneous-close":         checkSimultaneous,
+	"half-close":                 checkAll(checkActiveCloser(true), checkHalfClose),
+	"linger0-abort":              checkLinger0,
+	"refused":                    checkRefused,
+	"lost-final-ack":             checkAll(checkActiveCloser(true), checkLostFinalACK),
+	"accept-queue-overflow-rst":  checkOverflowRST,
+	"accept-queue-overflow-drop": checkOverflowDrop,
+	"syn-unanswered":             checkSynUnanswered,
+	"syn-flood":                  checkSynFlood,
+	"close-wait-stuck":           checkCloseWait,
+	"half-open":                  checkHalfOpen,
+	"port-reuse":                 checkPortReuse,
+	"stale-segment":              checkStale,
+	"abortive-close-server":      checkAbortMany,
+	"zero-window":                checkAll(checkActiveCloser(true), checkZeroWindow),
+}
+
+func checkAll(fs ...func(*capture, *errf)) func(*capture, *errf) {
+	return func(c *capture, e *errf) {
+		for _, f := range fs {
+			f(c, e)
+		}
+	}
+}
+
+// checkCommon holds for every capture: TCP only, wire-sized segments
+// (offloads off) and valid checksums.
+func checkCommon(c *capture, e *errf) {
+	if len(c.pkts) == 0 {
+		e.add("no packets")
+	}
+	for _, p := range c.pkts {
+		if p.tcp == nil {
+			e.add("%d: not TCP over IP", p.n)
+			continue
+		}
+		if p.origlen > 1514 {
+			e.add("%s: frame of %d bytes: a GSO/TSO super-packet (offloads not off?)", p, p.origlen)
+		}
+		if !p.truncated && !p.csumOK {
+			e.add("%s: bad TCP checksum (tx checksum offload not off?)", p)
+		}
+	}
+}
+
+// checkActiveCloser: the first FIN comes from the client (or the server),
+// the other side's FIN follows and the active closer's final ACK is seen.
+func checkActiveCloser(clientFirst bool) func(*capture, *errf) {
+	return func(c *capture, e *errf) {
+		active, passive := c.fromCli, c.fromSrv
+		if !clientFirst {
+			active, passive = c.fromSrv, c.fromCli
+		}
+		f1, i := c.first(0, flags(fFIN))
+		if f1 == nil || !active(f1) {
+			e.add("the first FIN must come from the %s", map[bool]string{true: "client", false: "server"}[clientFirst])
+			return
+		}
+		f2, j := c.first(i, and(passive, flags(fFIN)))
+		if f2 == nil {
+			e.add("no FIN from the passive closer after %s", f1)
+			return
+		}
+		if a, _ := c.first(j, and(active, flags(fACK), noFlags(fFIN|fRST|fSYN), func(p *packet) bool { return p.ack == f2.seq+f2.segLen() })); a == nil {
+			e.add("no final ACK of %s", f2)
+		}
+	}
+}
+
+func checkIPv6(c *capture, e *errf) {
+	if n := c.count(func(p *packet) bool { return !p.ip6 }); n > 0 {
+		e.add("%d packets are not IPv6", n)
+	}
+}
+
+func checkSynRetransmit(c *capture, e *errf) {
+	s1, i := c.first(0, and(flags(fSYN), noFlags(fACK)))
+	if s1 == nil {
+		e.add("no SYN")
+		return
+	}
+	s2, j := c.first(i+1, and(flags(fSYN), noFlags(fACK)))
+	if s2 == nil || s2.seq != s1.seq || s2.src != s1.src {
+		e.add("the first SYN %s is not retransmitted", s1)
+		return
+	}
+	if sa, k := c.first(0, flags(fSYN|fACK)); sa == nil || k < j {
+		e.add("the SYN-ACK must follow the retransmitted SYN")
+	}
+	if d := s2.ts.Sub(s1.ts); d < 900*time.Millisecond {
+		e.add("SYN retransmitted after %v, want ~1 s", d)
+	}
+}
+
+func checkSnaplen96(c *capture, e *errf) {
+	if c.info.snaplen != 96 {
+		e.add("snaplen %d, want 96", c.info.snaplen)
+	}
+	up, down := 0, 0
+	for _, p := range c.pkts {
+		if p.caplen > 96 {
+			e.add("%s: %d bytes captured", p, p.caplen)
+		}
+		if c.fromCli(p) {
+			up += p.paylen
+		} else {
+			down += p.paylen
+		}
+	}
+	if up < 4096 || down < 8192 {
+		e.add("payload %d up, %d down; want 4096 and 8192", up, down)
+	}
+	if c.count(func(p *packet) bool { return p.truncated }) == 0 {
+		e.add("no truncated segment")
+	}
+}
+
+// keepalive probes: SEG.SEQ = SND.NXT-1, no data, answered by an ACK.
+func checkKeepalive(c *capture, e *errf) {
+	var nxt uint32
+	probes, answered := 0, 0
+	for i, p := range c.pkts {
+		if !c.fromCli(p) {
+			continue
+		}
+		if p.paylen == 0 && !p.has(fSYN) && !p.has(fFIN) && nxt != 0 && p.seq == nxt-1 {
+			probes++
+			if r, _ := c.first(i+1, c.fromSrv); r != nil && r.has(fACK) && r.ack == nxt {
+				answered++
+			}
+		}
+		if end := p.seq + p.segLen(); end-nxt < 1<<31 || nxt == 0 {
+			nxt = end
+		}
+	}
+	if probes < 3 || answered < 3 {
+		e.add("%d keepalive probes, %d answered; want at least 3", probes, answered)
+	}
+}
+
+func checkMidstream(c *capture, e *errf) {
+	if n := c.count(flags(fSYN)); n != 0 {
+		e.add("%d SYNs in a capture that starts mid-stream", n)
+	}
+	if p := c.pkts[0]; !c.fromCli(p) || !data(p) {
+		e.add("the first packet %s is not client data", p)
+	}
+}
+
+// checkSimultaneous: each FIN is sent before its sender got the other FIN
+// (its ACK does not cover it), the client's is first on the wire, and
+// both are acknowledged after both were sent.
+func checkSimultaneous(c *capture, e *errf) {
+	fc, i := c.first(0, and(c.fromCli, flags(fFIN)))
+	fs, j := c.first(0, and(c.fromSrv, flags(fFIN)))
+	if fc == nil || fs == nil {
+		e.add("want a FIN from each side")
+		return
+	}
+	if i > j {
+		e.add("the server's FIN %s is on the wire before the client's %s", fs, fc)
+	}
+	if fc.ack == fs.seq+1 {
+		e.add("the client's FIN %s acknowledges the server's FIN", fc)
+	}
+	if fs.ack == fc.seq+1 {
+		e.add("the server's FIN %s acknowledges the client's FIN", fs)
+	}
+	last := max(i, j)
+	if a, _ := c.first(last+1, and(c.fromCli, flags(fACK), func(p *packet) bool { return p.ack == fs.seq+1 })); a == nil {
+		e.add("the server's FIN is not acknowledged after both FINs")
+	}
+	if a, _ := c.first(last+1, and(c.fromSrv, flags(fACK), func(p *packet) bool { return p.ack == fc.seq+1 })); a == nil {
+		e.add("the client's FIN is not acknowledged after both FINs")
+	}
+	if n := c.count(flags(fFIN)); n != 2 {
+		e.add("%d FINs, want 2 (no retransmission)", n)
+	}
+}
+
+func checkHalfClose(c *capture, e *errf) {
+	_, i := c.first(0, and(c.fromCli, flags(fFIN)))
+	_, j := c.first(0, and(c.fromSrv, flags(fFIN)))
+	n := 0
+	for k := i + 1; i >= 0 && k < j; k++ {
+		if p := c.pkts[k]; c.fromSrv(p) && data(p) {
+			n++
+		}
+	}
+	if n < 2 {
+		e.add("%d server data segments between the client's FIN and the server's, want >= 2", n)
+	}
+}
+
+func checkLinger0(c *capture, e *errf) {
+	r, i := c.first(0, and(c.fromCli, flags(fRST)))
+	if r == nil {
+		e.add("no RST from the client")
+		return
+	}
+	if c.count(flags(fFIN)) != 0 {
+		e.add("a FIN in an abortive close")
+	}
+	if _, j := c.first(0, and(c.fromSrv, data)); j < 0 || j > i {
+		e.add("the RST does not follow the exchange")
+	}
+	if i != len(c.pkts)-1 {
+		e.add("packets after the RST")
+	}
+}
+
+func checkRefused(c *capture, e *errf) {
+	ports := map[uint16]bool{}
+	for i, p := range c.pkts {
+		if !(c.fromCli(p) && p.has(fSYN)) {
+			continue
+		}
+		r, _ := c.first(i+1, and(c.fromSrv, flags(fRST|fACK), func(q *packet) bool { return q.ack == p.seq+1 }))
+		if r == nil {
+			e.add("%s: not refused", p)
+		}
+		ports[p.src.Port()] = true
+	}
+	if len(ports) < 3 {
+		e.add("%d attempts, want 3", len(ports))
+	}
+}
+
+// checkLostFinalACK: the client's final ACK is seen, the server retransmits
+// its FIN after it, and the client (in TIME_WAIT) acknowledges again.
+func checkLostFinalACK(c *capture, e *errf) {
+	fs, j := c.first(0, and(c.fromSrv, flags(fFIN)))
+	if fs == nil {
+		e.add("no server FIN")
+		return
+	}
+	ackFIN := and(c.fromCli, flags(fACK), noFlags(fFIN), func(p *packet) bool { return p.ack == fs.seq+1 })
+	a1, k := c.first(j+1, ackFIN)
+	if a1 == nil {
+		e.add("no final ACK")
+		return
+	}
+	r, l := c.first(k+1, and(c.fromSrv, flags(fFIN), func(p *packet) bool { return p.seq == fs.seq }))
+	if r == nil {
+		e.add("the server does not retransmit its FIN after the final ACK %s", a1)
+		return
+	}
+	if a2, _ := c.first(l+1, ackFIN); a2 == nil {
+		e.add("the retransmitted FIN %s is not acknowledged", r)
+	}
+}
+
+func synack(c *capture, p uint16) (*packet, int) {
+	return c.first(0, and(c.fromSrv, port(p), flags(fSYN|fACK)))
+}
+
+// checkOverflowRST: 41002 completes the handshake and is reset by the
+// server (RST, seq = the ACK's acknowledgement number); 41000 and 41001
+// are not reset.
+func checkOverflowRST(c *capture, e *errf) {
+	sa, i := synack(c, 41002)
+	if sa == nil {
+		e.add("no SYN-ACK for 41002")
+		return
+	}
+	a, j := c.first(i+1, and(c.fromCli, port(41002), flags(fACK), noFlags(fSYN|fRST), func(p *packet) bool { return p.ack == sa.seq+1 }))
+	if a == nil {
+		e.add("41002 does not complete the handshake")
+		return
+	}
+	if r, _ := c.first(j+1, and(c.fromSrv, port(41002), flags(fRST), func(p *packet) bool { return p.seq == a.ack })); r == nil {
+		e.add("no RST from the server on 41002 after %s", a)
+	}
+	for _, p := range []uint16{41000, 41001} {
+		if n := c.count(and(port(p), flags(fRST))); n > 0 {
+			e.add("%d RSTs on %d", n, p)
+		}
+		if sa, _ := synack(c, p); sa == nil {
+			e.add("%d: no handshake", p)
+		}
+	}
+}
+
+// checkOverflowDrop: 41002's ACK is ignored: the server retransmits its
+// SYN-ACK after it, the client's data is retransmitted, and the connection
+// is eventually accepted and served.
+func checkOverflowDrop(c *capture, e *errf) {
+	sa, i := synack(c, 41002)
+	if sa == nil {
+		e.add("no SYN-ACK for 41002")
+		return
+	}
+	_, j := c.first(i+1, and(c.fromCli, port(41002), flags(fACK), noFlags(fSYN|fRST)))
+	if j < 0 {
+		e.add("41002 does not complete the handshake")
+		return
+	}
+	if r, _ := c.first(j+1, and(c.fromSrv, port(41002), flags(fSYN|fACK), func(p *packet) bool { return p.seq == sa.seq })); r == nil {
+		e.add("no SYN-ACK retransmission on 41002 after the client's ACK")
+	}
+	d, k := c.first(j+1, and(c.fromCli, port(41002), data))
+	if d == nil {
+		e.add("no client data on 41002")
+		return
+	}
+	if r, _ := c.first(k+1, and(c.fromCli, port(41002), data, func(p *packet) bool { return p.seq == d.seq })); r == nil {
+		e.add("the client's data %s is not retransmitted", d)
+	}
+	if s, _ := c.first(k+1, and(c.fromSrv, port(41002), data)); s == nil {
+		e.add("41002 is never served (accepted)")
+	}
+	if n := c.count(flags(fRST)); n > 0 {
+		e.add("%d RSTs", n)
+	}
+}
+
+func checkSynUnanswered(c *capture, e *errf) {
+	if n := c.count(c.fromSrv); n > 0 {
+		e.add("%d packets from the server", n)
+	}
+	s := c.pkts[0]
+	if n := c.count(func(p *packet) bool { return p.has(fSYN) && p.seq == s.seq && p.src == s.src }); n < 3 {
+		e.add("%d SYNs, want at least 3", n)
+	}
+	if n := c.count(func(p *packet) bool { return !p.has(fSYN) }); n > 0 {
+		e.add("%d packets that are not SYNs", n)
+	}
+}
+
+func checkSynFlood(c *capture, e *errf) {
+	srcs := map[netip.Addr]bool{}
+	type key struct {
+		dst netip.AddrPort
+		seq uint32
+	}
+	synacks := map[key]int{}
+	for _, p := range c.pkts {
+		switch {
+		case c.fromSrv(p) && p.has(fSYN|fACK):
+			synacks[key{p.dst, p.seq}]++
+		case p.has(fSYN) && !p.has(fACK):
+			srcs[p.src.Addr()] = true
+		default:
+			e.add("%s: neither a SYN nor a SYN-ACK", p)
+		}
+	}
+	re := 0
+	for _, n := range synacks {
+		if n > 1 {
+			re++
+		}
+	}
+	if len(srcs) < 200 || len(synacks) < 200 || re < 200 {
+		e.add("%d spoofed sources, %d SYN-ACKed, %d with retransmitted SYN-ACKs; want >= 200 each", len(srcs), len(synacks), re)
+	}
+}
+
+func checkCloseWait(c *capture, e *errf) {
+	f, i := c.first(0, and(c.fromCli, flags(fFIN)))
+	if f == nil {
+		e.add("no client FIN")
+		return
+	}
+	if n := c.count(and(c.fromSrv, flags(fFIN|fRST))); n > 0 {
+		e.add("the server sent a FIN or RST")
+	}
+	if d := c.pkts[len(c.pkts)-1].ts.Sub(f.ts); d < 7*time.Second {
+		e.add("the capture ends %v after the client's FIN, want >= 7 s", d)
+	}
+	// The server's keepalive probes (SEG.SEQ = SND.NXT-1) from CLOSE_WAIT.
+	probes := c.count(and(c.fromSrv, func(p *packet) bool { return p.paylen == 0 && p.ts.After(f.ts) && !p.has(fFIN) }))
+	if probes < 4 {
+		e.add("%d segments from the server after the FIN, want its ACK and >= 3 keepalive probes", probes)
+	}
+	if n := c.count(and(c.fromCli, func(p *packet) bool { return p.ts.After(f.ts) && (data(p) || p.has(fFIN)) })); n > 0 || i < 0 {
+		e.add("the client sent data or a FIN after its FIN")
+	}
+}
+
+// checkHalfOpen: the client's segment meets a RST without ACK whose
+// sequence number is the segment's acknowledgement number.
+func checkHalfOpen(c *capture, e *errf) {
+	for i, p := range c.pkts {
+		if !p.has(fRST) {
+			continue
+		}
+		if !c.fromSrv(p) || p.has(fACK) {
+			e.add("%s: want a RST without ACK from the server", p)
+			continue
+		}
+		prev := c.pkts[i-1]
+		if !c.fromCli(prev) || !data(prev) || prev.ack != p.seq {
+			e.add("%s does not answer client data (%s) with seq = its ack", p, prev)
+		}
+		if n := c.count(and(c.fromSrv, flags(fFIN))); n > 0 {
+			e.add("the server sent a FIN")
+		}
+		return
+	}
+	e.add("no RST")
+}
+
+// newSYNs returns the first SYN of each incarnation (a SYN with a new ISN).
+func newSYNs(c *capture) []*packet {
+	var out []*packet
+	seen := map[uint32]bool{}
+	for _, p := range c.pkts {
+		if p.has(fSYN) && !p.has(fACK) && !seen[p.seq] {
+			seen[p.seq] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func checkPortReuse(c *capture, e *errf) {
+	s := newSYNs(c)
+	if len(s) != 2 || s[0].src != s[1].src || s[0].dst != s[1].dst {
+		e.add("want two SYNs with different ISNs on one 4-tuple, got %d", len(s))
+		return
+	}
+	if n := c.count(flags(fFIN)); n != 4 {
+		e.add("%d FINs, want 4 (two closed incarnations)", n)
+	}
+}
+
+func checkStale(c *capture, e *errf) {
+	s := newSYNs(c)
+	if len(s) != 2 || s[0].src != s[1].src {
+		e.add("want two incarnations on one 4-tuple, got %d SYNs", len(s))
+		return
+	}
+	old := map[[2]uint32]bool{}
+	found := false
+	for _, p := range c.pkts {
+		if p.ts.Before(s[1].ts) {
+			if c.fromCli(p) && data(p) {
+				old[[2]uint32{p.seq, p.ack}] = true
+			}
+			continue
+		}
+		if c.fromCli(p) && data(p) && old[[2]uint32{p.seq, p.ack}] {
+			found = true
+		}
+	}
+	if !found {
+		e.add("no segment of the old incarnation during the new one")
+	}
+}
+
+func checkAbortMany(c *capture, e *errf) {
+	ports := map[uint16]bool{}
+	for _, p := range c.pkts {
+		if c.fromSrv(p) && p.has(fRST) {
+			ports[p.dst.Port()] = true
+		}
+	}
+	if len(ports) < 5 {
+		e.add("%d connections reset by the server, want >= 5", len(ports))
+	}
+	if n := c.count(flags(fFIN)); n > 0 {
+		e.add("%d FINs", n)
+	}
+}
+
+// checkZeroWindow: the server advertises a zero window, the client probes
+// it (SEG.SEQ = SND.UNA-1, no data) and the transfer resumes.
+func checkZeroWindow(c *capture, e *errf) {
+	z, i := c.first(0, and(c.fromSrv, flags(fACK), noFlags(fSYN|fFIN|fRST), func(p *packet) bool { return p.win == 0 }))
+	if z == nil {
+		e.add("no zero window from the server")
+		return
+	}
+	probes := c.count(and(c.fromCli, func(p *packet) bool { return p.paylen == 0 && p.seq == z.ack-1 }))
+	if probes < 2 {
+		e.add("%d zero-window probes, want >= 2", probes)
+	}
+	if d, _ := c.first(i+1, and(c.fromCli, data, func(p *packet) bool { return p.seq-z.ack < 1<<31 })); d == nil {
+		e.add("the transfer does not resume after the zero window")
+	}
+}
+
+func runCheck(args []string) error {
+	fs := flag.NewFlagSet("check", flag.ExitOnError)
+	dir := fs.String("dir", "pcaps", "directory with the captures")
+	only := fs.String("only", "", "comma-separated scenarios (default: all)")
+	manifestFile := fs.String("manifest", "", "also check this manifest against the captures")
+	fs.Parse(args)
+	var names []string
+	if *only != "" {
+		names = strings.Split(*only, ",")
+	}
+	return checkCaptures(os.Stdout, *dir, *manifestFile, names)
+}
+
+// checkCaptures checks the captures of the named scenarios (all if none) in
+// dir, and their manifest entries if manifestFile is set, printing one line
+// per capture and a closing "N passed, N failed" line to w.
+func checkCaptures(w io.Writer, dir, manifestFile string, names []string) error {
+	if len(names) == 0 {
+		names = scenarioNames()
+	}
+	sort.Strings(names)
+	entries := map[string]*manifestCapture{}
+	if manifestFile != "" {
+		m, err := readManifest(manifestFile)
+		if err != nil {
+			return err
+		}
+		for i := range m.Captures {
+			mc := &m.Captures[i]
+			if _, ok := scenarios[mc.Scenario]; !ok {
+				return fmt.Errorf("manifest: unknown scenario %q", mc.Scenario)
+			}
+			if entries[mc.Scenario] != nil {
+				return fmt.Errorf("manifest: %q twice", mc.Scenario)
+			}
+			entries[mc.Scenario] = mc
+		}
+		for _, n := range scenarioNames() {
+			if entries[n] == nil {
+				return fmt.Errorf("manifest: no entry for %q", n)
+			}
+		}
+	}
+	failed := 0
+	for _, name := range names {
+		f, ok := checks[name]
+		if !ok {
+			return fmt.Errorf("no check for %q", name)
+		}
+		file := filepath.Join(dir, name+".pcap")
+		info, err := readPcapInfo(file)
+		if err != nil {
+			fmt.Fprintf(w, "FAIL %-28s %v\n", name, err)
+			failed++
+			continue
+		}
+		c := &capture{name: name, info: info, pkts: info.pkts}
+		var e errf
+		checkCommon(c, &e)
+		if len(e) == 0 {
+			f(c, &e)
+		}
+		if mc := entries[name]; mc != nil {
+			checkManifestEntry(mc, c, &e)
+		}
+		if st, err := os.Stat(file); err == nil && st.Size() > 200<<10 {
+			e.add("%d bytes, want < 200 KiB", st.Size())
+		}
+		if err := e.err(); err != nil {
+			fmt.Fprintf(w, "FAIL %-28s %s\n", name, strings.ReplaceAll(err.Error(), "\n", "\n     "))
+			failed++
+			continue
+		}
+		fmt.Fprintf(w, "ok   %-28s %4d packets\n", name, len(c.pkts))
+	}
+	fmt.Fprintf(w, "%d passed, %d failed\n", len(names)-failed, failed)
+	if failed > 0 {
+		return fmt.Errorf("%d capture(s) do not show their scenario", failed)
+	}
+	return nil
+}
