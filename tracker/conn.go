@@ -332,5 +332,16 @@ func (c *Conn) scaledWindow(s Side) uint32 {
 	return w
 }
 
+// segmentWindow returns the window segment seg (from side s) advertises,
+// in bytes: scaled where both SYNs offered scaling, except in a SYN, whose
+// window is never scaled (RFC 7323 section 2.2).
+func (c *Conn) segmentWindow(seg *Segment, s Side) uint32 {
+	w := uint32(seg.Window)
+	if seg.Flags&FlagSYN == 0 && c.Peers[s].flags&peerWScale != 0 && c.Peers[s^1].flags&peerWScale != 0 {
+		w <<= min(c.Peers[s].WScale, 14)
+	}
+	return w
+}
+
 // ScaledWindow returns side s's last advertised window in bytes.
 func (c *Conn) ScaledWindow(s Side) uint32 { return c.scaledWindow(s) }

@@ -54,9 +54,9 @@ func (o *invariantObserver) Packet(a *Analysis) {
 	}
 }
 
-func (o *invariantObserver) Advance(int64)            {}
+func (o *invariantObserver) Advance(int64)           {}
 func (o *invariantObserver) Finish(*Conn, EndReason) {}
-func (o *invariantObserver) Close(int64)              {}
+func (o *invariantObserver) Close(int64)             {}
 
 // segmentsFromBytes turns fuzz input into segments among a few endpoints:
 // each 8-byte record picks the direction and 4-tuple, the flags, small

@@ -439,11 +439,8 @@ func (sh *shard) record(c *Conn, a *Analysis) {
 	seg, s := a.Seg, a.From
 	e := TimelineEntry{
 		Time: seg.Time, Frame: seg.Frame, From: s, Flags: seg.Flags,
-		Seq: c.RelSeq(s, seg.Seq), Len: seg.PayloadLen, Window: c.scaledWindow(s),
+		Seq: c.RelSeq(s, seg.Seq), Len: seg.PayloadLen, Window: c.segmentWindow(seg, s),
 		Kind: a.Kind, NTrans: uint8(a.NTrans),
-	}
-	if seg.Flags&FlagSYN != 0 {
-		e.Window = uint32(seg.Window) // RFC 7323: the window in a SYN is never scaled
 	}
 	if seg.Flags&FlagACK != 0 {
 		e.Ack = c.RelSeq(s^1, seg.Ack)

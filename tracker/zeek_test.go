@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/wirestate/wirestate/tracker/seqnum"
 )
 
 // zeekRow is what a record shows of Zeek's view: the originator (A or B),
@@ -518,4 +520,64 @@ func TestHistorySize(t *testing.T) {
 	if a := unsafe.Alignof(History{}); a != 1 {
 		t.Errorf("History aligns to %d, want 1 (it fills padding in Conn)", a)
 	}
+}
+
+// FuzzZeekHistory feeds arbitrary conversations between A and B to the
+// tracker, in Zeek mode (full and bare) and in its own mode, and checks
+// what must hold whatever the packets: every segment lands in exactly one
+// record, conn_state is one of Zeek's, and the history is made of Zeek's
+// letters and no longer than kept.
+func FuzzZeekHistory(f *testing.F) {
+	f.Add([]byte{0, 2, 0, 0, 1, 1, 18, 0, 0, 1, 0, 16, 0, 10, 1, 0, 17, 0, 0, 1, 1, 17, 0, 0, 1})
+	f.Add([]byte{1, 18, 0, 0, 1, 0, 16, 0, 0, 1, 0, 4, 0, 0, 9, 1, 4, 0, 0, 200})
+	f.Add([]byte{0, 2, 0, 0, 1, 0, 2, 0, 0, 255, 0, 24, 5, 7, 255, 0, 24, 5, 7, 255})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := &convo{}
+		for len(data) >= 5 {
+			from := "A"
+			if data[0]&1 != 0 {
+				from = "B"
+			}
+			c.now += int64(data[4]) * 1e8 // up to 25.5 s between packets
+			c.frame++
+			s := Segment{Time: c.now, Frame: c.frame, Flags: data[1], Seq: seqnum.Value(data[2]) * 1000, Ack: seqnum.Value(data[3]) * 1000,
+				PayloadLen: uint32(data[0]>>1) * 10, Window: uint16(data[0]>>5) * 1000, IPLen: 40}
+			s.BadChecksum = data[0]&0x80 != 0 && data[1]&0x40 != 0
+			if from == "A" {
+				s.Src, s.Dst = epA, epB
+			} else {
+				s.Src, s.Dst = epB, epA
+			}
+			c.segs = append(c.segs, s)
+			data = data[5:]
+		}
+		if len(c.segs) == 0 {
+			return
+		}
+		states := map[string]bool{"S0": true, "S1": true, "SF": true, "REJ": true, "S2": true, "S3": true, "RSTO": true,
+			"RSTR": true, "RSTOS0": true, "RSTRH": true, "SH": true, "SHR": true, "OTH": true}
+		for _, cfg := range []*ZeekConfig{nil, {}, bare} {
+			var pkts uint32
+			for _, r := range run(t, c.segs, Config{Zeek: cfg}) {
+				conn := &r.Conn
+				pkts += conn.Peers[Orig].Pkts + conn.Peers[Resp].Pkts
+				if st := conn.ZeekState(); !states[st] {
+					t.Errorf("conn_state %q", st)
+				}
+				h := conn.Hist.String()
+				if len(h) > histMaxLetters || len(h) != conn.Hist.Len() {
+					t.Errorf("history %q: %d letters, Len %d, at most %d kept", h, len(h), conn.Hist.Len(), histMaxLetters)
+				}
+				if strings.Trim(h, "SHADFRCTGWIQshadfrctgwiq^X") != "" {
+					t.Errorf("history %q has a letter Zeek does not use", h)
+				}
+				if conn.ZeekDuration() < 0 || conn.ZeekDuration() > conn.Last-conn.Start {
+					t.Errorf("duration %d outside [0, %d]", conn.ZeekDuration(), conn.Last-conn.Start)
+				}
+			}
+			if int(pkts) != len(c.segs) {
+				t.Errorf("zeek config %v: records hold %d packets, %d fed", cfg, pkts, len(c.segs))
+			}
+		}
+	})
 }

@@ -91,7 +91,7 @@ func Aggregate(records []tracker.Record, findings []tracker.Finding, cfg Config)
 	}
 	for scope, members := range group(tracker.AnomCloseWaitStuck, stuck, 2) {
 		f := summarize(tracker.AnomCloseWaitStuck, scope, members, cfg.MaxMembers)
-		f.Summary = fmt.Sprintf("%s holds %d connections in CLOSE_WAIT; the oldest since %s", scope, len(members), stampNS(f.First))
+		f.Summary = fmt.Sprintf("%s holds %s in CLOSE_WAIT; the oldest since %s", scope, plural(len(members), "connection"), stampNS(f.First))
 		add(f)
 	}
 
@@ -270,8 +270,8 @@ func synFloods(findings []tracker.Finding, records []tracker.Record, idx map[tra
 			out = append(out, tracker.Finding{
 				Kind: tracker.AnomSYNACKUnanswered.String(), Severity: sev, Time: m.t,
 				UID: c.UID, Orig: c.Orig, Resp: c.Resp,
-				Summary: fmt.Sprintf("%s's SYN-ACK (sent %d times) was never acknowledged by %s: a half-open handshake left in the SYN queue",
-					c.Resp, r.Pkts, c.Orig),
+				Summary: fmt.Sprintf("%s's SYN-ACK (sent %s) was never acknowledged by %s: a half-open handshake left in the SYN queue",
+					c.Resp, times(int(r.Pkts)), c.Orig),
 				Evidence: []tracker.Evidence{{Time: m.t, Frame: c.UID.FirstFrame(), What: "SYN; the SYN-ACK that answered it was never acknowledged"}},
 				Hint: "A client that vanished after its SYN, or a spoofed SYN. Many at once from many sources is a SYN flood: " +
 					"keep net.ipv4.tcp_syncookies=1, size net.ipv4.tcp_max_syn_backlog, and lower net.ipv4.tcp_synack_retries.",
@@ -413,8 +413,8 @@ func timeWaitLoad(records []tracker.Record, cfg *Config) []tracker.Finding {
 			Kind: tracker.AnomTimeWaitLoad.String(), Severity: sev, Time: peakAt,
 			Scope: addr.String(), Count: h.conns, First: h.events[0].t, Last: h.events[len(h.events)-1].t,
 			Orig: h.sampleOrig, Resp: h.res,
-			Summary: fmt.Sprintf("%s held TIME_WAIT for %d connections (%s); at most %d TIME_WAIT sockets at once (at %s)",
-				addr, h.conns, who, peak, stampNS(peakAt)),
+			Summary: fmt.Sprintf("%s held TIME_WAIT for %s (%s); at most %d TIME_WAIT sockets at once (at %s)",
+				addr, plural(h.conns, "connection"), who, peak, stampNS(peakAt)),
 			Hint: "The side that closes first holds TIME_WAIT for 2MSL (60 s on Linux). Many of them cost memory and, on clients, ephemeral ports: " +
 				"reuse connections, let clients close first, enable net.ipv4.tcp_tw_reuse on clients, and keep net.ipv4.tcp_max_tw_buckets above the peak.",
 		})

@@ -97,8 +97,8 @@ func (u *lostFinalACK) Finish(c *tracker.Conn, reason tracker.EndReason) {
 	}
 	f := &tracker.Finding{
 		Severity: tracker.SevWarning, Time: n.retransTime,
-		Summary: fmt.Sprintf("%s (the passive closer) retransmitted its FIN %d times from LAST_ACK: the final ACK of the active closer never reached it; %s; %s",
-			closer, n.retrans, where, ending),
+		Summary: fmt.Sprintf("%s (the passive closer) retransmitted its FIN %s from LAST_ACK: the final ACK of the active closer never reached it; %s; %s",
+			closer, times(n.retrans), where, ending),
 		Evidence: []tracker.Evidence{{Time: n.finTime, Frame: n.finFrame, What: "FIN from the passive closer (CLOSE_WAIT → LAST_ACK)"}},
 		Hint: "A lost final ACK leaves the passive closer in LAST_ACK until its FIN retransmissions are answered; the active closer's TIME_WAIT " +
 			"(2MSL, 60 s on Linux) exists to answer them. Look for loss on the path (drops, a firewall or conntrack rule dropping the ACK); " +

@@ -230,6 +230,25 @@ func secs(ns int64) string {
 	return fmt.Sprintf("%.0fµs", float64(d)/1e3)
 }
 
+// times says how many times: "once", "twice", "3 times".
+func times(n int) string {
+	switch n {
+	case 1:
+		return "once"
+	case 2:
+		return "twice"
+	}
+	return fmt.Sprintf("%d times", n)
+}
+
+// plural returns "1 connection" or "n connections".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
 // nop provides empty Unit methods to embed.
 type nop struct{}
 

@@ -122,8 +122,8 @@ func (u *halfOpen) Finish(c *tracker.Conn, reason tracker.EndReason) {
 		}
 		f := &tracker.Finding{
 			Severity: tracker.SevCritical, Time: n.firstTime[s], Uncertain: true,
-			Summary: fmt.Sprintf("%s retransmitted the same data %d times over %s with no answer from %s; %s. The peer is gone (crash, reboot, NAT or firewall state timeout) or the path between is down",
-				c.Endpoint(s), n.run[s], secs(n.lastTime[s]-n.firstTime[s]), c.Endpoint(s^1), ending),
+			Summary: fmt.Sprintf("%s retransmitted the same data %s over %s with no answer from %s; %s. The peer is gone (crash, reboot, NAT or firewall state timeout) or the path between is down",
+				c.Endpoint(s), times(n.run[s]), secs(n.lastTime[s]-n.firstTime[s]), c.Endpoint(s^1), ending),
 			Evidence: []tracker.Evidence{
 				{Time: n.firstTime[s], Frame: n.firstFrame[s], What: "first unanswered retransmission"},
 				{Time: n.lastTime[s], Frame: n.lastFrame[s], What: "last unanswered retransmission"},

@@ -219,8 +219,8 @@ const acceptQueueHint = "The accept queue holds min(listen backlog, net.core.som
 func (h *handshake) synUnanswered(c *tracker.Conn, n *hsNotes, ending string, at *tracker.Segment) {
 	f := &tracker.Finding{
 		Severity: tracker.SevWarning, Time: n.syn.times[0],
-		Summary: fmt.Sprintf("%s sent its SYN %d times with no SYN-ACK (intervals %s); %s",
-			c.Orig, n.syn.n, n.syn.intervals(), ending),
+		Summary: fmt.Sprintf("%s sent its SYN %s with no SYN-ACK (intervals %s); %s",
+			c.Orig, times(n.syn.n), n.syn.intervals(), ending),
 		Evidence: n.syn.evidence("SYN"),
 		Hint: "Unanswered SYNs mean the server is down or unreachable, a firewall drops them, or its SYN queue is full " +
 			"(`nstat -az TcpExtListenDrops` on the server). Linux retries net.ipv4.tcp_syn_retries times (default 6, about 2 minutes; " +
@@ -233,9 +233,9 @@ func (h *handshake) synUnanswered(c *tracker.Conn, n *hsNotes, ending string, at
 func (h *handshake) acceptDrop(c *tracker.Conn, n *hsNotes, ending string, at *tracker.Segment) {
 	f := &tracker.Finding{
 		Severity: tracker.SevCritical, Time: n.dropFirstTime,
-		Summary: fmt.Sprintf("%s retransmitted its SYN-ACK %d times after the client's ACK was seen: its accept queue was full "+
+		Summary: fmt.Sprintf("%s retransmitted its SYN-ACK %s after the client's ACK was seen: its accept queue was full "+
 			"(tcp_abort_on_overflow=0) and it dropped the ACK. The client believes it is ESTABLISHED while the server holds SYN_RECEIVED; "+
-			"client data retransmitted %d times; %s", c.Resp, n.dropAfter, n.origRetrans, ending),
+			"client data retransmitted %s; %s", c.Resp, times(n.dropAfter), times(n.origRetrans), ending),
 		Evidence: []tracker.Evidence{
 			{Time: n.synack.times[0], Frame: n.synack.frames[0], What: "SYN-ACK"},
 			{Time: n.ackTime, Frame: n.ackFrame, What: "client's ACK completes the handshake on the client's side"},

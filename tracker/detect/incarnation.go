@@ -140,8 +140,8 @@ func (u *flow) Finish(c *tracker.Conn, reason tracker.EndReason) {
 		if n.zwFrame[s] != 0 {
 			f := &tracker.Finding{
 				Severity: tracker.SevInfo, Time: n.zwTime[s],
-				Summary: fmt.Sprintf("%s advertised a zero window %d times (its application stopped reading); %d window probes from the peer",
-					c.Endpoint(s), p.ZeroWindows, n.probes[s^1]),
+				Summary: fmt.Sprintf("%s advertised a zero window %s (its application stopped reading); %s from the peer",
+					c.Endpoint(s), times(int(p.ZeroWindows)), plural(n.probes[s^1], "window probe")),
 				Evidence: []tracker.Evidence{{Time: n.zwTime[s], Frame: n.zwFrame[s], What: "first zero window"}},
 				Hint:     "A zero window is flow control working: the receiving application is slower than the sender. Look at that application (Recv-Q in `ss -tn`), or raise net.ipv4.tcp_rmem if the buffer is too small for the path.",
 			}
@@ -150,7 +150,7 @@ func (u *flow) Finish(c *tracker.Conn, reason tracker.EndReason) {
 		if n.kaFrame[s] != 0 {
 			f := &tracker.Finding{
 				Severity: tracker.SevInfo, Time: n.kaTime[s],
-				Summary:  fmt.Sprintf("%s sent %d keepalive probes", c.Endpoint(s), p.Keepalives),
+				Summary:  fmt.Sprintf("%s sent %s", c.Endpoint(s), plural(int(p.Keepalives), "keepalive probe")),
 				Evidence: []tracker.Evidence{{Time: n.kaTime[s], Frame: n.kaFrame[s], What: "first keepalive probe"}},
 				Hint:     "Keepalive probes keep idle connections alive through NAT and firewalls and detect dead peers (net.ipv4.tcp_keepalive_time, _intvl, _probes; TCP_KEEPIDLE per socket).",
 			}
