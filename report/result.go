@@ -6,7 +6,6 @@ package report
 
 import (
 	"sort"
-	"sync"
 
 	"github.com/wirestate/wirestate/tracker"
 )
@@ -50,21 +49,49 @@ type Result struct {
 	// from the records' final states, at the end of the capture.
 	At       int64
 	Snapshot []tracker.ConnState
+	// States, when set, counts each host's connections per state over
+	// the capture (the HTML report's states chart).
+	States *StateRecorder
 }
 
-// Collector is a tracker.Sink that keeps every record and finding, one slice
-// per shard so shards never contend.
+// collectorChunk is how many records or findings one storage chunk holds;
+// fixed-size chunks never move what they hold, so growing costs no copy.
+const collectorChunk = 4096
+
+// chunked stores values in fixed-size chunks.
+type chunked[T any] struct {
+	chunks [][]T
+	n      int
+}
+
+func (c *chunked[T]) add(v *T) {
+	if c.n%collectorChunk == 0 {
+		c.chunks = append(c.chunks, make([]T, 0, collectorChunk))
+	}
+	last := &c.chunks[len(c.chunks)-1]
+	*last = append(*last, *v)
+	c.n++
+}
+
+func (c *chunked[T]) appendTo(out []T) []T {
+	for _, ch := range c.chunks {
+		out = append(out, ch...)
+	}
+	return out
+}
+
+// Collector is a tracker.Sink that keeps every record and finding, in
+// storage of its own per shard so shards never contend.
 type Collector struct {
-	mu       sync.Mutex
-	records  [][]tracker.Record
-	findings [][]tracker.Finding
+	records  []chunked[tracker.Record]
+	findings []chunked[tracker.Finding]
 	// Keep, when set, decides whether a record is kept (default: all).
 	Keep func(r *tracker.Record) bool
 }
 
 // NewCollector returns a Collector for a tracker with the given shard count.
 func NewCollector(shards int) *Collector {
-	return &Collector{records: make([][]tracker.Record, shards), findings: make([][]tracker.Finding, shards)}
+	return &Collector{records: make([]chunked[tracker.Record], shards), findings: make([]chunked[tracker.Finding], shards)}
 }
 
 // Conn keeps a copy of r.
@@ -72,23 +99,23 @@ func (c *Collector) Conn(shard int, r *tracker.Record) {
 	if c.Keep != nil && !c.Keep(r) {
 		return
 	}
-	c.records[shard] = append(c.records[shard], *r)
+	c.records[shard].add(r)
 }
 
 // Finding keeps a copy of f.
 func (c *Collector) Finding(shard int, f *tracker.Finding) {
-	c.findings[shard] = append(c.findings[shard], *f)
+	c.findings[shard].add(f)
 }
 
 // Records returns every kept record, sorted by start time, then uid.
 func (c *Collector) Records() []tracker.Record {
-	var n int
-	for _, r := range c.records {
-		n += len(r)
+	n := 0
+	for i := range c.records {
+		n += c.records[i].n
 	}
 	out := make([]tracker.Record, 0, n)
-	for _, r := range c.records {
-		out = append(out, r...)
+	for i := range c.records {
+		out = c.records[i].appendTo(out)
 	}
 	SortRecords(out)
 	return out
@@ -96,9 +123,13 @@ func (c *Collector) Records() []tracker.Record {
 
 // Findings returns every finding, in a stable order: by time, kind, uid.
 func (c *Collector) Findings() []tracker.Finding {
-	var out []tracker.Finding
-	for _, f := range c.findings {
-		out = append(out, f...)
+	n := 0
+	for i := range c.findings {
+		n += c.findings[i].n
+	}
+	out := make([]tracker.Finding, 0, n)
+	for i := range c.findings {
+		out = c.findings[i].appendTo(out)
 	}
 	SortFindings(out)
 	return out

@@ -23,6 +23,7 @@ const (
 	AnomTimeWaitLoad
 	AnomEphemeralPorts
 	AnomRSTACKFlood
+	// NumAnomalyKinds is the number of kinds; it must stay below 24.
 	NumAnomalyKinds
 )
 
@@ -89,3 +90,16 @@ func (c *Conn) AnomalyNames() []string {
 	}
 	return out
 }
+
+// watchShift is where the detectors' watch bits start in Conn.Anomalies.
+const watchShift = 24
+
+// Watching reports whether detector watch bit b (0 to 7) is set: the
+// detector keeps notes on c, so it must look them up.
+func (c *Conn) Watching(b uint) bool { return c.Anomalies&(1<<(watchShift+b)) != 0 }
+
+// SetWatch sets detector watch bit b on c.
+func (c *Conn) SetWatch(b uint) { c.Anomalies |= 1 << (watchShift + b) }
+
+// ClearWatch clears detector watch bit b on c.
+func (c *Conn) ClearWatch(b uint) { c.Anomalies &^= 1 << (watchShift + b) }

@@ -47,7 +47,8 @@ type Flags struct {
 	Disabled map[string]*bool
 
 	// Misc.
-	Version bool
+	Version    bool
+	CPUProfile string
 
 	// Filter is the BPF filter expression (positional arguments).
 	Filter string
@@ -90,6 +91,7 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 	}
 
 	fs.BoolVar(&f.Version, "version", false, "print the version and exit")
+	fs.StringVar(&f.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to `FILE` (for performance work)")
 	fs.Usage = func() {
 		fmt.Fprintf(os.Stderr, "Usage: wirestate -r FILE [flags] [BPF filter]\n\n")
 		fmt.Fprintf(os.Stderr, "Rebuilds both endpoints' TCP states for every connection in a capture\nand explains what went wrong.\n\nFlags:\n")

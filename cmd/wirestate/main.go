@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -39,6 +40,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(fl.Read) == 0 && !liveWanted(fl) {
 		fmt.Fprintf(stderr, "wirestate: nothing to read: give -r FILE or -i IFACE (see --help)\n")
 		return 2
+	}
+	if fl.CPUProfile != "" {
+		pf, err := os.Create(fl.CPUProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "wirestate: %v\n", err)
+			return 1
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			fmt.Fprintf(stderr, "wirestate: %v\n", err)
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -95,6 +95,7 @@ func Aggregate(records []tracker.Record, findings []tracker.Finding, cfg Config)
 		add(f)
 	}
 
+	out = append(out, pawsReuse(findings, records, &cfg)...)
 	out = append(out, synFloods(findings, records, idx, &cfg)...)
 	out = append(out, timeWaitLoad(records, &cfg)...)
 	out = append(out, ephemeralPorts(records, &cfg)...)
@@ -145,6 +146,55 @@ func summarize(kind tracker.AnomalyKind, scope string, members []*tracker.Findin
 		}
 	}
 	return f
+}
+
+// pawsReuse summarises, per listener, the 4-tuples reused inside 2MSL under
+// the protection of TCP timestamps (PAWS): the detector marks them without a
+// finding each. Member records are bounded by cfg.MaxMembers.
+func pawsReuse(findings []tracker.Finding, records []tracker.Record, cfg *Config) []tracker.Finding {
+	reported := map[tracker.UID]bool{}
+	for i := range findings {
+		if findings[i].Kind == tracker.AnomPortReuse.String() {
+			reported[findings[i].UID] = true
+		}
+	}
+	byListener := map[tracker.Endpoint][]*tracker.Record{}
+	for i := range records {
+		c := &records[i].Conn
+		if c.PrevUID != 0 && c.Has(tracker.AnomPortReuse) && !reported[c.UID] {
+			byListener[c.Resp] = append(byListener[c.Resp], &records[i])
+		}
+	}
+	hint := "Reuse under PAWS (tcp_tw_reuse with timestamps) is safe; many of them mean clients churn through ports: " +
+		"reuse connections (keep-alive, pooling) or widen net.ipv4.ip_local_port_range."
+	var out []tracker.Finding
+	for listener, rs := range byListener {
+		sort.Slice(rs, func(i, j int) bool { return rs[i].Conn.Start < rs[j].Conn.Start })
+		agg := tracker.Finding{
+			Kind: tracker.AnomPortReuse.String(), Severity: tracker.SevInfo, Scope: listener.String(), Count: len(rs),
+			Resp: listener, First: rs[0].Conn.Start, Last: rs[len(rs)-1].Conn.Start, Time: rs[0].Conn.Start, Hint: hint,
+			Summary: fmt.Sprintf("%s reused 4-tuples towards %s inside 2MSL, each protected by TCP timestamps (PAWS rejects old duplicates): tcp_tw_reuse at work",
+				plural(len(rs), "connection"), listener),
+		}
+		for i, r := range rs {
+			c := &r.Conn
+			if i >= cfg.MaxMembers {
+				break
+			}
+			agg.UIDs = append(agg.UIDs, c.UID)
+			ev := tracker.Evidence{Time: c.Start, Frame: c.UID.FirstFrame(), What: fmt.Sprintf("SYN reusing the 4-tuple of %s", c.PrevUID)}
+			if i < 3 {
+				agg.Evidence = append(agg.Evidence, ev)
+			}
+			out = append(out, tracker.Finding{
+				Kind: tracker.AnomPortReuse.String(), Severity: tracker.SevInfo, Time: c.Start, UID: c.UID, Orig: c.Orig, Resp: c.Resp, Hint: hint,
+				Summary:  fmt.Sprintf("new connection on %s → %s inside 2MSL of the previous incarnation %s, protected by TCP timestamps (PAWS)", c.Orig, c.Resp, c.PrevUID),
+				Evidence: []tracker.Evidence{ev},
+			})
+		}
+		out = append(out, agg)
+	}
+	return out
 }
 
 // halfOpenAttempt reports whether c is a handshake the originator never

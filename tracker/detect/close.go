@@ -29,21 +29,21 @@ type lfaNotes struct {
 type lostFinalACK struct {
 	nop
 	env   *Env
-	notes map[*tracker.Conn]*lfaNotes
+	notes noteMap[lfaNotes]
 }
 
 func newLostFinalACK(env *Env) Unit {
-	return &lostFinalACK{env: env, notes: map[*tracker.Conn]*lfaNotes{}}
+	return &lostFinalACK{env: env, notes: newNotes[lfaNotes](watchLostFinalACK)}
 }
 
 func (u *lostFinalACK) Packet(a *tracker.Analysis) {
 	seg, c, s := a.Seg, a.Conn, a.From
-	n := u.notes[c]
+	n := u.notes.get(c)
 	if seg.Flags&tracker.FlagFIN != 0 && c.Peers[s].State == tracker.LastAck {
 		if n == nil {
 			// The passive closer's FIN (CLOSE_WAIT → LAST_ACK).
 			n = &lfaNotes{side: s, finTime: seg.Time, finFrame: seg.Frame}
-			u.notes[c] = n
+			u.notes.put(c, n)
 			return
 		}
 		if a.Kind&tracker.KindFINRetransmission != 0 && n.side == s {
@@ -78,11 +78,11 @@ func (u *lostFinalACK) Packet(a *tracker.Analysis) {
 }
 
 func (u *lostFinalACK) Finish(c *tracker.Conn, reason tracker.EndReason) {
-	n := u.notes[c]
+	n := u.notes.get(c)
 	if n == nil {
 		return
 	}
-	delete(u.notes, c)
+	u.notes.del(c)
 	if n.retrans == 0 {
 		return
 	}
@@ -130,11 +130,13 @@ type cwNotes struct {
 type closeWait struct {
 	nop
 	env   *Env
-	notes map[*tracker.Conn]*cwNotes
+	notes noteMap[cwNotes]
 	now   int64
 }
 
-func newCloseWait(env *Env) Unit { return &closeWait{env: env, notes: map[*tracker.Conn]*cwNotes{}} }
+func newCloseWait(env *Env) Unit {
+	return &closeWait{env: env, notes: newNotes[cwNotes](watchCloseWait)}
+}
 
 func (u *closeWait) Packet(a *tracker.Analysis) {
 	seg, c, s := a.Seg, a.Conn, a.From
@@ -142,10 +144,10 @@ func (u *closeWait) Packet(a *tracker.Analysis) {
 		u.now = seg.Time
 	}
 	p := &c.Peers[s]
-	n := u.notes[c]
+	n := u.notes.get(c)
 	if n == nil {
 		if p.State == tracker.CloseWait && !p.Inferred() {
-			u.notes[c] = &cwNotes{side: s, since: seg.Time, frame: seg.Frame}
+			u.notes.put(c, &cwNotes{side: s, since: seg.Time, frame: seg.Frame})
 		}
 		return
 	}
@@ -156,14 +158,14 @@ func (u *closeWait) Packet(a *tracker.Analysis) {
 		n.dataBytes += uint64(seg.PayloadLen)
 	}
 	if c.Peers[n.side].State != tracker.CloseWait {
-		delete(u.notes, c) // it closed (or reset)
+		u.notes.del(c) // it closed (or reset)
 	}
 }
 
 func (u *closeWait) Advance(now int64) {
 	u.now = now
 	limit := int64(u.env.Cfg.CloseWaitAfter)
-	for c, n := range u.notes {
+	for c, n := range u.notes.m {
 		if !n.reported && now-n.since >= limit && c.Peers[n.side].State == tracker.CloseWait {
 			u.report(c, n, now)
 		}
@@ -171,11 +173,11 @@ func (u *closeWait) Advance(now int64) {
 }
 
 func (u *closeWait) Finish(c *tracker.Conn, reason tracker.EndReason) {
-	n := u.notes[c]
+	n := u.notes.get(c)
 	if n == nil {
 		return
 	}
-	delete(u.notes, c)
+	u.notes.del(c)
 	if !n.reported && u.now-n.since >= int64(u.env.Cfg.CloseWaitAfter) && c.Peers[n.side].State == tracker.CloseWait {
 		u.report(c, n, u.now)
 	}

@@ -157,3 +157,15 @@ func TestDisabledKindIsSilent(t *testing.T) {
 		t.Fatalf("%d connection-refused findings with the detector disabled", n)
 	}
 }
+
+func TestPortReuseAfterRefusalIsSilent(t *testing.T) {
+	c := tt.New().Add("A", "S", 1000, 0, 0, 1e6).Add("B", "R.", 0, 1001, 0, 1e5).
+		Add("A", "S", 9000, 0, 0, 1e9).Add("B", "R.", 0, 9001, 0, 1e5)
+	col := runDetect(c.Segs, Config{})
+	if n := kinds(col.Findings)["port-reuse"]; n != 0 {
+		t.Fatalf("%d port-reuse findings after a refused attempt", n)
+	}
+	if len(col.Recs) != 2 {
+		t.Fatalf("%d connections, want 2 incarnations", len(col.Recs))
+	}
+}

@@ -23,24 +23,24 @@ type hoNotes struct {
 type halfOpen struct {
 	nop
 	env   *Env
-	notes map[*tracker.Conn]*hoNotes
+	notes noteMap[hoNotes]
 }
 
-func newHalfOpen(env *Env) Unit { return &halfOpen{env: env, notes: map[*tracker.Conn]*hoNotes{}} }
+func newHalfOpen(env *Env) Unit { return &halfOpen{env: env, notes: newNotes[hoNotes](watchHalfOpen)} }
 
 func (u *halfOpen) Packet(a *tracker.Analysis) {
 	seg, c, s := a.Seg, a.Conn, a.From
-	if n := u.notes[c]; n != nil {
+	if n := u.notes.get(c); n != nil {
 		n.run[s^1] = 0
 	}
 	switch {
 	case seg.Flags&tracker.FlagRST != 0 && seg.Flags&tracker.FlagACK == 0:
 		u.bareRST(a)
 	case a.Kind&tracker.KindRetransmission != 0 && seg.PayloadLen > 0:
-		n := u.notes[c]
+		n := u.notes.get(c)
 		if n == nil {
 			n = &hoNotes{}
-			u.notes[c] = n
+			u.notes.put(c, n)
 		}
 		if n.run[s] == 0 {
 			n.firstTime[s], n.firstFrame[s] = seg.Time, seg.Frame
@@ -105,11 +105,11 @@ func (u *halfOpen) bareRST(a *tracker.Analysis) {
 }
 
 func (u *halfOpen) Finish(c *tracker.Conn, reason tracker.EndReason) {
-	n := u.notes[c]
+	n := u.notes.get(c)
 	if n == nil {
 		return
 	}
-	delete(u.notes, c)
+	u.notes.del(c)
 	for s := tracker.Orig; s <= tracker.Resp; s++ {
 		if n.run[s] < u.env.Cfg.HalfOpenRetrans {
 			continue

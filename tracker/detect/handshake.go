@@ -84,12 +84,12 @@ type hsNotes struct {
 type handshake struct {
 	nop
 	env   *Env
-	notes map[*tracker.Conn]*hsNotes
+	notes noteMap[hsNotes]
 	now   int64
 }
 
 func newHandshake(env *Env) Unit {
-	return &handshake{env: env, notes: map[*tracker.Conn]*hsNotes{}}
+	return &handshake{env: env, notes: newNotes[hsNotes](watchHandshake)}
 }
 
 func (h *handshake) Advance(now int64) { h.now = now }
@@ -99,13 +99,13 @@ func (h *handshake) Packet(a *tracker.Analysis) {
 	if seg.Time > h.now {
 		h.now = seg.Time
 	}
-	n := h.notes[c]
+	n := h.notes.get(c)
 	if n == nil {
 		if a.Kind&tracker.KindNewConn == 0 || seg.Flags&tracker.FlagSYN == 0 || a.Kind&tracker.KindPrevIncarnation != 0 {
 			return
 		}
 		n = &hsNotes{}
-		h.notes[c] = n
+		h.notes.put(c, n)
 	}
 	f := seg.Flags
 	switch {
@@ -136,14 +136,14 @@ func (h *handshake) Packet(a *tracker.Analysis) {
 		}
 	case a.From == tracker.Resp && f&tracker.FlagRST != 0:
 		h.respRST(c, n, seg)
-		delete(h.notes, c)
+		h.notes.del(c)
 	case a.From == tracker.Resp && f&tracker.FlagSYN == 0:
 		// The listener sent an ordinary segment: the handshake is over
 		// and the connection was accepted.
 		if n.dropAfter > 0 {
 			h.acceptDrop(c, n, fmt.Sprintf("the listener finally took the connection (frame %d, %s after the handshake ACK)", seg.Frame, secs(seg.Time-n.ackTime)), seg)
 		}
-		delete(h.notes, c)
+		h.notes.del(c)
 	case a.From == tracker.Orig && f&tracker.FlagRST != 0:
 		if n.syn.n > 1 && n.synack.n == 0 {
 			h.synUnanswered(c, n, fmt.Sprintf("the client gave up and reset (frame %d)", seg.Frame), seg)
@@ -259,11 +259,11 @@ func (h *handshake) acceptDrop(c *tracker.Conn, n *hsNotes, ending string, at *t
 }
 
 func (h *handshake) Finish(c *tracker.Conn, reason tracker.EndReason) {
-	n := h.notes[c]
+	n := h.notes.get(c)
 	if n == nil {
 		return
 	}
-	delete(h.notes, c)
+	h.notes.del(c)
 	end := &tracker.Segment{Time: h.now}
 	switch {
 	case n.syn.n > 1 && n.synack.n == 0:

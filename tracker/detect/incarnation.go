@@ -26,6 +26,12 @@ func (u *incarnation) Packet(a *tracker.Analysis) {
 
 func (u *incarnation) reuse(a *tracker.Analysis) {
 	seg, c, old := a.Seg, a.Conn, a.Other
+	if !old.Peers[tracker.Orig].SawSYNACK() && !old.Peers[tracker.Resp].SawSYNACK() && !old.Partial() {
+		// The previous attempt never completed a handshake (refused or
+		// unanswered): no endpoint holds TIME_WAIT, nothing old can
+		// arrive, and reusing the port is harmless.
+		return
+	}
 	twoMSL := 2 * int64(u.env.Cfg.MSL)
 	var summary string
 	sev := tracker.SevWarning
@@ -41,9 +47,12 @@ func (u *incarnation) reuse(a *tracker.Analysis) {
 			sev = tracker.SevInfo
 		} else if old.Peers[tracker.Orig].UsesTimestamps() && old.Peers[tracker.Resp].UsesTimestamps() && seg.Opts&tracker.OptTimestamp != 0 {
 			// RFC 7323 PAWS rejects old duplicates by their timestamps,
-			// which is what makes tcp_tw_reuse safe.
-			sev = tracker.SevInfo
-			summary += "; both incarnations use TCP timestamps, so PAWS rejects old duplicates (tcp_tw_reuse-style reuse)"
+			// which is what makes tcp_tw_reuse safe. Such reuse is
+			// routine on busy clients: Aggregate summarises it per
+			// listener instead of one finding each.
+			c.Mark(tracker.AnomPortReuse)
+			old.Mark(tracker.AnomPortReuse)
+			return
 		}
 	}
 	f := &tracker.Finding{
@@ -97,10 +106,10 @@ type flowNotes struct {
 type flow struct {
 	nop
 	env   *Env
-	notes map[*tracker.Conn]*flowNotes
+	notes noteMap[flowNotes]
 }
 
-func newFlow(env *Env) Unit { return &flow{env: env, notes: map[*tracker.Conn]*flowNotes{}} }
+func newFlow(env *Env) Unit { return &flow{env: env, notes: newNotes[flowNotes](watchFlow)} }
 
 func (u *flow) Packet(a *tracker.Analysis) {
 	const interesting = tracker.KindZeroWindow | tracker.KindKeepalive | tracker.KindWindowProbe
@@ -108,10 +117,10 @@ func (u *flow) Packet(a *tracker.Analysis) {
 		return
 	}
 	seg, c, s := a.Seg, a.Conn, a.From
-	n := u.notes[c]
+	n := u.notes.get(c)
 	if n == nil {
 		n = &flowNotes{}
-		u.notes[c] = n
+		u.notes.put(c, n)
 	}
 	if a.Kind&tracker.KindZeroWindow != 0 && n.zwFrame[s] == 0 {
 		n.zwTime[s], n.zwFrame[s] = seg.Time, seg.Frame
@@ -130,11 +139,11 @@ func (u *flow) Packet(a *tracker.Analysis) {
 }
 
 func (u *flow) Finish(c *tracker.Conn, reason tracker.EndReason) {
-	n := u.notes[c]
+	n := u.notes.get(c)
 	if n == nil {
 		return
 	}
-	delete(u.notes, c)
+	u.notes.del(c)
 	for s := tracker.Orig; s <= tracker.Resp; s++ {
 		p := &c.Peers[s]
 		if n.zwFrame[s] != 0 {
