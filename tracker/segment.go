@@ -8,6 +8,7 @@
 package tracker
 
 import (
+	"encoding/binary"
 	"net/netip"
 
 	"github.com/wirestate/wirestate/tracker/seqnum"
@@ -80,11 +81,14 @@ func (e Endpoint) String() string {
 }
 
 // Less orders endpoints by address bytes, then port.
-func (e Endpoint) Less(o Endpoint) bool {
-	for i := range e.Addr {
-		if e.Addr[i] != o.Addr[i] {
-			return e.Addr[i] < o.Addr[i]
-		}
+func (e *Endpoint) Less(o *Endpoint) bool {
+	a0, b0 := binary.BigEndian.Uint64(e.Addr[:8]), binary.BigEndian.Uint64(o.Addr[:8])
+	if a0 != b0 {
+		return a0 < b0
+	}
+	a1, b1 := binary.BigEndian.Uint64(e.Addr[8:]), binary.BigEndian.Uint64(o.Addr[8:])
+	if a1 != b1 {
+		return a1 < b1
 	}
 	return e.Port < o.Port
 }
@@ -98,7 +102,7 @@ type FlowKey struct {
 // MakeFlowKey returns the canonical key of the 4-tuple (a, b) and whether a is
 // the key's Lo endpoint.
 func MakeFlowKey(a, b Endpoint) (FlowKey, bool) {
-	if b.Less(a) {
+	if b.Less(&a) {
 		return FlowKey{Lo: b, Hi: a}, false
 	}
 	return FlowKey{Lo: a, Hi: b}, true
