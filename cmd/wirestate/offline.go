@@ -180,8 +180,9 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 		IdleTimeout: int64(fl.IdleTimeout),
 		Record:      p.record,
 		Sink:        col,
-		Observers:   withStates(observers(fl), p.states), // --html states chart (html_states.go)
-		Zeek:        zcfg, // Zeek mode (zeek.go)
+		// Observers, with the --html states recorder (html_states.go).
+		Observers: withStates(observers(fl), p.states),
+		Zeek:      zcfg, // Zeek mode (zeek.go)
 	}
 	var tr *tracker.Tracker
 	var seg tracker.Segment
