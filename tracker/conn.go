@@ -267,7 +267,8 @@ type Conn struct {
 	DoneAt int64
 	// Peers holds the originator's (Orig) and responder's (Resp) endpoint.
 	Peers [2]Peer
-	// Anomalies is a bit set of finding kinds, owned by the detectors.
+	// Anomalies is a bit set of finding kinds (bits below 24), owned by
+	// the detectors; its top byte holds their watch bits (see Watching).
 	Anomalies uint32
 	prev      uint32 // slab index+1 of the previous incarnation, 0 if none
 }

@@ -1,0 +1,97 @@
+package report
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/wirestate/wirestate/tracker"
+	"github.com/wirestate/wirestate/tracker/trackertest"
+)
+
+func TestWriteZeek(t *testing.T) {
+	uid := func(frame uint64) string { return tracker.MakeUID(frame).String() }
+	cases := []struct {
+		name  string
+		build func() *trackertest.Convo
+		zeek  *tracker.ZeekConfig
+		rows  []string
+	}{
+		{
+			name: "complete connection",
+			build: func() *trackertest.Convo {
+				return trackertest.Handshake().Add("A", "P.", 1001, 5001, 100, 1e6).
+					Add("B", "P.", 5001, 1101, 50, 1e6).Add("A", "F.", 1101, 5051, 0, 1e6).
+					Add("B", "F.", 5051, 1102, 0, 1e6).Add("A", ".", 1102, 5052, 0, 1e6)
+			},
+			zeek: &tracker.ZeekConfig{},
+			rows: []string{"1000000000.001000\t" + uid(1) + "\t10.0.0.1\t40000\t10.0.0.2\t80\ttcp\t-\t0.006000\t100\t50\tSF\tT\tT\t0\tShADdFf\t5\t360\t3\t206\t-\t6"},
+		},
+		{
+			name: "flipped by Zeek: the originator is the SYN-ACK's receiver",
+			build: func() *trackertest.Convo {
+				return trackertest.New().Add("B", "S.", 5000, 1001, 0, 1e6).Add("A", ".", 1001, 5001, 0, 1e6)
+			},
+			rows: []string{"1000000000.001000\t" + uid(1) + "\t10.0.0.1\t40000\t10.0.0.2\t80\ttcp\t-\t0.001000\t0\t0\tS1\tT\tT\t0\t^hA\t1\t52\t1\t52\t-\t6"},
+		},
+		{
+			name: "bare mode keeps the SYN-ACK's sender; a lone packet has no duration",
+			build: func() *trackertest.Convo {
+				return trackertest.New().Add("B", "S.", 5000, 1001, 0, 1e6)
+			},
+			zeek: &tracker.ZeekConfig{LikelyServerPorts: &tracker.PortSet{}},
+			rows: []string{"1000000000.001000\t" + uid(1) + "\t10.0.0.2\t80\t10.0.0.1\t40000\ttcp\t-\t-\t-\t-\tOTH\tT\tT\t0\tH\t1\t52\t0\t0\t-\t6"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			col := trackertest.Run(tc.build().Segs, tracker.Config{Zeek: tc.zeek})
+			res := &Result{Records: col.Recs}
+			var buf bytes.Buffer
+			if err := WriteZeek(&buf, res, ZeekOptions{Open: 1e18, Close: 1e18 + 60e9}); err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+			header := []string{
+				"#separator \\x09",
+				"#set_separator\t,",
+				"#empty_field\t(empty)",
+				"#unset_field\t-",
+				"#path\tconn",
+				"#open\t2001-09-09-01-46-40",
+				"#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents\tip_proto",
+				"#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]\tcount",
+			}
+			want := append(append(header, tc.rows...), "#close\t2001-09-09-01-47-40")
+			if got := strings.Join(lines, "\n"); got != strings.Join(want, "\n") {
+				t.Errorf("got:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+			}
+		})
+	}
+}
+
+func TestZeekLocal(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		want bool
+	}{
+		{"10.1.2.3", true}, {"192.168.1.28", true}, {"172.31.0.1", true}, {"127.0.0.1", true},
+		{"35.221.46.9", false}, {"8.8.8.8", false}, {"fe80::1", true}, {"2001:4860:0:2001::68", false},
+		{"2001:0:4137:9e50:8000:f12a:b9c8:2815", true}, {"2a00:6020:ad0b:8380::10", false},
+	} {
+		var a tracker.Addr
+		ip := mustAddr(tc.addr)
+		if ip.Is4() {
+			a = tracker.AddrFrom4(ip.As4())
+		} else {
+			b := ip.As16()
+			a = tracker.AddrFromSlice(b[:])
+		}
+		if got := zeekLocal(a); got != tc.want {
+			t.Errorf("zeekLocal(%s) = %v, want %v", tc.addr, got, tc.want)
+		}
+	}
+}
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
