@@ -23,10 +23,12 @@ type ZeekFlags struct {
 	// Load names protocol scripts (base/protocols/NAME) loaded in bare
 	// mode, whose ports count as likely server ports.
 	Load []string
-	// IgnoreChecksums is Zeek's -C: TCP checksums are not verified.
-	// Without it they are, and a segment with a bad checksum is counted
-	// (history C/c) and otherwise ignored, as Zeek does.
+	// IgnoreChecksums is Zeek's -C: in Zeek mode, TCP checksums are not
+	// verified. Without it, Zeek mode verifies them as Zeek does: a segment
+	// with a bad checksum is counted (history C/c) and otherwise ignored.
 	IgnoreChecksums bool
+	// ValidateChecksums verifies TCP checksums outside Zeek mode too.
+	ValidateChecksums bool
 }
 
 // registerZeekFlags adds the Zeek options to fs.
@@ -34,7 +36,8 @@ func registerZeekFlags(fs *pflag.FlagSet, z *ZeekFlags) {
 	fs.BoolVar(&z.Mode, "zeek-mode", false, "end connections by Zeek's timers and port-reuse rules, so that records match Zeek's conn.log rows (implied by --format zeek)")
 	fs.BoolVar(&z.Bare, "zeek-bare", false, "choose originators as zeek -b does: no likely server ports but those of --zeek-load")
 	fs.StringSliceVar(&z.Load, "zeek-load", nil, "with --zeek-bare, protocol scripts loaded (http, krb, ftp, ...), whose ports are likely server ports")
-	fs.BoolVarP(&z.IgnoreChecksums, "ignore-checksums", "C", false, "do not verify TCP checksums (Zeek's -C); by default a segment with a bad checksum is counted and ignored")
+	fs.BoolVarP(&z.IgnoreChecksums, "ignore-checksums", "C", false, "in Zeek mode, do not verify TCP checksums (Zeek's -C)")
+	fs.BoolVar(&z.ValidateChecksums, "validate-checksums", false, "verify TCP checksums and ignore segments with bad ones (default: only in Zeek mode, as Zeek does; off otherwise because captures taken on a sending host with checksum offload show every outgoing segment with a bad checksum)")
 }
 
 // zeekMode reports whether Zeek's lifetime rules are on.
@@ -65,8 +68,15 @@ func zeekTrackerConfig(fl *Flags) (*tracker.ZeekConfig, error) {
 
 // zeekDecoderOptions returns the capture decoder options the checksum flag
 // selects.
+//
+// wirestate's own analysis does not verify checksums by default: on the
+// sending host, checksum offload leaves every outgoing segment's checksum
+// unfilled in the capture, and dropping those would blind the analysis to
+// half of every connection (tcpdump and Wireshark do not verify by default
+// either). Zeek mode verifies unless -C, as Zeek does.
 func zeekDecoderOptions(fl *Flags) capture.DecoderOptions {
-	return capture.DecoderOptions{ValidateChecksums: !fl.Zeek.IgnoreChecksums}
+	validate := fl.Zeek.ValidateChecksums || zeekMode(fl) && !fl.Zeek.IgnoreChecksums
+	return capture.DecoderOptions{ValidateChecksums: validate}
 }
 
 // writeZeek writes res as Zeek's conn.log. The #open and #close lines carry

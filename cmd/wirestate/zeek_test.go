@@ -16,7 +16,8 @@ func TestZeekFlags(t *testing.T) {
 		validate bool     // checksums verified
 		err      bool
 	}{
-		{name: "text output: own lifetime, checksums verified", args: nil, validate: true},
+		{name: "text output: own lifetime, checksums not verified (offload)", args: nil},
+		{name: "--validate-checksums outside Zeek mode", args: []string{"--validate-checksums"}, validate: true},
 		{name: "zeek output implies Zeek mode with a full Zeek's ports", args: []string{"--format", "zeek"},
 			mode: true, likely: []uint16{80, 88, 443, 6669}, unlikely: []uint16{40000}, validate: true},
 		{name: "zeek mode in JSON", args: []string{"--format", "json", "--zeek-mode"}, mode: true, likely: []uint16{80}, validate: true},
