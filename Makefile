@@ -23,6 +23,14 @@ race:
 unit:
 	$(GO) test -count=1 $(PKGS)
 
+## fuzz: run every fuzz target for FUZZTIME each (CI runs it after the tests).
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzTracker$$' -fuzztime $(FUZZTIME) ./tracker
+	$(GO) test -run '^$$' -fuzz '^FuzzZeekHistory$$' -fuzztime $(FUZZTIME) ./tracker
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./capture
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./capture
+
 ## pcaps: re-record the sample captures from real kernels (root).
 pcaps:
 	bash pcaps/lab/record.sh

@@ -30,9 +30,9 @@ func (o *invariantObserver) Packet(a *Analysis) {
 	sh := o.sh
 	detached := 0
 	live := 0
-	for ci := range sh.slab.chunks {
-		for i := range sh.slab.chunks[ci] {
-			c := &sh.slab.chunks[ci][i]
+	for idx := 0; idx < sh.slab.n; idx++ {
+		{
+			c := sh.slab.at(idx)
 			if c.UID == 0 {
 				continue
 			}
@@ -71,7 +71,7 @@ func segmentsFromBytes(data []byte) []Segment {
 	bases := [2]uint32{0xfffffff0, 1 << 31}
 	var out []Segment
 	now := int64(1e18)
-	for i := 0; i+8 <= len(data) && len(out) < 2000; i += 8 {
+	for i := 0; i+8 <= len(data) && len(out) < 256; i += 8 {
 		r := data[i : i+8]
 		a, b := eps[0], eps[1]
 		if r[0]&2 != 0 {
