@@ -13,8 +13,11 @@ run() { # label, command...
 	local label=$1; shift
 	local best=
 	for i in 1 2 3; do
-		local t
-		t=$( { /usr/bin/time -f "%e %U %S %M" "$@" > /dev/null 2>/dev/null; } 2>&1 | tail -1)
+		local t tf
+		tf=$(mktemp)
+		/usr/bin/time -o "$tf" -f "%e %U %S %M" "$@" > /dev/null 2>&1
+		t=$(tail -1 "$tf")
+		rm -f "$tf"
 		if [ -z "$best" ] || awk -v a="${t%% *}" -v b="${best%% *}" 'BEGIN{exit !(a<b)}'; then best=$t; fi
 	done
 	read -r wall user sys rss <<<"$best"

@@ -154,18 +154,64 @@ func writeConns(w *bufio.Writer, res *Result, opt *Options) {
 		return
 	}
 	fmt.Fprintf(w, "\nConnections:\n")
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "  UID\tORIG\tRESP\tSTART\tDURATION\tPKTS →/←\tBYTES →/←\tORIG STATE\tRESP STATE\tNOTES")
-	for i := range res.Records {
-		r := &res.Records[i]
+	// A table of possibly millions of rows: measure the columns in one
+	// pass, then write each row through one reused buffer (text/tabwriter
+	// would hold the whole table in memory).
+	head := [...]string{"UID", "ORIG", "RESP", "START", "DURATION", "PKTS →/←", "BYTES →/←", "ORIG STATE", "RESP STATE", "NOTES"}
+	var width [len(head)]int
+	for i, h := range head {
+		width[i] = len([]rune(h))
+	}
+	var cell [len(head)][]byte
+	fill := func(r *tracker.Record) {
 		c := &r.Conn
 		o, p := &c.Peers[tracker.Orig], &c.Peers[tracker.Resp]
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d/%d\t%d/%d\t%s\t%s\t%s\n",
-			c.UID, c.Orig, c.Resp, opt.stamp(c.Start), fmtDur(c.Last-c.Start),
-			o.Pkts, p.Pkts, o.Bytes, p.Bytes,
-			stateText(o), stateText(p), notes(r))
+		for i := range cell {
+			cell[i] = cell[i][:0]
+		}
+		cell[0] = append(cell[0], c.UID.String()...)
+		cell[1] = append(cell[1], c.Orig.String()...)
+		cell[2] = append(cell[2], c.Resp.String()...)
+		cell[3] = append(cell[3], opt.stamp(c.Start)...)
+		cell[4] = append(cell[4], fmtDur(c.Last-c.Start)...)
+		cell[5] = strconv.AppendUint(cell[5], uint64(o.Pkts), 10)
+		cell[5] = append(cell[5], '/')
+		cell[5] = strconv.AppendUint(cell[5], uint64(p.Pkts), 10)
+		cell[6] = strconv.AppendUint(cell[6], o.Bytes, 10)
+		cell[6] = append(cell[6], '/')
+		cell[6] = strconv.AppendUint(cell[6], p.Bytes, 10)
+		cell[7] = append(cell[7], stateText(o)...)
+		cell[8] = append(cell[8], stateText(p)...)
+		cell[9] = append(cell[9], notes(r)...)
 	}
-	tw.Flush()
+	for i := range res.Records {
+		fill(&res.Records[i])
+		for j := range cell[:len(cell)-1] {
+			width[j] = max(width[j], len(cell[j]))
+		}
+	}
+	var line []byte
+	emit := func(cells func(j int) []byte, n func(j int) int) {
+		line = append(line[:0], "  "...)
+		for j := range head {
+			line = append(line, cells(j)...)
+			if j < len(head)-1 {
+				for k := n(j); k < width[j]+2; k++ {
+					line = append(line, ' ')
+				}
+			}
+		}
+		for len(line) > 0 && line[len(line)-1] == ' ' {
+			line = line[:len(line)-1]
+		}
+		line = append(line, '\n')
+		w.Write(line)
+	}
+	emit(func(j int) []byte { return []byte(head[j]) }, func(j int) int { return len([]rune(head[j])) })
+	for i := range res.Records {
+		fill(&res.Records[i])
+		emit(func(j int) []byte { return cell[j] }, func(j int) int { return len(cell[j]) })
+	}
 }
 
 func stateText(p *tracker.Peer) string {

@@ -204,6 +204,15 @@ func (t *Tracker) send(i int) {
 	t.cur[i] = <-sh.free
 }
 
+// Advance moves packet time to now without a segment (for a packet the
+// caller chose not to feed), so that timers due by now fire when the
+// shards next run. Unlike Tick it delivers nothing.
+func (t *Tracker) Advance(now int64) {
+	if now > t.watermark {
+		t.watermark = now
+	}
+}
+
 // Tick moves packet time to now when no packet has (a quiet wire in live
 // capture) and delivers every pending segment, so timers fire on time.
 func (t *Tracker) Tick(now int64) {

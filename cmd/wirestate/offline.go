@@ -21,6 +21,9 @@ type pass struct {
 	only map[tracker.FlowKey]bool
 	// keep, when set, selects the records collected.
 	keep func(*tracker.Record) bool
+	// until, when set, stops reading after this packet time: every
+	// connection of interest has ended (last packet plus 2MSL) by then.
+	until int64
 	// states, when set, counts per-host states over time (--html).
 	states *report.StateRecorder
 }
@@ -94,15 +97,17 @@ func analyze(ctx context.Context, fl *Flags) (*report.Result, report.Options, er
 		want := map[tracker.UID]bool{}
 		keys := map[tracker.FlowKey]bool{}
 		recorded := htmlTimelineUIDs(fl, res.Findings, shown) // shown, and every finding's with --html
+		var until int64
 		for i := range res.Records {
 			r := &res.Records[i]
 			if recorded[r.Conn.UID] && r.Timeline == nil && sel.match(r) {
 				want[r.Conn.UID] = true
 				keys[r.Conn.Key()] = true
+				until = max(until, r.Conn.Last+2*int64(fl.MSL)+1)
 			}
 		}
 		if len(want) > 0 {
-			second := pass{fl: fl, only: keys,
+			second := pass{fl: fl, only: keys, until: until,
 				record: func(u tracker.UID) bool { return want[u] },
 				keep:   func(r *tracker.Record) bool { return want[r.Conn.UID] }}
 			res2, err := second.run(ctx, names)
@@ -207,9 +212,14 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 			}
 			tr = tracker.New(cfg)
 		}
+		if p.until != 0 && seg.Time > p.until {
+			tr.Advance(seg.Time)
+			break
+		}
 		if p.only != nil {
 			k, _ := tracker.MakeFlowKey(seg.Src, seg.Dst)
 			if !p.only[k] {
+				tr.Advance(seg.Time) // timers still run on packet time
 				continue
 			}
 		}
