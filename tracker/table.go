@@ -52,7 +52,7 @@ func (t *flowTable) find(h uint64, k *FlowKey, s *slab) int {
 
 // insert adds slab index idx under hash h; the key must not be present.
 func (t *flowTable) insert(h uint64, idx int) {
-	if (t.n+1)*2 > len(t.slots) {
+	if (t.n+1)*3 > len(t.slots)*2 { // grow past two thirds full
 		t.grow()
 	}
 	t.put(h&0xffffffff, idx)
