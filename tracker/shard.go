@@ -111,7 +111,7 @@ func (sh *shard) process(seg *Segment, h uint64) {
 	}
 	var c *Conn
 	if idx < 0 && sh.slab.live >= sh.maxLive {
-		sh.evict()
+		sh.evict(-1)
 	}
 	switch {
 	case idx < 0:
@@ -128,6 +128,9 @@ func (sh *shard) process(seg *Segment, h uint64) {
 		s := c.SideOf(seg.Src)
 		switch {
 		case sh.cfg.Zeek == nil && seg.Flags&(FlagSYN|FlagACK|FlagRST) == FlagSYN && c.startsNewIncarnation(seg, s): // Zeek mode: reuse is decided at lookup
+			if sh.slab.live >= sh.maxLive {
+				sh.evict(idx) // the new incarnation needs a slot too
+			}
 			old := c
 			idx = sh.reincarnate(idx, h, seg)
 			c = sh.slab.at(idx)
@@ -170,13 +173,14 @@ func (sh *shard) process(seg *Segment, h uint64) {
 }
 
 // evict makes room for one connection: the one closed longest ago if any,
-// otherwise the least recently active of a few sampled from the table.
-func (sh *shard) evict() {
+// otherwise the least recently active of a few sampled from the table. The
+// connection at slab index protect (or -1) is never chosen.
+func (sh *shard) evict(protect int) {
 	for sh.doneHead < len(sh.doneQ) {
 		e := sh.doneQ[sh.doneHead]
 		sh.doneHead++
 		c := sh.slab.at(int(e.idx))
-		if c.UID == e.uid && c.Done() && c.DoneAt == e.at && c.Flags&connDetached == 0 {
+		if int(e.idx) != protect && c.UID == e.uid && c.Done() && c.DoneAt == e.at && c.Flags&connDetached == 0 {
 			key := c.Key()
 			sh.finish(int(e.idx), sh.hasher.hash(&key), EndEvicted)
 			return
@@ -194,13 +198,16 @@ func (sh *shard) evict() {
 			continue
 		}
 		idx := int(uint32(v)) - 1
+		if idx == protect {
+			continue
+		}
 		if c := sh.slab.at(idx); best < 0 || c.Last < bestLast {
 			best, bestLast = idx, c.Last
 		}
 	}
 	if best < 0 {
 		sh.table.each(func(idx int) {
-			if best < 0 {
+			if best < 0 && idx != protect {
 				best = idx
 			}
 		})

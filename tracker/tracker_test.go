@@ -228,3 +228,32 @@ func TestUIDFirstFrame(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxConnsHoldsWithReincarnations checks the bound when new
+// incarnations of held 4-tuples keep arriving (each needs a slot while its
+// predecessor is held).
+func TestMaxConnsHoldsWithReincarnations(t *testing.T) {
+	var segs []Segment
+	now := int64(1e18)
+	for round := 0; round < 5; round++ {
+		for i := 0; i < 50; i++ {
+			now += 1000
+			segs = append(segs, Segment{Time: now, Frame: uint64(len(segs) + 1), Flags: FlagSYN,
+				Seq: seqnum.Value(round*100000 + i),
+				Src: Endpoint{Addr: AddrFrom4([4]byte{10, 0, 0, byte(i)}), Port: 40000},
+				Dst: Endpoint{Addr: AddrFrom4([4]byte{10, 0, 1, 1}), Port: 80}})
+		}
+	}
+	col := &collector{}
+	tr := New(Config{Inline: true, MaxConns: 20, Sink: col})
+	for i := range segs {
+		tr.Feed(&segs[i])
+	}
+	st := tr.Close()
+	if st.MaxLive > 20 {
+		t.Errorf("held %d connections at once, bound 20", st.MaxLive)
+	}
+	if uint64(len(col.recs)) != st.Conns {
+		t.Errorf("%d records for %d connections", len(col.recs), st.Conns)
+	}
+}
