@@ -98,6 +98,7 @@ type liveRun struct {
 // live captures from an interface until interrupted, streaming findings,
 // and then writes the same final report as offline analysis.
 func live(ctx context.Context, fl *Flags, out, stderr io.Writer) error {
+	fl.Detect.Live = true // report findings as soon as they are decided
 	lf := &fl.Live
 	if lf.ListInterfaces {
 		return listInterfaces(out)

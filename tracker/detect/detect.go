@@ -42,6 +42,10 @@ type Config struct {
 	// MaxMembers bounds the member uids (and member records) listed per
 	// aggregate finding.
 	MaxMembers int
+	// Live reports findings as soon as they can be decided rather than
+	// when the connection ends (an unanswered SYN at its third attempt),
+	// for live capture.
+	Live bool
 	// PortRange is the ephemeral port range assumed for clients
 	// (Linux's default ip_local_port_range, 32768-60999).
 	PortRange [2]int

@@ -169,3 +169,22 @@ func TestPortReuseAfterRefusalIsSilent(t *testing.T) {
 		t.Fatalf("%d connections, want 2 incarnations", len(col.Recs))
 	}
 }
+
+func TestLiveReportsUnansweredSYNWhileRetrying(t *testing.T) {
+	c := tt.New().Add("A", "S", 1000, 0, 0, 1e6).Add("A", "S", 1000, 0, 0, 1e9).Add("A", "S", 1000, 0, 0, 1e9)
+	var at []int64
+	col := &tt.Collector{}
+	tr := tracker.New(tracker.Config{Inline: true, Sink: col, Observers: func(_ int, emit func(*tracker.Finding)) []tracker.Observer {
+		return []tracker.Observer{NewEngine(Config{Live: true}, func(f *tracker.Finding) { at = append(at, c.Now); emit(f) })}
+	}})
+	for i := range c.Segs {
+		tr.Feed(&c.Segs[i])
+		if i == 2 && len(col.Findings) != 1 {
+			t.Fatalf("after the third SYN: %d findings, want the syn-unanswered report already", len(col.Findings))
+		}
+	}
+	tr.Close()
+	if n := kinds(col.Findings)["syn-unanswered"]; n != 1 {
+		t.Fatalf("%d syn-unanswered findings, want exactly 1 (not again at the end)", n)
+	}
+}

@@ -76,6 +76,9 @@ type hsNotes struct {
 	dropFirstFrame uint64
 	dropFirstTime  int64
 	origRetrans    int
+	// synReported is set once syn-unanswered was reported (live mode
+	// reports it while the client is still retrying).
+	synReported bool
 }
 
 // handshake watches connection set-up: syn-unanswered, connection-refused,
@@ -111,6 +114,11 @@ func (h *handshake) Packet(a *tracker.Analysis) {
 	switch {
 	case a.From == tracker.Orig && f&(tracker.FlagSYN|tracker.FlagACK|tracker.FlagRST) == tracker.FlagSYN:
 		n.syn.add(seg)
+		if h.env.Cfg.Live && n.synack.n == 0 && n.syn.n == 3 {
+			// Live: the third attempt is evidence enough; report it
+			// while it is happening rather than when it ends.
+			h.synUnanswered(c, n, "still retrying as this is reported (live capture)", seg)
+		}
 	case a.From == tracker.Resp && f&(tracker.FlagSYN|tracker.FlagACK) == tracker.FlagSYN|tracker.FlagACK:
 		if n.synack.n == 0 && n.syn.n > 1 {
 			h.synUnanswered(c, n, fmt.Sprintf("answered late: SYN-ACK (frame %d) after %d attempts", seg.Frame, n.syn.n), seg)
@@ -215,8 +223,13 @@ const acceptQueueHint = "The accept queue holds min(listen backlog, net.core.som
 	"Compare Recv-Q with Send-Q of the listener in `ss -lnt`, and watch `nstat -az TcpExtListenOverflows TcpExtListenDrops`. " +
 	"Raise net.core.somaxconn and the backlog the application passes to listen(), or make the application accept() faster."
 
-// synUnanswered reports an originator that retransmitted its SYN.
+// synUnanswered reports an originator that retransmitted its SYN, once per
+// connection.
 func (h *handshake) synUnanswered(c *tracker.Conn, n *hsNotes, ending string, at *tracker.Segment) {
+	if n.synReported {
+		return
+	}
+	n.synReported = true
 	f := &tracker.Finding{
 		Severity: tracker.SevWarning, Time: n.syn.times[0],
 		Summary: fmt.Sprintf("%s sent its SYN %s with no SYN-ACK (intervals %s); %s",
