@@ -362,6 +362,13 @@ func WriteJSON(w io.Writer, res *Result, opt Options) error {
 			return err
 		}
 	}
+	return jw.Finish(res)
+}
+
+// Finish writes every connection record of res and the summary, and
+// flushes: the end of a JSON Lines report whose findings were written
+// already (streamed, in live capture).
+func (jw *JSONWriter) Finish(res *Result) error {
 	for i := range res.Records {
 		if err := jw.Conn(&res.Records[i]); err != nil {
 			return err

@@ -389,15 +389,7 @@ func (r *liveRun) finish(out io.Writer, sel *selection) error {
 	}
 	res.Findings = append(res.Findings, agg...)
 	report.SortFindings(res.Findings)
-	if !sel.empty() {
-		kept := res.Records[:0]
-		for i := range res.Records {
-			if sel.match(&res.Records[i]) {
-				kept = append(kept, res.Records[i])
-			}
-		}
-		res.Records = kept
-	}
+	res.Records = sel.filter(res.Records)
 	if droppedRecords > 0 || droppedFindings > 0 {
 		fmt.Fprintf(r.stderr, "wirestate: the final report leaves out %d connection records and %d findings (--report-conns %d); all were streamed and counted\n",
 			droppedRecords, droppedFindings, fl.Live.ReportConns)
@@ -418,16 +410,7 @@ func (r *liveRun) finish(out io.Writer, sel *selection) error {
 	}
 	switch fl.Format {
 	case "json":
-		jw := s.jw
-		for i := range res.Records {
-			if err := jw.Conn(&res.Records[i]); err != nil {
-				return err
-			}
-		}
-		if err := jw.Summary(res); err != nil {
-			return err
-		}
-		return jw.Close()
+		return s.jw.Finish(res)
 	case "zeek":
 		return writeZeek(out, res, fl)
 	}

@@ -129,15 +129,7 @@ func analyze(ctx context.Context, fl *Flags) (*report.Result, report.Options, er
 	if err := writeFindingsPcap(ctx, fl, names, res); err != nil { // --write-findings (html_findings.go)
 		return nil, report.Options{}, err
 	}
-	if !sel.empty() {
-		kept := res.Records[:0]
-		for i := range res.Records {
-			if sel.match(&res.Records[i]) {
-				kept = append(kept, res.Records[i])
-			}
-		}
-		res.Records = kept
-	}
+	res.Records = sel.filter(res.Records)
 	opt := report.Options{
 		Local:       fl.LocalTime,
 		Transitions: fl.Timeline != "none" || len(fl.Conns) > 0,

@@ -56,3 +56,17 @@ func (s *selection) match(r *tracker.Record) bool {
 	}
 	return true
 }
+
+// filter keeps the records that pass every filter, in place.
+func (s *selection) filter(recs []tracker.Record) []tracker.Record {
+	if s.empty() {
+		return recs
+	}
+	kept := recs[:0]
+	for i := range recs {
+		if s.match(&recs[i]) {
+			kept = append(kept, recs[i])
+		}
+	}
+	return kept
+}
