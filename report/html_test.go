@@ -264,7 +264,7 @@ func TestHTMLStatesMatchHosts(t *testing.T) {
 			}
 			want := 0
 			if hs != nil {
-				want = hs.Counts[st]
+				want = int(hs.Counts[st])
 			}
 			if int(last) < want {
 				t.Errorf("%s %s: chart ends at %d, ss would list %d", h.Host, st, last, want)

@@ -324,8 +324,10 @@ func (jw *JSONWriter) Summary(res *Result) error {
 	} else {
 		j.null("states_at")
 	}
+	hosts, omitted := Busiest(Hosts(res.Records, res.Snapshot), jsonHosts)
+	j.uint("hosts_omitted", uint64(omitted))
 	j.open("hosts", '[')
-	for _, h := range Hosts(res.Records, res.Snapshot) {
+	for _, h := range hosts {
 		j.elem()
 		j.str("host", h.Host.String())
 		j.open("states", '{')

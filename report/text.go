@@ -12,6 +12,12 @@ import (
 	"github.com/wirestate/wirestate/tracker"
 )
 
+// textHosts and jsonHosts bound the per-host view (the busiest hosts).
+const (
+	textHosts = 50
+	jsonHosts = 1000
+)
+
 // Options controls what the writers print.
 type Options struct {
 	// Timelines, when set, selects the records whose timelines are
@@ -111,7 +117,7 @@ func writeTotals(w *bufio.Writer, res *Result, opt *Options) {
 }
 
 func writeHosts(w *bufio.Writer, res *Result, opt *Options) {
-	hosts := Hosts(res.Records, res.Snapshot)
+	hosts, omitted := Busiest(Hosts(res.Records, res.Snapshot), textHosts)
 	at := res.Input.Last
 	what := "end of capture"
 	if res.Snapshot != nil {
@@ -147,6 +153,9 @@ func writeHosts(w *bufio.Writer, res *Result, opt *Options) {
 		fmt.Fprintf(tw, "  %s\t%s\n", h.Host, strings.Join(parts, "  "))
 	}
 	tw.Flush()
+	if omitted > 0 {
+		fmt.Fprintf(w, "  … and %d more hosts with fewer connections (see --host, or the JSON summary)\n", omitted)
+	}
 }
 
 func writeConns(w *bufio.Writer, res *Result, opt *Options) {

@@ -487,8 +487,8 @@ func ephemeralPorts(records []tracker.Record, cfg *Config) []tracker.Finding {
 	uses := map[key][]use{}
 	for i := range records {
 		c := &records[i].Conn
-		if c.Partial() {
-			continue
+		if c.Partial() || halfOpenAttempt(c) {
+			continue // spoofed or abandoned SYNs are not a client's port use
 		}
 		k := key{c.Orig.Addr, c.Resp}
 		uses[k] = append(uses[k], use{c.Start, c.Orig.Port})

@@ -10,53 +10,67 @@ import (
 // maxAttempts bounds the SYN and SYN-ACK attempts remembered per connection.
 const maxAttempts = 12
 
-// attempts remembers the packets of a repeated SYN or SYN-ACK.
+// attempt is one packet of a repeated SYN or SYN-ACK.
+type attempt struct {
+	t int64
+	f uint64
+}
+
+// attempts remembers the packets of a repeated SYN or SYN-ACK: the first
+// inline, the rest in storage allocated only when there is a second (most
+// connections never retransmit, and a flood has a million of them).
 type attempts struct {
-	n      int
-	times  [maxAttempts]int64
-	frames [maxAttempts]uint64
+	n     int
+	first attempt
+	rest  *[maxAttempts - 1]attempt
 }
 
 func (a *attempts) add(seg *tracker.Segment) {
-	if a.n < maxAttempts {
-		a.times[a.n], a.frames[a.n] = seg.Time, seg.Frame
+	switch {
+	case a.n == 0:
+		a.first = attempt{seg.Time, seg.Frame}
+	case a.n < maxAttempts:
+		if a.rest == nil {
+			a.rest = new([maxAttempts - 1]attempt)
+		}
+		a.rest[a.n-1] = attempt{seg.Time, seg.Frame}
 	}
 	a.n++
 }
 
-func (a *attempts) last() (int64, uint64) {
-	i := a.n - 1
-	if i >= maxAttempts {
-		i = maxAttempts - 1
+// at returns attempt i (0-based, below min(n, maxAttempts)).
+func (a *attempts) at(i int) (int64, uint64) {
+	if i == 0 {
+		return a.first.t, a.first.f
 	}
-	return a.times[i], a.frames[i]
+	return a.rest[i-1].t, a.rest[i-1].f
 }
+
+func (a *attempts) last() (int64, uint64) { return a.at(min(a.n, maxAttempts) - 1) }
 
 // intervals formats the gaps between attempts, for example "1.0s, 1.0s, 2.0s".
 func (a *attempts) intervals() string {
-	k := a.n
-	if k > maxAttempts {
-		k = maxAttempts
-	}
 	var parts []string
-	for i := 1; i < k; i++ {
-		parts = append(parts, secs(a.times[i]-a.times[i-1]))
+	prev, _ := a.at(0)
+	for i := 1; i < min(a.n, maxAttempts); i++ {
+		t, _ := a.at(i)
+		parts = append(parts, secs(t-prev))
+		prev = t
 	}
 	return strings.Join(parts, ", ")
 }
 
 func (a *attempts) evidence(what string) []tracker.Evidence {
-	k := a.n
-	if k > maxAttempts {
-		k = maxAttempts
-	}
+	k := min(a.n, maxAttempts)
 	out := make([]tracker.Evidence, 0, k)
+	t0, _ := a.at(0)
 	for i := 0; i < k; i++ {
+		t, f := a.at(i)
 		w := what
 		if i > 0 {
-			w = fmt.Sprintf("%s, attempt %d, %s after the first", what, i+1, secs(a.times[i]-a.times[0]))
+			w = fmt.Sprintf("%s, attempt %d, %s after the first", what, i+1, secs(t-t0))
 		}
-		out = append(out, tracker.Evidence{Time: a.times[i], Frame: a.frames[i], What: w})
+		out = append(out, tracker.Evidence{Time: t, Frame: f, What: w})
 	}
 	return out
 }
@@ -195,8 +209,8 @@ func (h *handshake) respRST(c *tracker.Conn, n *hsNotes, seg *tracker.Segment) {
 			Severity: tracker.SevCritical, Time: seg.Time,
 			Summary: fmt.Sprintf("%s reset the connection %s after the client's handshake ACK, before sending anything: its accept queue was full and tcp_abort_on_overflow=1", c.Resp, secs(seg.Time-n.ackTime)),
 			Evidence: []tracker.Evidence{
-				{Time: n.syn.times[0], Frame: n.syn.frames[0], What: "SYN"},
-				{Time: n.synack.times[0], Frame: n.synack.frames[0], What: "SYN-ACK"},
+				{Time: n.syn.first.t, Frame: n.syn.first.f, What: "SYN"},
+				{Time: n.synack.first.t, Frame: n.synack.first.f, What: "SYN-ACK"},
 				{Time: n.ackTime, Frame: n.ackFrame, What: "client's ACK completes the handshake; the client is ESTABLISHED"},
 			},
 			Hint: acceptQueueHint,
@@ -231,7 +245,7 @@ func (h *handshake) synUnanswered(c *tracker.Conn, n *hsNotes, ending string, at
 	}
 	n.synReported = true
 	f := &tracker.Finding{
-		Severity: tracker.SevWarning, Time: n.syn.times[0],
+		Severity: tracker.SevWarning, Time: n.syn.first.t,
 		Summary: fmt.Sprintf("%s sent its SYN %s with no SYN-ACK (intervals %s); %s",
 			c.Orig, times(n.syn.n), n.syn.intervals(), ending),
 		Evidence: n.syn.evidence("SYN"),
@@ -250,7 +264,7 @@ func (h *handshake) acceptDrop(c *tracker.Conn, n *hsNotes, ending string, at *t
 			"(tcp_abort_on_overflow=0) and it dropped the ACK. The client believes it is ESTABLISHED while the server holds SYN_RECEIVED; "+
 			"client data retransmitted %s; %s", c.Resp, times(n.dropAfter), times(n.origRetrans), ending),
 		Evidence: []tracker.Evidence{
-			{Time: n.synack.times[0], Frame: n.synack.frames[0], What: "SYN-ACK"},
+			{Time: n.synack.first.t, Frame: n.synack.first.f, What: "SYN-ACK"},
 			{Time: n.ackTime, Frame: n.ackFrame, What: "client's ACK completes the handshake on the client's side"},
 		},
 		Hint: acceptQueueHint,
@@ -264,7 +278,7 @@ func (h *handshake) acceptDrop(c *tracker.Conn, n *hsNotes, ending string, at *t
 	// Seen from the client's side, the ACK could also have been lost on
 	// the way to the server. Near the server, the SYN-ACK follows the SYN
 	// at once while the ACK takes a round trip.
-	if n.syn.n > 0 && n.synack.times[0]-n.syn.times[0] > n.ackTime-n.synack.times[0] {
+	if n.syn.n > 0 && n.synack.first.t-n.syn.first.t > n.ackTime-n.synack.first.t {
 		f.Uncertain = true
 		f.Summary += " (captured near the client: the ACK may also have been lost between the capture point and the server)"
 	}
@@ -283,7 +297,10 @@ func (h *handshake) Finish(c *tracker.Conn, reason tracker.EndReason) {
 		last, _ := n.syn.last()
 		gap := int64(0)
 		if n.syn.n > 1 {
-			gap = n.syn.times[min(n.syn.n, maxAttempts)-1] - n.syn.times[min(n.syn.n, maxAttempts)-2]
+			k := min(n.syn.n, maxAttempts)
+			t1, _ := n.syn.at(k - 1)
+			t0, _ := n.syn.at(k - 2)
+			gap = t1 - t0
 		}
 		ending := fmt.Sprintf("still waiting at the end of the capture (%s after the last attempt)", secs(h.now-last))
 		if reason == tracker.EndIdle || h.now-last > 2*gap+3e9 {
