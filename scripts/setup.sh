@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Installs what building and testing wirestate needs on a Debian machine:
-# chromium for the HTML report's browser test, bc and python3 for bench scripts,
 # libpcap-dev (the live-capture path links libpcap), gcc for cgo, make,
-# tcpdump, nftables and iproute2 for the kernel lab, and a Go toolchain.
+# tcpdump, nftables and iproute2 for the kernel lab, and a Go toolchain;
+# with SETUP_TESTS=1 also what only the tests use: chromium (the HTML
+# report's browser test), tshark (the decoder's cross-check), bc and python3.
 # Idempotent; needs root for apt-get when something is missing.
 set -euo pipefail
 
 need=()
-for pkg in libpcap-dev gcc make tcpdump nftables iproute2 ca-certificates git chromium bc python3; do
+pkgs="libpcap-dev gcc make tcpdump nftables iproute2 ca-certificates git"
+if [ "${SETUP_TESTS:-0}" = 1 ]; then
+	pkgs="$pkgs chromium tshark bc python3"
+fi
+for pkg in $pkgs; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

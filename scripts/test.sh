@@ -4,6 +4,6 @@
 # (make fuzz, FUZZTIME=20s). As root, tests that need namespaces also run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/setup.sh
+SETUP_TESTS=1 source scripts/setup.sh
 make test
 make fuzz FUZZTIME="${FUZZTIME:-20s}"
