@@ -22,7 +22,11 @@ func inputOf(names []string, st capture.Stats) report.Input {
 		in.Sources = append(in.Sources, f.Name)
 		var links []string
 		for _, l := range f.LinkTypes {
-			links = append(links, capture.LinkTypeName(l))
+			name := capture.LinkTypeName(l)
+			if d := linkDescriptions[name]; d != "" {
+				name += " (" + d + ")" // as tcpdump prints it
+			}
+			links = append(links, name)
 		}
 		desc := f.Format.String()
 		if f.Format == capture.FormatPcap {
@@ -48,4 +52,12 @@ func inputOf(names []string, st capture.Stats) report.Input {
 		in.Skipped = append(in.Skipped, report.Count{Name: r.String(), Count: st.Skipped[r]})
 	}
 	return in
+}
+
+// linkDescriptions are tcpdump's descriptions of the link types wirestate
+// reads.
+var linkDescriptions = map[string]string{
+	"EN10MB": "Ethernet", "LINUX_SLL": "Linux cooked v1", "LINUX_SLL2": "Linux cooked v2",
+	"RAW": "Raw IP", "IPV4": "Raw IPv4", "IPV6": "Raw IPv6", "NULL": "BSD loopback",
+	"LOOP": "OpenBSD loopback", "FDDI": "FDDI",
 }
