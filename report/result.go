@@ -109,29 +109,28 @@ func (c *Collector) Finding(shard int, f *tracker.Finding) {
 
 // Records returns every kept record, sorted by start time, then uid.
 func (c *Collector) Records() []tracker.Record {
-	n := 0
-	for i := range c.records {
-		n += c.records[i].n
-	}
-	out := make([]tracker.Record, 0, n)
-	for i := range c.records {
-		out = c.records[i].appendTo(out)
-	}
+	out := gather(c.records)
 	SortRecords(out)
 	return out
 }
 
 // Findings returns every finding, in a stable order: by time, kind, uid.
 func (c *Collector) Findings() []tracker.Finding {
-	n := 0
-	for i := range c.findings {
-		n += c.findings[i].n
-	}
-	out := make([]tracker.Finding, 0, n)
-	for i := range c.findings {
-		out = c.findings[i].appendTo(out)
-	}
+	out := gather(c.findings)
 	SortFindings(out)
+	return out
+}
+
+// gather joins the shards' chunked storage into one slice.
+func gather[T any](parts []chunked[T]) []T {
+	n := 0
+	for i := range parts {
+		n += parts[i].n
+	}
+	out := make([]T, 0, n)
+	for i := range parts {
+		out = parts[i].appendTo(out)
+	}
 	return out
 }
 
