@@ -2,7 +2,7 @@ package report
 
 import (
 	"bytes"
-	"sort"
+	"slices"
 
 	"github.com/wirestate/wirestate/tracker"
 )
@@ -33,12 +33,22 @@ func (h *HostStates) Total() int {
 // Hosts builds the per-host view from a snapshot, or, when snap is nil, from
 // the records' final states. Hosts are sorted by address.
 func Hosts(records []tracker.Record, snap []tracker.ConnState) []HostStates {
-	// Counts accumulate in a pointer-free slice indexed through a map: a
-	// flood can bring a million spoofed hosts, and growing a slice of
-	// structs holding slices would pay a write barrier per element moved.
+	hosts, _ := BusiestHosts(records, snap, nil, -1)
+	return hosts
+}
+
+// BusiestHosts is Hosts limited to at most n hosts (all when n < 0): those
+// with the most open connections, listeners first among equals, then the
+// lowest addresses, returned in address order with the number left out. A
+// flood from spoofed sources can name a million hosts; only the n shown are
+// ever sorted or built. Without a snapshot, folded flood members count for
+// their victims (their spoofed sources are not listed).
+func BusiestHosts(records []tracker.Record, snap []tracker.ConnState, folded []tracker.Folded, n int) ([]HostStates, int) {
+	// Counts accumulate in a pointer-free slice indexed through a map.
 	type acc struct {
 		host             tracker.Addr
 		counts, inferred [tracker.NumStates]int32
+		listening        int32
 	}
 	index := make(map[tracker.Addr]int32, min(len(records)+len(snap), 1<<22)+64)
 	var hosts chunked[acc] // fixed chunks: growing never moves them
@@ -68,6 +78,14 @@ func Hosts(records []tracker.Record, snap []tracker.ConnState) []HostStates {
 			count(c.Orig, c.Peers[tracker.Orig].State, c.Peers[tracker.Orig].Inferred())
 			count(c.Resp, c.Peers[tracker.Resp].State, c.Peers[tracker.Resp].Inferred())
 		}
+		for i := range folded {
+			f := &folded[i]
+			for st, k := range f.VictimStates {
+				if k > 0 && tracker.State(st).Open() {
+					at(get(f.Victim.Addr)).counts[st] += k
+				}
+			}
+		}
 	} else {
 		for i := range snap {
 			s := &snap[i]
@@ -80,32 +98,118 @@ func Hosts(records []tracker.Record, snap []tracker.ConnState) []HostStates {
 		c := &records[i].Conn
 		if c.Peers[tracker.Resp].SawSYNACK() && !listen[c.Resp] {
 			listen[c.Resp] = true
-			get(c.Resp.Addr)
+			at(get(c.Resp.Addr)).listening++
 		}
 	}
-	// Sort an index, not the structs, into address order.
-	order := make([]int32, hosts.n)
-	for i := range order {
-		order[i] = int32(i)
+	load := func(h *acc) int {
+		l := int(h.listening)
+		for st, c := range h.counts {
+			if tracker.State(st).Open() {
+				l += int(c)
+			}
+		}
+		return l
 	}
-	sort.Slice(order, func(i, j int) bool { return addrLess(&at(order[i]).host, &at(order[j]).host) })
-	pos := make([]int32, hosts.n)
-	out := make([]HostStates, hosts.n)
-	for k, i := range order {
+	less := func(i, j int32) bool { return addrLess(&at(i).host, &at(j).host) }
+	var chosen []int32
+	if n < 0 || hosts.n <= n {
+		chosen = make([]int32, hosts.n)
+		for i := range chosen {
+			chosen[i] = int32(i)
+		}
+	} else {
+		chosen = busiest(hosts.n, n, func(i int32) int { return load(at(i)) }, less)
+	}
+	slices.SortFunc(chosen, func(a, b int32) int {
+		if less(a, b) {
+			return -1
+		}
+		if less(b, a) {
+			return 1
+		}
+		return 0
+	})
+	out := make([]HostStates, len(chosen))
+	pos := make(map[int32]int, len(chosen))
+	for k, i := range chosen {
 		h := at(i)
 		out[k] = HostStates{Host: h.host, Counts: h.counts, Inferred: h.inferred}
-		pos[i] = int32(k)
+		pos[i] = k
 	}
 	for ep := range listen {
-		h := &out[pos[index[ep.Addr]]]
-		h.Listening = append(h.Listening, ep.Port)
+		if k, ok := pos[index[ep.Addr]]; ok {
+			out[k].Listening = append(out[k].Listening, ep.Port)
+		}
 	}
 	for i := range out {
 		if l := out[i].Listening; len(l) > 1 {
-			sort.Slice(l, func(a, b int) bool { return l[a] < l[b] })
+			slices.Sort(l)
 		}
 	}
-	return out
+	return out, hosts.n - len(chosen)
+}
+
+// busiest picks the n of total items with the highest load, the lowest
+// (by less) among equal loads, without sorting them all: a threshold load
+// is found by counting, and only the items tied at it are ranked, through
+// a bounded heap.
+func busiest(total, n int, load func(int32) int, less func(i, j int32) bool) []int32 {
+	loads := make([]int32, total)
+	byLoad := map[int32]int{}
+	for i := range loads {
+		loads[i] = int32(load(int32(i)))
+		byLoad[loads[i]]++
+	}
+	levels := make([]int32, 0, len(byLoad))
+	for l := range byLoad {
+		levels = append(levels, l)
+	}
+	slices.Sort(levels)
+	threshold, above := int32(0), 0 // items strictly above threshold
+	for k := len(levels) - 1; k >= 0; k-- {
+		threshold = levels[k]
+		if above+byLoad[threshold] >= n {
+			break
+		}
+		above += byLoad[threshold]
+	}
+	chosen := make([]int32, 0, n)
+	need := n - above
+	// heap is a max-heap (by less) of the lowest `need` tied items so far.
+	heap := make([]int32, 0, need)
+	down := func(i int) {
+		for {
+			c := 2*i + 1
+			if c >= len(heap) {
+				return
+			}
+			if c+1 < len(heap) && less(heap[c], heap[c+1]) {
+				c++
+			}
+			if !less(heap[i], heap[c]) {
+				return
+			}
+			heap[i], heap[c] = heap[c], heap[i]
+			i = c
+		}
+	}
+	for i := range loads {
+		switch l := loads[i]; {
+		case l > threshold:
+			chosen = append(chosen, int32(i))
+		case l == threshold && need > 0:
+			if len(heap) < need {
+				heap = append(heap, int32(i))
+				for j := len(heap) - 1; j > 0 && less(heap[(j-1)/2], heap[j]); j = (j - 1) / 2 {
+					heap[j], heap[(j-1)/2] = heap[(j-1)/2], heap[j]
+				}
+			} else if less(int32(i), heap[0]) {
+				heap[0] = int32(i)
+				down(0)
+			}
+		}
+	}
+	return append(chosen, heap...)
 }
 
 // addrLess orders addresses as net/netip does (IPv4 before IPv6, then by
@@ -115,27 +219,4 @@ func addrLess(a, b *tracker.Addr) bool {
 		return a4
 	}
 	return bytes.Compare(a[:], b[:]) < 0
-}
-
-// Busiest returns at most n hosts: those with the most open connections
-// (listeners first among equals), in address order, and the number left
-// out. A capture with a flood from spoofed sources can name a million hosts.
-func Busiest(hosts []HostStates, n int) ([]HostStates, int) {
-	if len(hosts) <= n {
-		return hosts, 0
-	}
-	load := make([]int, len(hosts))
-	order := make([]int, len(hosts))
-	for i := range hosts {
-		load[i] = hosts[i].Total() + len(hosts[i].Listening)
-		order[i] = i
-	}
-	sort.SliceStable(order, func(i, j int) bool { return load[order[i]] > load[order[j]] })
-	order = order[:n]
-	sort.Ints(order) // back to address order
-	kept := make([]HostStates, n)
-	for i, k := range order {
-		kept[i] = hosts[k]
-	}
-	return kept, len(hosts) - n
 }

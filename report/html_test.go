@@ -60,7 +60,7 @@ func analyzeForHTML(t testing.TB, path string) *Result {
 	}
 	res.Records = col.Records()
 	res.Findings = col.Findings()
-	res.Findings = append(res.Findings, detect.Aggregate(res.Records, res.Findings, dcfg)...)
+	res.Findings = append(res.Findings, detect.Aggregate(res.Records, res.Findings, nil, dcfg)...)
 	SortFindings(res.Findings)
 	return res
 }

@@ -278,7 +278,21 @@ func (jw *JSONWriter) Summary(res *Result) error {
 	j.uint("tcp_packets", in.TCPSegments)
 	j.uint("bytes", in.Bytes)
 	j.uint("dropped", in.Dropped)
-	j.uint("connections", uint64(len(res.Records)))
+	j.uint("connections", uint64(len(res.Records)+FoldedCount(res.Folded)))
+	j.uint("folded", uint64(FoldedCount(res.Folded)))
+	j.open("folded_floods", '[')
+	for i := range res.Folded {
+		f := &res.Folded[i]
+		j.elem()
+		j.str("kind", f.Kind.String())
+		j.str("victim", f.Victim.String())
+		j.uint("count", uint64(f.Count))
+		j.secs("first_ts", f.First)
+		j.secs("last_ts", f.Last)
+		j.uint("sources_estimate", uint64(f.Sources.Estimate()))
+		j.close('}')
+	}
+	j.close(']')
 	j.uint("partial", res.Tracker.Partial)
 	j.uint("reused_tuples", res.Tracker.NewIncarnations)
 	j.uint("idle_expired", res.Tracker.IdleExpired)
@@ -324,7 +338,7 @@ func (jw *JSONWriter) Summary(res *Result) error {
 	} else {
 		j.null("states_at")
 	}
-	hosts, omitted := Busiest(Hosts(res.Records, res.Snapshot), jsonHosts)
+	hosts, omitted := BusiestHosts(res.Records, res.Snapshot, res.Folded, jsonHosts)
 	j.uint("hosts_omitted", uint64(omitted))
 	j.open("hosts", '[')
 	for _, h := range hosts {

@@ -5,6 +5,8 @@
 package report
 
 import (
+	"cmp"
+	"slices"
 	"sort"
 
 	"github.com/wirestate/wirestate/tracker"
@@ -43,6 +45,8 @@ type Result struct {
 	Input    Input
 	Tracker  tracker.Stats
 	Records  []tracker.Record
+	// Folded holds the flood members counted instead of kept as records.
+	Folded   []tracker.Folded
 	Findings []tracker.Finding
 	// At is the time the per-host view describes; Snapshot holds the
 	// connections' states then. When Snapshot is nil the view is built
@@ -81,17 +85,53 @@ func (c *chunked[T]) appendTo(out []T) []T {
 }
 
 // Collector is a tracker.Sink that keeps every record and finding, in
-// storage of its own per shard so shards never contend.
+// storage of its own per shard so shards never contend. Records are held
+// without their timelines, in pointer-free chunks: a flood brings a million
+// of them, and storage the garbage collector need not scan, copied without
+// write barriers, is what keeps that affordable.
 type Collector struct {
-	records  []chunked[tracker.Record]
+	records  []shardRecords
 	findings []chunked[tracker.Finding]
 	// Keep, when set, decides whether a record is kept (default: all).
 	Keep func(r *tracker.Record) bool
+	// Fold, when set with FoldAfter, tells whether a connection could be
+	// one member of a flood, which, and its victim's side (for example
+	// detect.FloodMember). Past the first FoldAfter members per victim and
+	// kind, such records are counted into a tracker.Folded instead of kept,
+	// unless they carry a finding or a timeline.
+	Fold      func(c *tracker.Conn) (kind tracker.AnomalyKind, victim tracker.Side, ok bool)
+	FoldAfter int
+}
+
+// foldKey names one possible flood: its kind and victim.
+type foldKey struct {
+	kind   tracker.AnomalyKind
+	victim tracker.Endpoint
+}
+
+// storedRecord is a record without its timeline.
+type storedRecord struct {
+	conn   tracker.Conn
+	reason tracker.EndReason
+}
+
+// shardRecords holds one shard's records, and the timelines of the few
+// that have one, by position.
+type shardRecords struct {
+	chunked[storedRecord]
+	timelines map[int32]timeline
+	members   map[foldKey]int
+	folded    map[foldKey]*tracker.Folded
+}
+
+type timeline struct {
+	entries     []tracker.TimelineEntry
+	transitions []tracker.Transition
 }
 
 // NewCollector returns a Collector for a tracker with the given shard count.
 func NewCollector(shards int) *Collector {
-	return &Collector{records: make([]chunked[tracker.Record], shards), findings: make([]chunked[tracker.Finding], shards)}
+	return &Collector{records: make([]shardRecords, shards), findings: make([]chunked[tracker.Finding], shards)}
 }
 
 // Conn keeps a copy of r.
@@ -99,7 +139,85 @@ func (c *Collector) Conn(shard int, r *tracker.Record) {
 	if c.Keep != nil && !c.Keep(r) {
 		return
 	}
-	c.records[shard].add(r)
+	s := &c.records[shard]
+	if c.Fold != nil && c.FoldAfter > 0 && r.Timeline == nil && r.Transitions == nil && !r.Conn.Anomalous() && c.fold(s, &r.Conn) {
+		return
+	}
+	if r.Timeline != nil || r.Transitions != nil {
+		if s.timelines == nil {
+			s.timelines = map[int32]timeline{}
+		}
+		s.timelines[int32(s.n)] = timeline{r.Timeline, r.Transitions}
+	}
+	s.add(&storedRecord{conn: r.Conn, reason: r.Reason})
+}
+
+// fold counts conn into its flood's tally, once its victim has had more
+// than its share of FoldAfter members in this shard, and reports whether it
+// did.
+func (c *Collector) fold(s *shardRecords, conn *tracker.Conn) bool {
+	kind, side, ok := c.Fold(conn)
+	if !ok {
+		return false
+	}
+	k := foldKey{kind, conn.Orig}
+	if side == tracker.Resp {
+		k.victim = conn.Resp
+	}
+	if s.members == nil {
+		s.members, s.folded = map[foldKey]int{}, map[foldKey]*tracker.Folded{}
+	}
+	s.members[k]++
+	if s.members[k] <= (c.FoldAfter+len(c.records)-1)/len(c.records) {
+		return false
+	}
+	f := s.folded[k]
+	if f == nil {
+		f = &tracker.Folded{Kind: kind, Victim: k.victim}
+		s.folded[k] = f
+	}
+	f.Add(conn, side)
+	return true
+}
+
+// Folded returns the flood members counted instead of kept, per kind and
+// victim, in a stable order.
+func (c *Collector) Folded() []tracker.Folded {
+	byKey := map[foldKey]*tracker.Folded{}
+	var out []tracker.Folded
+	for i := range c.records {
+		for k, f := range c.records[i].folded {
+			if byKey[k] == nil {
+				byKey[k] = &tracker.Folded{Kind: k.kind, Victim: k.victim}
+			}
+			byKey[k].Merge(f)
+		}
+	}
+	for _, f := range byKey {
+		out = append(out, *f)
+	}
+	slices.SortFunc(out, func(a, b tracker.Folded) int {
+		if a.Kind != b.Kind {
+			return cmp.Compare(a.Kind, b.Kind)
+		}
+		if a.Victim.Addr != b.Victim.Addr {
+			if addrLess(&a.Victim.Addr, &b.Victim.Addr) {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.Victim.Port, b.Victim.Port)
+	})
+	return out
+}
+
+// FoldedCount returns the number of connections folded.
+func FoldedCount(folded []tracker.Folded) int {
+	n := 0
+	for i := range folded {
+		n += folded[i].Count
+	}
+	return n
 }
 
 // Finding keeps a copy of f.
@@ -107,10 +225,52 @@ func (c *Collector) Finding(shard int, f *tracker.Finding) {
 	c.findings[shard].add(f)
 }
 
-// Records returns every kept record, sorted by start time, then uid.
+// recordKey places one stored record in the sorted output.
+type recordKey struct {
+	start int64
+	uid   tracker.UID
+	shard uint32
+	pos   int32
+}
+
+// Records returns every kept record, sorted by start time, then uid, and
+// releases the collector's copy. It sorts small keys, not records, and
+// copies each record once.
 func (c *Collector) Records() []tracker.Record {
-	out := gather(c.records)
-	SortRecords(out)
+	n := 0
+	for i := range c.records {
+		n += c.records[i].n
+	}
+	keys := make([]recordKey, 0, n)
+	for si := range c.records {
+		s := &c.records[si]
+		pos := int32(0)
+		for _, ch := range s.chunks {
+			for i := range ch {
+				keys = append(keys, recordKey{ch[i].conn.Start, ch[i].conn.UID, uint32(si), pos})
+				pos++
+			}
+		}
+	}
+	slices.SortFunc(keys, func(a, b recordKey) int {
+		if a.start != b.start {
+			return cmp.Compare(a.start, b.start)
+		}
+		return cmp.Compare(a.uid, b.uid)
+	})
+	out := make([]tracker.Record, n)
+	for i, k := range keys {
+		s := &c.records[k.shard]
+		st := &s.chunks[k.pos/collectorChunk][k.pos%collectorChunk]
+		out[i].Conn = st.conn
+		out[i].Reason = st.reason
+		if tl, ok := s.timelines[k.pos]; ok {
+			out[i].Timeline, out[i].Transitions = tl.entries, tl.transitions
+		}
+	}
+	for i := range c.records {
+		c.records[i] = shardRecords{folded: c.records[i].folded}
+	}
 	return out
 }
 

@@ -93,8 +93,12 @@ func writeTotals(w *bufio.Writer, res *Result, opt *Options) {
 		fmt.Fprintf(w, "  timestamps going backwards: %d\n", in.Backwards)
 	}
 	st := &res.Tracker
-	fmt.Fprintf(w, "  connections: %d", len(res.Records))
+	fmt.Fprintf(w, "  connections: %d", len(res.Records)+FoldedCount(res.Folded))
 	var extra []string
+	for i := range res.Folded {
+		f := &res.Folded[i]
+		extra = append(extra, fmt.Sprintf("%d possible %s members to %s counted but not listed (--fold-after)", f.Count, f.Kind, f.Victim))
+	}
 	if st.Partial > 0 {
 		extra = append(extra, fmt.Sprintf("%d picked up mid-stream", st.Partial))
 	}
@@ -117,7 +121,7 @@ func writeTotals(w *bufio.Writer, res *Result, opt *Options) {
 }
 
 func writeHosts(w *bufio.Writer, res *Result, opt *Options) {
-	hosts, omitted := Busiest(Hosts(res.Records, res.Snapshot), textHosts)
+	hosts, omitted := BusiestHosts(res.Records, res.Snapshot, res.Folded, textHosts)
 	at := res.Input.Last
 	what := "end of capture"
 	if res.Snapshot != nil {

@@ -80,6 +80,10 @@ func (c *Conn) Mark(k AnomalyKind) { c.Anomalies |= 1 << k }
 // Has reports whether kind k is in c's anomaly set.
 func (c *Conn) Has(k AnomalyKind) bool { return c.Anomalies&(1<<k) != 0 }
 
+// Anomalous reports whether any finding kind is in c's anomaly set
+// (detectors' watch bits aside).
+func (c *Conn) Anomalous() bool { return c.Anomalies&(1<<watchShift-1) != 0 }
+
 // AnomalyNames returns the names of the kinds in c's anomaly set.
 func (c *Conn) AnomalyNames() []string {
 	var out []string

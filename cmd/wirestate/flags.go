@@ -34,6 +34,7 @@ type Flags struct {
 	IdleTimeout time.Duration
 	Shards      int
 	MaxConns    int
+	FoldAfter   int
 
 	// Zeek-compatible output.
 	Zeek ZeekFlags
@@ -74,6 +75,8 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 	fs.IntVar(&f.Shards, "shards", 0, "flow-table shards, each with its own worker (default GOMAXPROCS)")
 	fs.IntVar(&f.MaxConns, "max-conns", 1<<20, "hold at most this many connections (about 256 bytes each); past it the longest-closed, then the least recently active are evicted and counted")
 
+	fs.IntVar(&f.FoldAfter, "fold-after", 10000, "per victim, keep this many records of possible flood members (lone SYNs never completed, lone RSTs/ACKs for unknown connections) and count the rest; 0 keeps every record (the default in Zeek mode)")
+
 	registerLiveFlags(fs, &f.Live)
 	registerHTMLFlags(fs, &f.HTML)
 	registerZeekFlags(fs, &f.Zeek)
@@ -109,6 +112,12 @@ func parseFlags(args []string) (*Flags, error) {
 		return nil, err
 	}
 	f.Filter = strings.Join(fs.Args(), " ")
+	if zeekMode(f) && !fs.Changed("fold-after") {
+		f.FoldAfter = 0 // conn.log has a row for every connection
+	}
+	if f.FoldAfter < 0 {
+		return nil, fmt.Errorf("--fold-after %d: want 0 (keep every record) or more", f.FoldAfter)
+	}
 	switch f.Format {
 	case "text", "json", "zeek":
 	default:

@@ -381,7 +381,7 @@ func (r *liveRun) finish(out io.Writer, sel *selection) error {
 	s.mu.Unlock()
 	report.SortRecords(res.Records)
 	report.SortFindings(res.Findings)
-	agg := detect.Aggregate(res.Records, res.Findings, fl.Detect)
+	agg := detect.Aggregate(res.Records, res.Findings, nil, fl.Detect)
 	for i := range agg {
 		s.mu.Lock()
 		s.finding(&agg[i], false)

@@ -170,6 +170,9 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 	}
 	col := report.NewCollector(shards)
 	col.Keep = p.keep
+	if p.keep == nil {
+		col.Fold, col.FoldAfter = detect.FloodMember, fl.FoldAfter
+	}
 	cfg := tracker.Config{
 		Shards:      shards,
 		MaxConns:    fl.MaxConns,
@@ -228,9 +231,10 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 	}
 	res.Tracker = tr.Close()
 	res.Records = col.Records()
+	res.Folded = col.Folded()
 	res.Findings = col.Findings()
 	if p.keep == nil {
-		res.Findings = append(res.Findings, detect.Aggregate(res.Records, res.Findings, fl.Detect)...)
+		res.Findings = append(res.Findings, detect.Aggregate(res.Records, res.Findings, res.Folded, fl.Detect)...)
 		report.SortFindings(res.Findings)
 	}
 	res.States = p.states
@@ -269,3 +273,4 @@ func spoolStdin(names []string) ([]string, func(), error) {
 	}
 	return out, cleanup, nil
 }
+

@@ -13,7 +13,10 @@ import (
 // floods), per service (CLOSE_WAIT), and per host (TIME_WAIT load,
 // ephemeral-port use). It marks the kinds it adds on the member records and
 // returns the new findings, members' own records of new kinds included.
-func Aggregate(records []tracker.Record, findings []tracker.Finding, cfg Config) []tracker.Finding {
+//
+// folded holds the flood members that were counted instead of kept as
+// records (see FloodMember); they count towards syn-flood and rst-ack-flood.
+func Aggregate(records []tracker.Record, findings []tracker.Finding, folded []tracker.Folded, cfg Config) []tracker.Finding {
 	cfg.fill()
 	idx := make(map[tracker.UID]int, len(records))
 	for i := range records {
@@ -96,7 +99,7 @@ func Aggregate(records []tracker.Record, findings []tracker.Finding, cfg Config)
 	}
 
 	out = append(out, pawsReuse(findings, records, &cfg)...)
-	out = append(out, synFloods(findings, records, idx, &cfg)...)
+	out = append(out, synFloods(findings, records, folded, idx, &cfg)...)
 	out = append(out, timeWaitLoad(records, &cfg)...)
 	out = append(out, ephemeralPorts(records, &cfg)...)
 	for i := range out {
@@ -215,6 +218,103 @@ func unsolicited(c *tracker.Conn) bool {
 	return c.Flags&tracker.ConnGuessedOrig != 0 && o.Pkts+r.Pkts == 1 && o.Bytes+r.Bytes == 0
 }
 
+// FloodMember reports whether c could be one member of a flood of spoofed
+// packets (a handshake its originator never completed, or a lone RST or ACK
+// for a connection never seen), which flood, and the end it was aimed at.
+// Past the first members per victim, a report may fold such records into a
+// tracker.Folded count (see Aggregate).
+func FloodMember(c *tracker.Conn) (kind tracker.AnomalyKind, victim tracker.Side, ok bool) {
+	switch {
+	case halfOpenAttempt(c):
+		return tracker.AnomSYNFlood, tracker.Resp, true
+	case unsolicited(c):
+		if c.Peers[tracker.Resp].Pkts == 1 {
+			return tracker.AnomRSTACKFlood, tracker.Orig, true
+		}
+		return tracker.AnomRSTACKFlood, tracker.Resp, true
+	}
+	return 0, 0, false
+}
+
+// floodRun is the densest run of a possible flood's members within the
+// window: the members kept as records (run, for uids and evidence) and the
+// totals that include folded members.
+type floodRun struct {
+	run         []member
+	count       int
+	sources     int
+	answered    int
+	first, last int64
+	folded      int
+}
+
+// densestRun finds the densest run of ms (records, sorted by time) plus the
+// members folded into fo (nil when none were). source names a member's
+// source address. Folded members are counted by whole seconds, and their
+// sources estimated.
+func densestRun(ms []member, fo *tracker.Folded, window int64, source func(*tracker.Conn) tracker.Addr) floodRun {
+	var r floodRun
+	if fo == nil || fo.Count == 0 {
+		r.run = densest(ms, window)
+		set := map[tracker.Addr]bool{}
+		for _, m := range r.run {
+			set[source(&m.rec.Conn)] = true
+			if m.rec.Conn.Peers[tracker.Resp].SawSYNACK() {
+				r.answered++
+			}
+		}
+		r.count, r.sources = len(r.run), len(set)
+		if len(r.run) > 0 {
+			r.first, r.last = r.run[0].t, r.run[len(r.run)-1].t
+		}
+		return r
+	}
+	all := tracker.Folded{}
+	all.Merge(fo)
+	for _, m := range ms {
+		all.PerSecond[m.t/1e9]++
+		a := source(&m.rec.Conn)
+		all.Sources.Add(&a)
+	}
+	secs := max(window/1e9, 1)
+	count, from := all.Densest(secs)
+	lo, hi := from*1e9, (from+secs)*1e9
+	for _, m := range ms {
+		if m.t >= lo && m.t < hi {
+			r.run = append(r.run, m)
+			if m.rec.Conn.Peers[tracker.Resp].SawSYNACK() {
+				r.answered++
+			}
+		}
+	}
+	r.count, r.sources, r.folded = count, all.Sources.Estimate(), fo.Count
+	r.answered = min(r.answered+fo.Answered, count)
+	r.first, r.last = max(fo.First, lo), min(fo.Last, hi-1)
+	if len(r.run) > 0 {
+		r.first, r.last = min(r.first, r.run[0].t), max(r.last, r.run[len(r.run)-1].t)
+	}
+	return r
+}
+
+// foldedNote is what a flood finding's summary adds about folded members.
+func foldedNote(r *floodRun) string {
+	if r.folded == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d members past the first ones kept per victim were counted, not kept as records; sources estimated)", r.folded)
+}
+
+// foldedBy indexes folded members of one kind by victim.
+func foldedBy(folded []tracker.Folded, kind tracker.AnomalyKind) map[tracker.Endpoint]*tracker.Folded {
+	out := map[tracker.Endpoint]*tracker.Folded{}
+	for i := range folded {
+		if folded[i].Kind == kind {
+			out[folded[i].Victim] = &folded[i]
+		}
+	}
+	return out
+}
+
 // member is one connection of a possible flood.
 type member struct {
 	rec *tracker.Record
@@ -238,39 +338,40 @@ func densest(ms []member, window int64) []member {
 // synFloods finds listeners with many half-open handshakes from many
 // sources within cfg.SYNFloodWindow (syn-flood), and reports each
 // unanswered SYN-ACK (synack-unanswered) up to cfg.MaxMembers per listener.
-func synFloods(findings []tracker.Finding, records []tracker.Record, idx map[tracker.UID]int, cfg *Config) []tracker.Finding {
+func synFloods(findings []tracker.Finding, records []tracker.Record, folded []tracker.Folded, idx map[tracker.UID]int, cfg *Config) []tracker.Finding {
 	byListener := map[tracker.Endpoint][]member{}
 	for i := range records {
 		if c := &records[i].Conn; halfOpenAttempt(c) {
 			byListener[c.Resp] = append(byListener[c.Resp], member{&records[i], c.Start})
 		}
 	}
+	tallies := foldedBy(folded, tracker.AnomSYNFlood)
+	for l := range tallies {
+		if _, ok := byListener[l]; !ok {
+			byListener[l] = nil
+		}
+	}
 	var out []tracker.Finding
 	hint := "Keep net.ipv4.tcp_syncookies=1 so the SYN queue cannot fill, size net.ipv4.tcp_max_syn_backlog, lower " +
 		"net.ipv4.tcp_synack_retries to free half-open entries sooner, and rate-limit SYNs upstream (nftables `limit rate`, synproxy)."
+	origin := func(c *tracker.Conn) tracker.Addr { return c.Orig.Addr }
 	for listener, ms := range byListener {
 		sort.Slice(ms, func(i, j int) bool { return ms[i].t < ms[j].t })
 		flood := map[tracker.UID]bool{}
-		if len(ms) >= cfg.SYNFloodMin {
-			run := densest(ms, int64(cfg.SYNFloodWindow))
-			sources := map[tracker.Addr]bool{}
-			for _, m := range run {
-				sources[m.rec.Conn.Orig.Addr] = true
-			}
-			if len(run) >= cfg.SYNFloodMin && len(sources) >= cfg.SYNFloodSources {
-				answered := 0
+		fo := tallies[listener]
+		if len(ms) >= cfg.SYNFloodMin || fo != nil {
+			fr := densestRun(ms, fo, int64(cfg.SYNFloodWindow), origin)
+			run := fr.run
+			if fr.count >= cfg.SYNFloodMin && fr.sources >= cfg.SYNFloodSources {
 				for _, m := range run {
 					flood[m.rec.Conn.UID] = true
-					if m.rec.Conn.Peers[tracker.Resp].SawSYNACK() {
-						answered++
-					}
 				}
 				agg := tracker.Finding{
 					Kind: tracker.AnomSYNFlood.String(), Severity: tracker.SevCritical,
-					Scope: listener.String(), Count: len(run), Resp: listener,
-					First: run[0].t, Last: run[len(run)-1].t, Time: run[0].t, Hint: hint,
-					Summary: fmt.Sprintf("SYN flood on %s: %d handshakes left half-open from %d sources within %s; the listener answered %d with a SYN-ACK that was never acknowledged",
-						listener, len(run), len(sources), secs(run[len(run)-1].t-run[0].t), answered),
+					Scope: listener.String(), Count: fr.count, Resp: listener,
+					First: fr.first, Last: fr.last, Time: fr.first, Hint: hint,
+					Summary: fmt.Sprintf("SYN flood on %s: %d handshakes left half-open from %d sources within %s; the listener answered %d with a SYN-ACK that was never acknowledged%s",
+						listener, fr.count, fr.sources, secs(fr.last-fr.first), fr.answered, foldedNote(&fr)),
 				}
 				for i, m := range run {
 					if i < cfg.MaxMembers {
@@ -328,14 +429,14 @@ func synFloods(findings []tracker.Finding, records []tracker.Record, idx map[tra
 			})
 		}
 	}
-	out = append(out, rstAckFloods(records, cfg)...)
+	out = append(out, rstAckFloods(records, folded, cfg)...)
 	return out
 }
 
 // rstAckFloods finds endpoints receiving many RSTs or ACKs for connections
 // that never existed, from many sources: a spoofed flood, or a middlebox
 // that lost its state.
-func rstAckFloods(records []tracker.Record, cfg *Config) []tracker.Finding {
+func rstAckFloods(records []tracker.Record, folded []tracker.Folded, cfg *Config) []tracker.Finding {
 	byVictim := map[tracker.Endpoint][]member{}
 	for i := range records {
 		c := &records[i].Conn
@@ -348,31 +449,36 @@ func rstAckFloods(records []tracker.Record, cfg *Config) []tracker.Finding {
 		}
 		byVictim[victim] = append(byVictim[victim], member{&records[i], c.Start})
 	}
+	tallies := foldedBy(folded, tracker.AnomRSTACKFlood)
+	for v := range tallies {
+		if _, ok := byVictim[v]; !ok {
+			byVictim[v] = nil
+		}
+	}
 	var out []tracker.Finding
 	for victim, ms := range byVictim {
-		if len(ms) < cfg.SYNFloodMin {
+		fo := tallies[victim]
+		if len(ms) < cfg.SYNFloodMin && fo == nil {
 			continue
 		}
 		sort.Slice(ms, func(i, j int) bool { return ms[i].t < ms[j].t })
-		run := densest(ms, int64(cfg.SYNFloodWindow))
-		sources := map[tracker.Addr]bool{}
-		for _, m := range run {
-			c := &m.rec.Conn
+		source := func(c *tracker.Conn) tracker.Addr {
 			if c.Orig == victim {
-				sources[c.Resp.Addr] = true
-			} else {
-				sources[c.Orig.Addr] = true
+				return c.Resp.Addr
 			}
+			return c.Orig.Addr
 		}
-		if len(run) < cfg.SYNFloodMin || len(sources) < cfg.SYNFloodSources {
+		fr := densestRun(ms, fo, int64(cfg.SYNFloodWindow), source)
+		run := fr.run
+		if fr.count < cfg.SYNFloodMin || fr.sources < cfg.SYNFloodSources {
 			continue
 		}
 		agg := tracker.Finding{
 			Kind: tracker.AnomRSTACKFlood.String(), Severity: tracker.SevCritical,
-			Scope: victim.String(), Count: len(run), Resp: victim,
-			First: run[0].t, Last: run[len(run)-1].t, Time: run[0].t,
-			Summary: fmt.Sprintf("%d lone RST or ACK segments for connections never seen went to %s from %d sources within %s: a spoofed RST/ACK flood, or a middlebox that lost its state",
-				len(run), victim, len(sources), secs(run[len(run)-1].t-run[0].t)),
+			Scope: victim.String(), Count: fr.count, Resp: victim,
+			First: fr.first, Last: fr.last, Time: fr.first,
+			Summary: fmt.Sprintf("%d lone RST or ACK segments for connections never seen went to %s from %d sources within %s: a spoofed RST/ACK flood, or a middlebox that lost its state%s",
+				fr.count, victim, fr.sources, secs(fr.last-fr.first), foldedNote(&fr)),
 			Hint: "Segments for unknown connections cost the victim a lookup and, for ACKs, a RST each (rate-limited by net.ipv4.tcp_invalid_ratelimit " +
 				"and icmp limits). Drop them upstream with conntrack (`ct state invalid drop` in nftables) and rate limits.",
 		}

@@ -10,7 +10,7 @@ import (
 
 func runDetect(segs []tracker.Segment, cfg Config) *tt.Collector {
 	col := tt.Run(segs, tracker.Config{Observers: Observers(cfg)})
-	col.Findings = append(col.Findings, Aggregate(col.Recs, col.Findings, cfg)...)
+	col.Findings = append(col.Findings, Aggregate(col.Recs, col.Findings, nil, cfg)...)
 	return col
 }
 
