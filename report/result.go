@@ -42,9 +42,9 @@ type Count struct {
 
 // Result is everything one run produced, ready to print.
 type Result struct {
-	Input    Input
-	Tracker  tracker.Stats
-	Records  []tracker.Record
+	Input   Input
+	Tracker tracker.Stats
+	Records []tracker.Record
 	// Folded holds the flood members counted instead of kept as records.
 	Folded   []tracker.Folded
 	Findings []tracker.Finding
