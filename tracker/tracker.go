@@ -262,12 +262,20 @@ func (t *Tracker) Close() Stats {
 			}
 			t.wg.Wait()
 		}
+		// Each shard empties its table on a goroutine of its own, as its
+		// worker would: observers and the sink are per shard.
+		var wg sync.WaitGroup
 		for _, sh := range t.shards {
-			sh.mu.Lock()
-			sh.advance(t.watermark)
-			sh.drain()
-			sh.mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sh.mu.Lock()
+				sh.advance(t.watermark)
+				sh.drain()
+				sh.mu.Unlock()
+			}()
 		}
+		wg.Wait()
 	}
 	var st Stats
 	for _, sh := range t.shards {

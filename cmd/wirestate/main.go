@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 
@@ -53,12 +52,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		defer func() { pprof.StopCPUProfile(); pf.Close() }()
-	}
-	if os.Getenv("GOGC") == "" {
-		// The heap is mostly the records being collected, which live to
-		// the end of the run: collecting each time it doubles wastes
-		// work. Four times the live heap between collections is cheaper.
-		debug.SetGCPercent(400)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -33,27 +33,29 @@ func (u *incarnation) reuse(a *tracker.Analysis) {
 		return
 	}
 	twoMSL := 2 * int64(u.env.Cfg.MSL)
-	var summary string
 	sev := tracker.SevWarning
-	switch {
-	case !old.Done():
-		summary = fmt.Sprintf("new connection on %s → %s while the previous incarnation %s was still open (%s / %s)",
-			c.Orig, c.Resp, old.UID, old.Peers[tracker.Orig].State, old.Peers[tracker.Resp].State)
-	default:
-		gap := seg.Time - old.DoneAt
-		summary = fmt.Sprintf("new connection on %s → %s %s after the previous incarnation %s closed, inside 2MSL (%s)",
-			c.Orig, c.Resp, secs(gap), old.UID, secs(twoMSL))
+	gap := seg.Time - old.DoneAt
+	if old.Done() {
 		if gap >= twoMSL {
 			sev = tracker.SevInfo
 		} else if old.Peers[tracker.Orig].UsesTimestamps() && old.Peers[tracker.Resp].UsesTimestamps() && seg.Opts&tracker.OptTimestamp != 0 {
 			// RFC 7323 PAWS rejects old duplicates by their timestamps,
 			// which is what makes tcp_tw_reuse safe. Such reuse is
 			// routine on busy clients: Aggregate summarises it per
-			// listener instead of one finding each.
+			// listener instead of one finding each (and nothing is
+			// formatted here, on the packet path).
 			c.Mark(tracker.AnomPortReuse)
 			old.Mark(tracker.AnomPortReuse)
 			return
 		}
+	}
+	var summary string
+	if !old.Done() {
+		summary = fmt.Sprintf("new connection on %s → %s while the previous incarnation %s was still open (%s / %s)",
+			c.Orig, c.Resp, old.UID, old.Peers[tracker.Orig].State, old.Peers[tracker.Resp].State)
+	} else {
+		summary = fmt.Sprintf("new connection on %s → %s %s after the previous incarnation %s closed, inside 2MSL (%s)",
+			c.Orig, c.Resp, secs(gap), old.UID, secs(twoMSL))
 	}
 	f := &tracker.Finding{
 		Severity: sev, Time: seg.Time,
