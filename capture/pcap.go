@@ -28,7 +28,7 @@ type pcapReader struct {
 	snaplen   uint32
 	link      LinkType
 	strict    bool
-	hdr       [16]byte
+	hdr       [16]byte // its length is the record header's
 	buf       []byte
 }
 
@@ -59,7 +59,7 @@ func newPcapReader(r *bufio.Reader, strict bool) (*pcapReader, error) {
 	p.snaplen = p.u32(h[16:20])
 	// The upper bits of the link type field hold FCS information.
 	p.link = LinkType(p.u32(h[20:24]) & 0xFFFF)
-	p.buf = make([]byte, min(max(p.snaplen, 2048), maxRecordLen))
+	// p.buf is made only for a record longer than the read buffer.
 	return p, nil
 }
 
@@ -78,23 +78,26 @@ func (p *pcapReader) u32(b []byte) uint32 {
 }
 
 // next reads the next record into rec; rec.data stays valid until the next
-// call.
+// call. A record that fits the read buffer is not copied: rec.data is a view
+// of the buffer.
 func (p *pcapReader) next(rec *record) error {
-	if n, err := io.ReadFull(p.r, p.hdr[:]); err != nil {
-		if n == 0 && isEOF(err) {
+	hdr, err := p.r.Peek(len(p.hdr))
+	if len(hdr) < len(p.hdr) {
+		if len(hdr) == 0 && isEOF(err) {
 			// The clean end, or a gzip stream that lacks its trailer
 			// after whole records.
 			return io.EOF
 		}
-		if err == io.ErrUnexpectedEOF {
+		if isEOF(err) {
 			return errTruncatedRecord
 		}
 		return err
 	}
-	sec := p.u32(p.hdr[0:4])
-	frac := p.u32(p.hdr[4:8])
-	capLen := p.u32(p.hdr[8:12])
-	wireLen := p.u32(p.hdr[12:16])
+	sec := p.u32(hdr[0:4])
+	frac := p.u32(hdr[4:8])
+	capLen := p.u32(hdr[8:12])
+	wireLen := p.u32(hdr[12:16])
+	p.r.Discard(len(p.hdr))
 	if capLen > maxRecordLen {
 		return fmt.Errorf("record length %d exceeds %d", capLen, maxRecordLen)
 	}
@@ -106,14 +109,25 @@ func (p *pcapReader) next(rec *record) error {
 			return fmt.Errorf("timestamp fraction %d out of range", frac)
 		}
 	}
-	if int(capLen) > cap(p.buf) {
-		p.buf = make([]byte, capLen)
-	}
-	data := p.buf[:capLen]
-	if _, err := io.ReadFull(p.r, data); err != nil {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return errTruncatedRecord
+	data, err := p.r.Peek(int(capLen))
+	switch {
+	case err == nil:
+		p.r.Discard(int(capLen))
+	case err == bufio.ErrBufferFull: // longer than the buffer: copy it out
+		if int(capLen) > cap(p.buf) {
+			p.buf = make([]byte, capLen)
 		}
+		data = p.buf[:capLen]
+		if _, err := io.ReadFull(p.r, data); err != nil {
+			if isEOF(err) {
+				return errTruncatedRecord
+			}
+			return err
+		}
+	case isEOF(err):
+		p.r.Discard(len(data))
+		return errTruncatedRecord
+	default:
 		return err
 	}
 	ns := int64(frac)
