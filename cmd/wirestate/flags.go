@@ -75,7 +75,7 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 	fs.IntVar(&f.Shards, "shards", 0, "flow-table shards, each with its own worker (default GOMAXPROCS)")
 	fs.IntVar(&f.MaxConns, "max-conns", 1<<20, "hold at most this many connections (about 256 bytes each); past it the longest-closed, then the least recently active are evicted and counted")
 
-	fs.IntVar(&f.FoldAfter, "fold-after", 10000, "per victim, keep this many records of possible flood members (lone SYNs never completed, lone RSTs/ACKs for unknown connections) and count the rest; 0 keeps every record (the default in Zeek mode)")
+	fs.IntVar(&f.FoldAfter, "fold-after", 10000, "per victim, keep this many records of possible flood members (lone SYNs never completed, lone RSTs/ACKs for unknown connections) and count the rest; 0 keeps every record (the default in Zeek mode); live capture bounds its records with --report-conns instead")
 
 	registerLiveFlags(fs, &f.Live)
 	registerHTMLFlags(fs, &f.HTML)
