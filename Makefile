@@ -24,12 +24,15 @@ unit:
 	$(GO) test -count=1 $(PKGS)
 
 ## fuzz: run every fuzz target for FUZZTIME each (CI runs it after the tests).
+## Minimising each new interesting input is capped at FUZZMIN: Go's default
+## (60 s) spent whole runs minimising the tracker's inputs, executing nothing new.
 FUZZTIME ?= 20s
+FUZZMIN ?= 1s
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzTracker$$' -fuzztime $(FUZZTIME) ./tracker
-	$(GO) test -run '^$$' -fuzz '^FuzzZeekHistory$$' -fuzztime $(FUZZTIME) ./tracker
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./capture
-	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./capture
+	$(GO) test -run '^$$' -fuzz '^FuzzTracker$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./tracker
+	$(GO) test -run '^$$' -fuzz '^FuzzZeekHistory$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./tracker
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./capture
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./capture
 
 ## pcaps: re-record the sample captures from real kernels (root).
 pcaps:
