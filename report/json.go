@@ -44,6 +44,23 @@ func (j *jsonBuf) secs(k string, ns int64) {
 	j.b = appendSecs(j.b, ns)
 }
 func (j *jsonBuf) null(k string) { j.key(k); j.b = append(j.b, "null"...) }
+
+// uid, addr and history write values whose text needs no escaping
+// without making strings of them.
+func (j *jsonBuf) uid(k string, u tracker.UID) {
+	j.key(k)
+	j.b = append(u.AppendTo(append(j.b, '"')), '"')
+}
+
+func (j *jsonBuf) addr(k string, a *tracker.Addr) {
+	j.key(k)
+	j.b = append(a.AppendTo(append(j.b, '"')), '"')
+}
+
+func (j *jsonBuf) history(k string, h *tracker.History) {
+	j.key(k)
+	j.b = append(h.AppendTo(append(j.b, '"')), '"')
+}
 func (j *jsonBuf) end() []byte   { return append(j.b, '}', '\n') }
 
 // open starts a nested object or array value under key k.
@@ -75,10 +92,11 @@ func appendSecs(b []byte, ns int64) []byte {
 		ns = -ns
 	}
 	b = strconv.AppendInt(b, ns/1e9, 10)
-	b = append(b, '.')
 	frac := (ns % 1e9) / 1e3
-	s := strconv.AppendInt(nil, frac+1e6, 10)
-	return append(b, s[1:]...)
+	// 1e6+frac has seven digits: its leading 1 becomes the point.
+	b = strconv.AppendInt(b, frac+1e6, 10)
+	b[len(b)-7] = '.'
+	return b
 }
 
 func appendString(b []byte, s string) []byte {
@@ -146,11 +164,11 @@ func (jw *JSONWriter) Conn(r *tracker.Record) error {
 	c := &r.Conn
 	o, p := &c.Peers[tracker.Orig], &c.Peers[tracker.Resp]
 	j.begin("conn")
-	j.str("uid", c.UID.String())
+	j.uid("uid", c.UID)
 	j.secs("ts", c.Start)
-	j.str("orig_h", c.Orig.Addr.String())
+	j.addr("orig_h", &c.Orig.Addr)
 	j.uint("orig_p", uint64(c.Orig.Port))
-	j.str("resp_h", c.Resp.Addr.String())
+	j.addr("resp_h", &c.Resp.Addr)
 	j.uint("resp_p", uint64(c.Resp.Port))
 	j.secs("duration", c.Last-c.Start)
 	j.uint("orig_pkts", uint64(o.Pkts))
@@ -165,7 +183,7 @@ func (jw *JSONWriter) Conn(r *tracker.Record) error {
 	j.bool("resp_state_inferred", p.Inferred())
 	j.bool("partial", c.Partial())
 	if c.PrevUID != 0 {
-		j.str("prev_uid", c.PrevUID.String())
+		j.uid("prev_uid", c.PrevUID)
 	} else {
 		j.null("prev_uid")
 	}
@@ -179,14 +197,17 @@ func (jw *JSONWriter) Conn(r *tracker.Record) error {
 	j.uint("orig_zero_windows", uint64(o.ZeroWindows))
 	j.uint("resp_zero_windows", uint64(p.ZeroWindows))
 	j.str("conn_state", c.ZeekState()) // Zeek's conn_state and history (tracker/zeek.go)
-	j.str("history", c.Hist.String())
+	j.history("history", &c.Hist)
 	j.open("anomalies", '[')
-	for _, name := range c.AnomalyNames() {
+	for k := tracker.AnomalyKind(0); k < tracker.NumAnomalyKinds; k++ {
+		if !c.Has(k) {
+			continue
+		}
 		if !j.first {
 			j.b = append(j.b, ',')
 		}
 		j.first = false
-		j.b = appendString(j.b, name)
+		j.b = appendString(j.b, k.String())
 	}
 	j.close(']')
 	if jw.opt.Transitions && (len(r.Transitions) > 0 || len(r.Timeline) > 0) {

@@ -75,13 +75,22 @@ func (u UID) String() string {
 		return ""
 	}
 	var b [12]byte
-	b[0] = 'C'
+	return string(u.AppendTo(b[:0]))
+}
+
+// AppendTo appends the text form of u (nothing for the zero UID) to b.
+func (u UID) AppendTo(b []byte) []byte {
+	if u == 0 {
+		return b
+	}
+	var t [12]byte
+	t[0] = 'C'
 	v := uint64(u)
 	for i := 11; i > 0; i-- {
-		b[i] = base62[v%62]
+		t[i] = base62[v%62]
 		v /= 62
 	}
-	return string(b[:])
+	return append(b, t[:]...)
 }
 
 // ParseUID parses the text form printed by UID.String.

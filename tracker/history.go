@@ -123,15 +123,18 @@ func (h *History) Truncated() bool { return h.n&hOverflow != 0 }
 
 // String returns the history as Zeek logs it, for example "ShADadFf".
 func (h *History) String() string {
-	n := h.Len()
-	if n == 0 {
+	if h.Len() == 0 {
 		return ""
 	}
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = histChar(h.code(i))
+	return string(h.AppendTo(nil))
+}
+
+// AppendTo appends the history, as String returns it, to b.
+func (h *History) AppendTo(b []byte) []byte {
+	for i := range h.Len() {
+		b = append(b, histChar(h.code(i)))
 	}
-	return string(b)
+	return b
 }
 
 // code returns the i-th letter code.

@@ -68,6 +68,9 @@ func (a Addr) Netip() netip.Addr { return netip.AddrFrom16(a).Unmap() }
 // String formats a as dotted quad or RFC 5952 IPv6 text.
 func (a Addr) String() string { return a.Netip().String() }
 
+// AppendTo appends the text form of a, as String returns it, to b.
+func (a Addr) AppendTo(b []byte) []byte { return a.Netip().AppendTo(b) }
+
 // Endpoint is one side of a TCP connection: an address and a port.
 type Endpoint struct {
 	Addr Addr

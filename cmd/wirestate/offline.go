@@ -273,3 +273,4 @@ func spoolStdin(names []string) ([]string, func(), error) {
 	}
 	return out, cleanup, nil
 }
+
