@@ -61,7 +61,7 @@ func (j *jsonBuf) history(k string, h *tracker.History) {
 	j.key(k)
 	j.b = append(h.AppendTo(append(j.b, '"')), '"')
 }
-func (j *jsonBuf) end() []byte   { return append(j.b, '}', '\n') }
+func (j *jsonBuf) end() []byte { return append(j.b, '}', '\n') }
 
 // open starts a nested object or array value under key k.
 func (j *jsonBuf) open(k string, c byte) {

@@ -273,4 +273,3 @@ func spoolStdin(names []string) ([]string, func(), error) {
 	}
 	return out, cleanup, nil
 }
-
