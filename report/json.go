@@ -160,7 +160,11 @@ func (jw *JSONWriter) emit(b []byte) error {
 
 // Conn writes one connection record.
 func (jw *JSONWriter) Conn(r *tracker.Record) error {
-	j := &jw.j
+	return jw.emit(jw.j.conn(r, &jw.opt))
+}
+
+// conn formats one connection record, newline included, into j.b.
+func (j *jsonBuf) conn(r *tracker.Record, opt *Options) []byte {
 	c := &r.Conn
 	o, p := &c.Peers[tracker.Orig], &c.Peers[tracker.Resp]
 	j.begin("conn")
@@ -210,7 +214,7 @@ func (jw *JSONWriter) Conn(r *tracker.Record) error {
 		j.b = appendString(j.b, k.String())
 	}
 	j.close(']')
-	if jw.opt.Transitions && (len(r.Transitions) > 0 || len(r.Timeline) > 0) {
+	if opt.Transitions && (len(r.Transitions) > 0 || len(r.Timeline) > 0) {
 		j.open("transitions", '[')
 		for _, tr := range r.Transitions {
 			j.elem()
@@ -230,7 +234,7 @@ func (jw *JSONWriter) Conn(r *tracker.Record) error {
 		}
 		j.close(']')
 	}
-	return jw.emit(j.end())
+	return j.end()
 }
 
 // Finding writes one anomaly record.
@@ -387,6 +391,61 @@ func (jw *JSONWriter) Summary(res *Result) error {
 	return jw.emit(j.end())
 }
 
+// connBlock is how many connection records one formatter turns into text
+// at a time.
+const connBlock = 512
+
+// conns writes the connection records rs. Many are formatted by two
+// goroutines, block by block, while this one writes the blocks in order.
+func (jw *JSONWriter) conns(rs []tracker.Record) error {
+	if len(rs) < 4*connBlock || jw.Flush {
+		for i := range rs {
+			if err := jw.Conn(&rs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	const workers = 2
+	blocks := (len(rs) + connBlock - 1) / connBlock
+	var out, free [workers]chan []byte
+	stop := make(chan struct{})
+	defer close(stop)
+	for w := range workers {
+		out[w], free[w] = make(chan []byte, 1), make(chan []byte, 2)
+		free[w] <- nil
+		free[w] <- nil
+		go func() {
+			var j jsonBuf
+			for b := w; b < blocks; b += workers {
+				var buf []byte
+				select {
+				case buf = <-free[w]:
+				case <-stop:
+					return
+				}
+				buf = buf[:0]
+				for i := b * connBlock; i < min(len(rs), (b+1)*connBlock); i++ {
+					buf = append(buf, j.conn(&rs[i], &jw.opt)...)
+				}
+				select {
+				case out[w] <- buf:
+				case <-stop:
+					return
+				}
+			}
+		}()
+	}
+	for b := range blocks {
+		buf := <-out[b%workers]
+		if err := jw.emit(buf); err != nil {
+			return err
+		}
+		free[b%workers] <- buf
+	}
+	return nil
+}
+
 // Close flushes buffered output.
 func (jw *JSONWriter) Close() error { return jw.w.Flush() }
 
@@ -406,10 +465,8 @@ func WriteJSON(w io.Writer, res *Result, opt Options) error {
 // flushes: the end of a JSON Lines report whose findings were written
 // already (streamed, in live capture).
 func (jw *JSONWriter) Finish(res *Result) error {
-	for i := range res.Records {
-		if err := jw.Conn(&res.Records[i]); err != nil {
-			return err
-		}
+	if err := jw.conns(res.Records); err != nil {
+		return err
 	}
 	if err := jw.Summary(res); err != nil {
 		return err

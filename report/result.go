@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/wirestate/wirestate/tracker"
 )
@@ -259,15 +260,25 @@ func (c *Collector) Records() []tracker.Record {
 		return cmp.Compare(a.uid, b.uid)
 	})
 	out := make([]tracker.Record, n)
-	for i, k := range keys {
-		s := &c.records[k.shard]
-		st := &s.chunks[k.pos/collectorChunk][k.pos%collectorChunk]
-		out[i].Conn = st.conn
-		out[i].Reason = st.reason
-		if tl, ok := s.timelines[k.pos]; ok {
-			out[i].Timeline, out[i].Transitions = tl.entries, tl.transitions
+	fill := func(from, to int) {
+		for i := from; i < to; i++ {
+			k := &keys[i]
+			s := &c.records[k.shard]
+			st := &s.chunks[k.pos/collectorChunk][k.pos%collectorChunk]
+			out[i].Conn = st.conn
+			out[i].Reason = st.reason
+			if tl, ok := s.timelines[k.pos]; ok {
+				out[i].Timeline, out[i].Transitions = tl.entries, tl.transitions
+			}
 		}
 	}
+	// Writing fresh memory is mostly page faults: two goroutines take
+	// them on two cores.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); fill(0, n/2) }()
+	fill(n/2, n)
+	wg.Wait()
 	for i := range c.records {
 		c.records[i] = shardRecords{folded: c.records[i].folded}
 	}
