@@ -102,6 +102,9 @@ const watchShift = 24
 // detector keeps notes on c, so it must look them up.
 func (c *Conn) Watching(b uint) bool { return c.Anomalies&(1<<(watchShift+b)) != 0 }
 
+// Watched reports whether any detector keeps notes on c.
+func (c *Conn) Watched() bool { return c.Anomalies>>watchShift != 0 }
+
 // SetWatch sets detector watch bit b on c.
 func (c *Conn) SetWatch(b uint) { c.Anomalies |= 1 << (watchShift + b) }
 

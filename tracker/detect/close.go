@@ -131,7 +131,6 @@ type closeWait struct {
 	nop
 	env   *Env
 	notes noteMap[cwNotes]
-	now   int64
 }
 
 func newCloseWait(env *Env) Unit {
@@ -140,9 +139,6 @@ func newCloseWait(env *Env) Unit {
 
 func (u *closeWait) Packet(a *tracker.Analysis) {
 	seg, c, s := a.Seg, a.Conn, a.From
-	if seg.Time > u.now {
-		u.now = seg.Time
-	}
 	p := &c.Peers[s]
 	n := u.notes.get(c)
 	if n == nil {
@@ -163,7 +159,6 @@ func (u *closeWait) Packet(a *tracker.Analysis) {
 }
 
 func (u *closeWait) Advance(now int64) {
-	u.now = now
 	limit := int64(u.env.Cfg.CloseWaitAfter)
 	for c, n := range u.notes.m {
 		if !n.reported && now-n.since >= limit && c.Peers[n.side].State == tracker.CloseWait {
@@ -178,8 +173,8 @@ func (u *closeWait) Finish(c *tracker.Conn, reason tracker.EndReason) {
 		return
 	}
 	u.notes.del(c)
-	if !n.reported && u.now-n.since >= int64(u.env.Cfg.CloseWaitAfter) && c.Peers[n.side].State == tracker.CloseWait {
-		u.report(c, n, u.now)
+	if !n.reported && u.env.Now-n.since >= int64(u.env.Cfg.CloseWaitAfter) && c.Peers[n.side].State == tracker.CloseWait {
+		u.report(c, n, u.env.Now)
 	}
 }
 

@@ -141,7 +141,9 @@ var AggregateKinds = []tracker.AnomalyKind{tracker.AnomSYNFlood, tracker.AnomSYN
 
 // Env is what a detector unit shares with its engine.
 type Env struct {
-	Cfg  *Config
+	Cfg *Config
+	// Now is the latest packet time the engine has seen.
+	Now  int64
 	emit func(*tracker.Finding)
 }
 
@@ -191,8 +193,30 @@ func Observers(cfg Config) func(shard int, emit func(*tracker.Finding)) []tracke
 	}
 }
 
+// loudKinds are the segment classes some detector acts on by themselves.
+const loudKinds = tracker.KindNewConn | tracker.KindRetransmission | tracker.KindSYNRetransmission |
+	tracker.KindSYNACKRetransmission | tracker.KindFINRetransmission | tracker.KindKeepalive |
+	tracker.KindWindowProbe | tracker.KindZeroWindow | tracker.KindRSTInWindow | tracker.KindRSTOutOfWindow |
+	tracker.KindPrevIncarnation | tracker.KindNewIncarnation | tracker.KindCorrection | tracker.KindOddFlags
+
+// quiet reports whether no detector can act on a: no SYN, FIN or RST, no
+// class any detector starts from, no detector's notes on the connection,
+// and a sender not in CLOSE_WAIT (where close-wait-stuck starts). Most
+// segments of established connections are quiet; skipping the units for
+// them is the detectors' fast path.
+func quiet(a *tracker.Analysis) bool {
+	return a.Seg.Flags&(tracker.FlagSYN|tracker.FlagFIN|tracker.FlagRST) == 0 && a.Kind&loudKinds == 0 &&
+		!a.Conn.Watched() && a.Conn.Peers[a.From].State != tracker.CloseWait
+}
+
 // Packet implements tracker.Observer.
 func (e *Engine) Packet(a *tracker.Analysis) {
+	if a.Seg.Time > e.env.Now {
+		e.env.Now = a.Seg.Time
+	}
+	if quiet(a) {
+		return
+	}
 	for _, u := range e.units {
 		u.Packet(a)
 	}
@@ -200,6 +224,9 @@ func (e *Engine) Packet(a *tracker.Analysis) {
 
 // Advance implements tracker.Observer.
 func (e *Engine) Advance(now int64) {
+	if now > e.env.Now {
+		e.env.Now = now
+	}
 	for _, u := range e.units {
 		u.Advance(now)
 	}

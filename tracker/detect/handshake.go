@@ -102,20 +102,14 @@ type handshake struct {
 	nop
 	env   *Env
 	notes noteMap[hsNotes]
-	now   int64
 }
 
 func newHandshake(env *Env) Unit {
 	return &handshake{env: env, notes: newNotes[hsNotes](watchHandshake)}
 }
 
-func (h *handshake) Advance(now int64) { h.now = now }
-
 func (h *handshake) Packet(a *tracker.Analysis) {
 	seg, c := a.Seg, a.Conn
-	if seg.Time > h.now {
-		h.now = seg.Time
-	}
 	n := h.notes.get(c)
 	if n == nil {
 		if a.Kind&tracker.KindNewConn == 0 || seg.Flags&tracker.FlagSYN == 0 || a.Kind&tracker.KindPrevIncarnation != 0 {
@@ -291,7 +285,7 @@ func (h *handshake) Finish(c *tracker.Conn, reason tracker.EndReason) {
 		return
 	}
 	h.notes.del(c)
-	end := &tracker.Segment{Time: h.now}
+	end := &tracker.Segment{Time: h.env.Now}
 	switch {
 	case n.syn.n > 1 && n.synack.n == 0:
 		last, _ := n.syn.last()
@@ -302,9 +296,9 @@ func (h *handshake) Finish(c *tracker.Conn, reason tracker.EndReason) {
 			t0, _ := n.syn.at(k - 2)
 			gap = t1 - t0
 		}
-		ending := fmt.Sprintf("still waiting at the end of the capture (%s after the last attempt)", secs(h.now-last))
-		if reason == tracker.EndIdle || h.now-last > 2*gap+3e9 {
-			ending = fmt.Sprintf("no further attempt in the %s after the last: the client gave up (tcp_syn_retries exhausted, or the application timed out)", secs(h.now-last))
+		ending := fmt.Sprintf("still waiting at the end of the capture (%s after the last attempt)", secs(h.env.Now-last))
+		if reason == tracker.EndIdle || h.env.Now-last > 2*gap+3e9 {
+			ending = fmt.Sprintf("no further attempt in the %s after the last: the client gave up (tcp_syn_retries exhausted, or the application timed out)", secs(h.env.Now-last))
 		}
 		h.synUnanswered(c, n, ending, end)
 	case n.dropAfter > 0:
