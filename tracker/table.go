@@ -43,7 +43,7 @@ func (t *flowTable) find(h uint64, k *FlowKey, s *slab) int {
 		if v>>32 == tag {
 			idx := int(uint32(v)) - 1
 			c := s.at(idx)
-			if c.Orig.Port^c.Resp.Port == k.Lo.Port^k.Hi.Port && c.Key() == *k {
+			if c.Orig == k.Lo && c.Resp == k.Hi || c.Orig == k.Hi && c.Resp == k.Lo {
 				return idx
 			}
 		}
