@@ -391,14 +391,10 @@ func (jw *JSONWriter) Summary(res *Result) error {
 	return jw.emit(j.end())
 }
 
-// connBlock is how many connection records one formatter turns into text
-// at a time.
-const connBlock = 512
-
-// conns writes the connection records rs. Many are formatted by two
-// goroutines, block by block, while this one writes the blocks in order.
+// conns writes the connection records rs, many of them formatted by two
+// goroutines (see inBlocks).
 func (jw *JSONWriter) conns(rs []tracker.Record) error {
-	if len(rs) < 4*connBlock || jw.Flush {
+	if jw.Flush {
 		for i := range rs {
 			if err := jw.Conn(&rs[i]); err != nil {
 				return err
@@ -406,44 +402,10 @@ func (jw *JSONWriter) conns(rs []tracker.Record) error {
 		}
 		return nil
 	}
-	const workers = 2
-	blocks := (len(rs) + connBlock - 1) / connBlock
-	var out, free [workers]chan []byte
-	stop := make(chan struct{})
-	defer close(stop)
-	for w := range workers {
-		out[w], free[w] = make(chan []byte, 1), make(chan []byte, 2)
-		free[w] <- nil
-		free[w] <- nil
-		go func() {
-			var j jsonBuf
-			for b := w; b < blocks; b += workers {
-				var buf []byte
-				select {
-				case buf = <-free[w]:
-				case <-stop:
-					return
-				}
-				buf = buf[:0]
-				for i := b * connBlock; i < min(len(rs), (b+1)*connBlock); i++ {
-					buf = append(buf, j.conn(&rs[i], &jw.opt)...)
-				}
-				select {
-				case out[w] <- buf:
-				case <-stop:
-					return
-				}
-			}
-		}()
-	}
-	for b := range blocks {
-		buf := <-out[b%workers]
-		if err := jw.emit(buf); err != nil {
-			return err
-		}
-		free[b%workers] <- buf
-	}
-	return nil
+	return inBlocks(len(rs), func() func([]byte, int) []byte {
+		var j jsonBuf
+		return func(buf []byte, i int) []byte { return append(buf, j.conn(&rs[i], &jw.opt)...) }
+	}, jw.emit)
 }
 
 // Close flushes buffered output.

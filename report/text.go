@@ -168,23 +168,19 @@ func writeConns(w *bufio.Writer, res *Result, opt *Options) {
 	}
 	fmt.Fprintf(w, "\nConnections:\n")
 	// A table of possibly millions of rows: measure the columns in one
-	// pass, then write each row through one reused buffer (text/tabwriter
-	// would hold the whole table in memory).
+	// pass, then write the rows in blocks (text/tabwriter would hold the
+	// whole table in memory). Both passes run on two goroutines.
 	head := [...]string{"UID", "ORIG", "RESP", "START", "DURATION", "PKTS →/←", "BYTES →/←", "ORIG STATE", "RESP STATE", "NOTES"}
-	var width [len(head)]int
-	for i, h := range head {
-		width[i] = len([]rune(h))
-	}
-	var cell [len(head)][]byte
-	fill := func(r *tracker.Record) {
+	type cells [len(head)][]byte
+	fill := func(cell *cells, r *tracker.Record) {
 		c := &r.Conn
 		o, p := &c.Peers[tracker.Orig], &c.Peers[tracker.Resp]
 		for i := range cell {
 			cell[i] = cell[i][:0]
 		}
-		cell[0] = append(cell[0], c.UID.String()...)
-		cell[1] = append(cell[1], c.Orig.String()...)
-		cell[2] = append(cell[2], c.Resp.String()...)
+		cell[0] = c.UID.AppendTo(cell[0])
+		cell[1] = c.Orig.AppendTo(cell[1])
+		cell[2] = c.Resp.AppendTo(cell[2])
 		cell[3] = append(cell[3], opt.stamp(c.Start)...)
 		cell[4] = append(cell[4], fmtDur(c.Last-c.Start)...)
 		cell[5] = strconv.AppendUint(cell[5], uint64(o.Pkts), 10)
@@ -197,34 +193,55 @@ func writeConns(w *bufio.Writer, res *Result, opt *Options) {
 		cell[8] = append(cell[8], stateText(p)...)
 		cell[9] = append(cell[9], notes(r)...)
 	}
-	for i := range res.Records {
-		fill(&res.Records[i])
-		for j := range cell[:len(cell)-1] {
-			width[j] = max(width[j], len(cell[j]))
-		}
+	var width [len(head)]int
+	for i, h := range head {
+		width[i] = len([]rune(h))
 	}
-	var line []byte
-	emit := func(cells func(j int) []byte, n func(j int) int) {
-		line = append(line[:0], "  "...)
+	measure := func(from, to int) (wd [len(head)]int) {
+		var cell cells
+		for i := from; i < to; i++ {
+			fill(&cell, &res.Records[i])
+			for j := range cell[:len(cell)-1] {
+				wd[j] = max(wd[j], len(cell[j]))
+			}
+		}
+		return wd
+	}
+	n := len(res.Records)
+	var half [len(head)]int
+	done := make(chan struct{})
+	go func() { half = measure(0, n/2); close(done) }()
+	rest := measure(n/2, n)
+	<-done
+	for j := range width {
+		width[j] = max(width[j], half[j], rest[j])
+	}
+	row := func(line []byte, cell func(j int) []byte, runes func(j int) int) []byte {
+		start := len(line)
+		line = append(line, "  "...)
 		for j := range head {
-			line = append(line, cells(j)...)
+			line = append(line, cell(j)...)
 			if j < len(head)-1 {
-				for k := n(j); k < width[j]+2; k++ {
+				for k := runes(j); k < width[j]+2; k++ {
 					line = append(line, ' ')
 				}
 			}
 		}
-		for len(line) > 0 && line[len(line)-1] == ' ' {
+		for len(line) > start && line[len(line)-1] == ' ' {
 			line = line[:len(line)-1]
 		}
-		line = append(line, '\n')
-		w.Write(line)
+		return append(line, '\n')
 	}
-	emit(func(j int) []byte { return []byte(head[j]) }, func(j int) int { return len([]rune(head[j])) })
-	for i := range res.Records {
-		fill(&res.Records[i])
-		emit(func(j int) []byte { return cell[j] }, func(j int) int { return len(cell[j]) })
-	}
+	w.Write(row(nil, func(j int) []byte { return []byte(head[j]) }, func(j int) int { return len([]rune(head[j])) }))
+	inBlocks(n, func() func([]byte, int) []byte {
+		var cell cells
+		get := func(j int) []byte { return cell[j] }
+		size := func(j int) int { return len(cell[j]) }
+		return func(buf []byte, i int) []byte {
+			fill(&cell, &res.Records[i])
+			return row(buf, get, size)
+		}
+	}, func(b []byte) error { _, err := w.Write(b); return err })
 }
 
 func stateText(p *tracker.Peer) string {

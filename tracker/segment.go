@@ -83,6 +83,11 @@ func (e Endpoint) String() string {
 	return netip.AddrPortFrom(e.Addr.Netip(), e.Port).String()
 }
 
+// AppendTo appends the text form of e, as String returns it, to b.
+func (e Endpoint) AppendTo(b []byte) []byte {
+	return netip.AddrPortFrom(e.Addr.Netip(), e.Port).AppendTo(b)
+}
+
 // Less orders endpoints by address bytes, then port.
 func (e *Endpoint) Less(o *Endpoint) bool {
 	a0, b0 := binary.BigEndian.Uint64(e.Addr[:8]), binary.BigEndian.Uint64(o.Addr[:8])
