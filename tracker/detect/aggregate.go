@@ -1,7 +1,9 @@
 package detect
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -98,10 +100,19 @@ func Aggregate(records []tracker.Record, findings []tracker.Finding, folded []tr
 		add(f)
 	}
 
+	// The per-host views only read the records: they run on a second
+	// core meanwhile (the floods mark their members, a field they do not
+	// read).
+	var perHost []tracker.Finding
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		perHost = append(timeWaitLoad(records, &cfg), ephemeralPorts(records, &cfg)...)
+	}()
 	out = append(out, pawsReuse(findings, records, &cfg)...)
 	out = append(out, synFloods(findings, records, folded, idx, &cfg)...)
-	out = append(out, timeWaitLoad(records, &cfg)...)
-	out = append(out, ephemeralPorts(records, &cfg)...)
+	<-done
+	out = append(out, perHost...)
 	for i := range out {
 		if !cfg.Enabled(out[i].Kind) {
 			continue
@@ -541,11 +552,11 @@ func timeWaitLoad(records []tracker.Record, cfg *Config) []tracker.Finding {
 	}
 	var out []tracker.Finding
 	for addr, h := range hosts {
-		sort.Slice(h.events, func(i, j int) bool {
-			if h.events[i].t != h.events[j].t {
-				return h.events[i].t < h.events[j].t
+		slices.SortFunc(h.events, func(a, b ev) int {
+			if a.t != b.t {
+				return cmp.Compare(a.t, b.t)
 			}
-			return h.events[i].d < h.events[j].d
+			return cmp.Compare(a.d, b.d)
 		})
 		cur, peak, peakAt := 0, 0, int64(0)
 		for _, e := range h.events {
