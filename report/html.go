@@ -103,6 +103,8 @@ type htmlTracker struct {
 	Evicted         uint64 `json:"evicted"`
 	BadChecksum     uint64 `json:"badChecksum"`
 	Records         int    `json:"records"`
+	// Folded counts flood members counted instead of listed (in Records).
+	Folded int `json:"folded"`
 }
 
 // htmlKind summarises the findings of one kind.
@@ -263,7 +265,7 @@ func buildHTMLDoc(res *Result, opt *HTMLOptions) *htmlDoc {
 		Tracker: htmlTracker{
 			Conns: res.Tracker.Conns, Partial: res.Tracker.Partial, NewIncarnations: res.Tracker.NewIncarnations,
 			IdleExpired: res.Tracker.IdleExpired, Evicted: res.Tracker.Evicted, BadChecksum: res.Tracker.BadChecksum,
-			Records: len(res.Records),
+			Records: len(res.Records) + FoldedCount(res.Folded), Folded: FoldedCount(res.Folded),
 		},
 		Hints:     []string{},
 		Addrs:     []string{},

@@ -172,6 +172,7 @@
     if (T.idle) extra.push(num(T.idle) + ' expired idle');
     if (T.evicted) extra.push(num(T.evicted) + ' evicted');
     if (T.badChecksum) extra.push(num(T.badChecksum) + ' bad checksums');
+    if (T.folded) extra.push(num(T.folded) + ' possible flood members counted, not listed');
     var conns = el('div', { 'class': 'panel' }, el('h2', { text: 'Connections' }),
       el('div', { 'class': 'big', text: num(T.records) }),
       el('div', { 'class': 'muted', text: extra.join(' · ') || 'all seen from their handshake' }),
