@@ -21,9 +21,11 @@ type pass struct {
 	only map[tracker.FlowKey]bool
 	// keep, when set, selects the records collected.
 	keep func(*tracker.Record) bool
-	// until, when set, stops reading after this packet time: every
-	// connection of interest has ended (last packet plus 2MSL) by then.
-	until int64
+	// until, when set, stops reading after this packet time: no later
+	// packet belongs to a connection of interest. Packet time then moves
+	// on to settle, so that their timers (TIME_WAIT's 2MSL) fire as they
+	// did in the first pass.
+	until, settle int64
 	// states, when set, counts per-host states over time (--html).
 	states *report.StateRecorder
 }
@@ -97,17 +99,35 @@ func analyze(ctx context.Context, fl *Flags) (*report.Result, report.Options, er
 		want := map[tracker.UID]bool{}
 		keys := map[tracker.FlowKey]bool{}
 		recorded := htmlTimelineUIDs(fl, res.Findings, shown) // shown, and every finding's with --html
-		var until int64
+		// A connection's packets end with its last one, except a
+		// stale segment of an old incarnation (not counted in Last) and
+		// a new incarnation on its 4-tuple inside 2MSL: for those, read
+		// on for 2MSL. Timers need no packets: packet time is moved on
+		// to 2MSL after the last packet, never past the capture's end.
+		superseded := map[tracker.UID]bool{}
+		for i := range res.Records {
+			if u := res.Records[i].Conn.PrevUID; u != 0 {
+				superseded[u] = true
+			}
+		}
+		twoMSL := 2 * int64(fl.MSL)
+		var until, settle int64
 		for i := range res.Records {
 			r := &res.Records[i]
 			if recorded[r.Conn.UID] && r.Timeline == nil && sel.match(r) {
 				want[r.Conn.UID] = true
 				keys[r.Conn.Key()] = true
-				until = max(until, r.Conn.Last+2*int64(fl.MSL)+1)
+				end := r.Conn.Last + 1
+				if superseded[r.Conn.UID] || r.Conn.Has(tracker.AnomStaleSegment) {
+					end += twoMSL
+				}
+				until = max(until, end)
+				settle = max(settle, r.Conn.Last+twoMSL+1)
 			}
 		}
+		settle = min(settle, res.Input.Last)
 		if len(want) > 0 {
-			second := pass{fl: fl, only: keys, until: until,
+			second := pass{fl: fl, only: keys, until: until, settle: settle,
 				record: func(u tracker.UID) bool { return want[u] },
 				keep:   func(r *tracker.Record) bool { return want[r.Conn.UID] }}
 			res2, err := second.run(ctx, names)
@@ -208,7 +228,7 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 			tr = tracker.New(cfg)
 		}
 		if p.until != 0 && seg.Time > p.until {
-			tr.Advance(seg.Time)
+			tr.Advance(max(seg.Time, p.settle)) // both times the first pass reached
 			break
 		}
 		if p.only != nil {
