@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"sort"
@@ -510,12 +509,10 @@ func rstAckFloods(records []tracker.Record, folded []tracker.Folded, cfg *Config
 // timeWaitLoad reports, per host, the TIME_WAIT sockets it held over time
 // and who closed first.
 func timeWaitLoad(records []tracker.Record, cfg *Config) []tracker.Finding {
-	type ev struct {
-		t int64
-		d int
-	}
+	// Each TIME_WAIT starts when its connection is done and lasts 2MSL,
+	// so the ends are the starts shifted: sorting the starts orders both.
 	type host struct {
-		events          []ev
+		starts          []int64
 		closedFirst     int
 		conns           int
 		sample          tracker.UID
@@ -523,48 +520,60 @@ func timeWaitLoad(records []tracker.Record, cfg *Config) []tracker.Finding {
 	}
 	hosts := map[tracker.Addr]*host{}
 	twoMSL := 2 * int64(cfg.MSL)
-	for i := range records {
-		c := &records[i].Conn
-		first, ok := c.ClosedFirst()
-		if !ok {
-			continue
-		}
-		for s := tracker.Orig; s <= tracker.Resp; s++ {
-			if !c.Peers[s].WasTimeWait() {
+	each := func(fn func(h *host, c *tracker.Conn, first tracker.Side)) {
+		for i := range records {
+			c := &records[i].Conn
+			first, ok := c.ClosedFirst()
+			if !ok {
 				continue
 			}
-			ep := c.Endpoint(s)
-			h := hosts[ep.Addr]
-			if h == nil {
-				h = &host{sample: c.UID, sampleOrig: c.Orig, res: c.Resp}
-				hosts[ep.Addr] = h
-			}
-			at := c.DoneAt
-			if at == 0 {
-				at = c.Last
-			}
-			h.events = append(h.events, ev{at, 1}, ev{at + twoMSL, -1})
-			h.conns++
-			if first == tracker.Orig {
-				h.closedFirst++
+			for s := tracker.Orig; s <= tracker.Resp; s++ {
+				if !c.Peers[s].WasTimeWait() {
+					continue
+				}
+				ep := c.Endpoint(s)
+				h := hosts[ep.Addr]
+				if h == nil {
+					h = &host{sample: c.UID, sampleOrig: c.Orig, res: c.Resp}
+					hosts[ep.Addr] = h
+				}
+				fn(h, c, first)
 			}
 		}
 	}
+	// Count first, so that each host's starts are allocated once.
+	each(func(h *host, c *tracker.Conn, first tracker.Side) {
+		h.conns++
+		if first == tracker.Orig {
+			h.closedFirst++
+		}
+	})
+	for _, h := range hosts {
+		h.starts = make([]int64, 0, h.conns)
+	}
+	each(func(h *host, c *tracker.Conn, _ tracker.Side) {
+		at := c.DoneAt
+		if at == 0 {
+			at = c.Last
+		}
+		h.starts = append(h.starts, at)
+	})
 	var out []tracker.Finding
 	for addr, h := range hosts {
-		slices.SortFunc(h.events, func(a, b ev) int {
-			if a.t != b.t {
-				return cmp.Compare(a.t, b.t)
+		slices.Sort(h.starts)
+		// Sweep: an end at the same time as a start comes first.
+		cur, peak, peakAt, j := 0, 0, int64(0), 0
+		for _, t := range h.starts {
+			for h.starts[j]+twoMSL <= t {
+				cur--
+				j++
 			}
-			return cmp.Compare(a.d, b.d)
-		})
-		cur, peak, peakAt := 0, 0, int64(0)
-		for _, e := range h.events {
-			cur += e.d
+			cur++
 			if cur > peak {
-				peak, peakAt = cur, e.t
+				peak, peakAt = cur, t
 			}
 		}
+		firstT, lastT := h.starts[0], h.starts[len(h.starts)-1]+twoMSL
 		who := "the client (originator) closed first in all of them"
 		switch {
 		case h.closedFirst == 0:
@@ -578,7 +587,7 @@ func timeWaitLoad(records []tracker.Record, cfg *Config) []tracker.Finding {
 		}
 		out = append(out, tracker.Finding{
 			Kind: tracker.AnomTimeWaitLoad.String(), Severity: sev, Time: peakAt,
-			Scope: addr.String(), Count: h.conns, First: h.events[0].t, Last: h.events[len(h.events)-1].t,
+			Scope: addr.String(), Count: h.conns, First: firstT, Last: lastT,
 			Orig: h.sampleOrig, Resp: h.res,
 			Summary: fmt.Sprintf("%s held TIME_WAIT for %s (%s); at most %d TIME_WAIT sockets at once (at %s)",
 				addr, plural(h.conns, "connection"), who, peak, stampNS(peakAt)),
