@@ -470,7 +470,7 @@ func buildHTMLDoc(res *Result, opt *HTMLOptions) *htmlDoc {
 		}
 		tl := res.States.Timeline(first, last, opt.MaxHosts, pin)
 		st := &htmlStates{Start: (tl.Start - t0) / 1000, Step: tl.Step / 1000, N: tl.N, Hosts: []htmlSerie{},
-			AllHosts: len(res.States.HostConns())}
+			AllHosts: res.States.NumHosts()}
 		for _, h := range tl.Hosts {
 			s := htmlSerie{Host: h.Host.String(), Conns: h.Conns, Series: map[string][]int32{}}
 			for k, p := range h.Peak {

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"cmp"
+	"slices"
 	"sort"
 	"sync"
 
@@ -62,7 +64,9 @@ type stateObserver struct {
 	hosts  map[tracker.Addr]uint32
 	addrs  []tracker.Addr
 	conns  []int // connections per host index
-	deltas []stateDelta
+	// deltas grows in fixed chunks: a flood brings millions, and a slice
+	// would copy them all at each doubling.
+	deltas chunked[stateDelta]
 }
 
 func (o *stateObserver) host(a tracker.Addr) uint32 {
@@ -78,7 +82,7 @@ func (o *stateObserver) host(a tracker.Addr) uint32 {
 
 func (o *stateObserver) add(t int64, h uint32, st tracker.State, d int8) {
 	if st.Open() {
-		o.deltas = append(o.deltas, stateDelta{t: t, host: h, state: uint8(st), d: d})
+		o.deltas.add(&stateDelta{t: t, host: h, state: uint8(st), d: d})
 	}
 }
 
@@ -176,9 +180,16 @@ type HostSeries struct {
 	Peak [tracker.NumStates][]int32
 }
 
-// HostConns returns every host seen with its connection count, most
-// connections first (then by address).
-func (r *StateRecorder) HostConns() []HostSeries {
+// hostConns is one host seen and its connection count.
+type hostConns struct {
+	host  tracker.Addr
+	conns int
+}
+
+// hostConns returns every host seen with its connection count, in no
+// particular order. A flood of spoofed sources brings a million of them:
+// this is a compact list, not one HostSeries each.
+func (r *StateRecorder) hostConns() []hostConns {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	byHost := map[tracker.Addr]int{}
@@ -187,18 +198,15 @@ func (r *StateRecorder) HostConns() []HostSeries {
 			byHost[a] += o.conns[i]
 		}
 	}
-	out := make([]HostSeries, 0, len(byHost))
+	out := make([]hostConns, 0, len(byHost))
 	for a, n := range byHost {
-		out = append(out, HostSeries{Host: a, Conns: n})
+		out = append(out, hostConns{a, n})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Conns != out[j].Conns {
-			return out[i].Conns > out[j].Conns
-		}
-		return out[i].Host.Netip().Less(out[j].Host.Netip())
-	})
 	return out
 }
+
+// NumHosts returns the number of hosts seen.
+func (r *StateRecorder) NumHosts() int { return len(r.hostConns()) }
 
 // maxBuckets bounds the time buckets of a StateTimeline.
 const maxBuckets = 1800
@@ -218,10 +226,10 @@ const maxFineBuckets = 100
 // to maxHosts in all. first and last bound the capture (nanoseconds since
 // the epoch). Call it after the tracker is closed.
 func (r *StateRecorder) Timeline(first, last int64, maxHosts int, pin []tracker.Addr) *StateTimeline {
-	all := r.HostConns()
+	all := r.hostConns()
 	connsOf := make(map[tracker.Addr]int, len(all))
 	for _, h := range all {
-		connsOf[h.Host] = h.Conns
+		connsOf[h.host] = h.conns
 	}
 	chosen := map[tracker.Addr]int{}
 	var hosts []HostSeries
@@ -238,8 +246,31 @@ func (r *StateRecorder) Timeline(first, last int64, maxHosts int, pin []tracker.
 	for _, a := range pin {
 		choose(a)
 	}
-	for _, h := range all {
-		choose(h.Host)
+	// Then the busiest hosts (lowest addresses among equals), picked
+	// without sorting them all.
+	less := func(i, j int32) bool { return all[i].host.Netip().Less(all[j].host.Netip()) }
+	var top []int32
+	if len(all) <= maxHosts {
+		top = make([]int32, len(all))
+		for i := range top {
+			top[i] = int32(i)
+		}
+	} else if maxHosts > 0 {
+		top = busiest(len(all), maxHosts, func(i int32) int { return all[i].conns }, less)
+	}
+	slices.SortFunc(top, func(i, j int32) int {
+		switch {
+		case all[i].conns != all[j].conns:
+			return cmp.Compare(all[j].conns, all[i].conns)
+		case less(i, j):
+			return -1
+		case less(j, i):
+			return 1
+		}
+		return 0
+	})
+	for _, i := range top {
+		choose(all[i].host)
 	}
 	sort.SliceStable(hosts, func(i, j int) bool { return hosts[i].Conns > hosts[j].Conns })
 	for i := range hosts {
@@ -273,10 +304,12 @@ func (r *StateRecorder) Timeline(first, last int64, maxHosts int, pin []tracker.
 				remap[i] = -1
 			}
 		}
-		for _, d := range o.deltas {
-			if j := remap[d.host]; j >= 0 {
-				d.host = uint32(j)
-				ds = append(ds, d)
+		for _, chunk := range o.deltas.chunks {
+			for _, d := range chunk {
+				if j := remap[d.host]; j >= 0 {
+					d.host = uint32(j)
+					ds = append(ds, d)
+				}
 			}
 		}
 	}
