@@ -60,10 +60,10 @@ type stateDelta struct {
 type stateObserver struct {
 	twoMSL int64
 	// live holds the states counted for each connection in the table.
-	live   map[tracker.UID][2]tracker.State
-	hosts  map[tracker.Addr]uint32
-	addrs  []tracker.Addr
-	conns  []int // connections per host index
+	live  map[tracker.UID][2]tracker.State
+	hosts map[tracker.Addr]uint32
+	addrs []tracker.Addr
+	conns []int // connections per host index
 	// deltas grows in fixed chunks: a flood brings millions, and a slice
 	// would copy them all at each doubling.
 	deltas chunked[stateDelta]
