@@ -10,6 +10,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/wirestate/wirestate/internal/hugepages"
 	"github.com/wirestate/wirestate/tracker"
 )
 
@@ -260,6 +261,7 @@ func (c *Collector) Records() []tracker.Record {
 		return cmp.Compare(a.uid, b.uid)
 	})
 	out := make([]tracker.Record, n)
+	hugepages.Advise(out)
 	fill := func(from, to int) {
 		for i := from; i < to; i++ {
 			k := &keys[i]
