@@ -50,7 +50,7 @@ func BusiestHosts(records []tracker.Record, snap []tracker.ConnState, folded []t
 		counts, inferred [tracker.NumStates]int32
 		listening        int32
 	}
-	index := make(map[tracker.Addr]int32, min(len(records)+len(snap), 1<<22)+64)
+	index := make(map[tracker.Addr]int32, 1024) // a few hosts usually: grown, not presized per record
 	var hosts chunked[acc] // fixed chunks: growing never moves them
 	at := func(i int32) *acc { return &hosts.chunks[i/collectorChunk][i%collectorChunk] }
 	get := func(a tracker.Addr) int32 {
