@@ -134,12 +134,7 @@ func (p *pcapReader) next(rec *record) error {
 	if !p.nanos {
 		ns *= 1000
 	}
-	*rec = record{
-		data:    data,
-		ts:      int64(sec)*1e9 + ns,
-		wireLen: int(wireLen),
-		link:    p.link,
-	}
+	rec.data, rec.ts, rec.wireLen, rec.link, rec.ifIndex = data, int64(sec)*1e9+ns, int(wireLen), p.link, 0
 	return nil
 }
 
