@@ -71,9 +71,10 @@ func (s *FileSource) nextRecord() (*input, error) {
 		if err := s.advance(in); err != nil {
 			return nil, err
 		}
-		if in.done {
+		switch {
+		case in.done:
 			heap.Remove(&s.heap, in.heapIndex)
-		} else {
+		case len(s.heap) > 1: // one input alone needs no reordering
 			heap.Fix(&s.heap, in.heapIndex)
 		}
 	}
