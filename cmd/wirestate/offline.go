@@ -150,6 +150,7 @@ func analyze(ctx context.Context, fl *Flags) (*report.Result, report.Options, er
 		return nil, report.Options{}, err
 	}
 	res.Records = sel.filter(res.Records)
+	res.Folded = sel.filterFolded(res.Folded)
 	opt := report.Options{
 		Local:       fl.LocalTime,
 		Transitions: fl.Timeline != "none" || len(fl.Conns) > 0,

@@ -70,3 +70,23 @@ func (s *selection) filter(recs []tracker.Record) []tracker.Record {
 	}
 	return kept
 }
+
+// filterFolded keeps the folded flood tallies whose victim passes the host
+// and port filters (their sources are not known, and --conn names listed
+// connections only), in place.
+func (s *selection) filterFolded(fs []tracker.Folded) []tracker.Folded {
+	if s.empty() {
+		return fs
+	}
+	kept := fs[:0]
+	for _, f := range fs {
+		switch {
+		case len(s.hosts) == 0 && len(s.ports) == 0: // --conn alone
+		case len(s.hosts) > 0 && !s.hosts[f.Victim.Addr]:
+		case len(s.ports) > 0 && !s.ports[f.Victim.Port]:
+		default:
+			kept = append(kept, f)
+		}
+	}
+	return kept
+}
