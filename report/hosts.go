@@ -51,7 +51,7 @@ func BusiestHosts(records []tracker.Record, snap []tracker.ConnState, folded []t
 		listening        int32
 	}
 	index := make(map[tracker.Addr]int32, 1024) // a few hosts usually: grown, not presized per record
-	var hosts chunked[acc] // fixed chunks: growing never moves them
+	var hosts chunked[acc]                      // fixed chunks: growing never moves them
 	at := func(i int32) *acc { return &hosts.chunks[i/collectorChunk][i%collectorChunk] }
 	get := func(a tracker.Addr) int32 {
 		i, ok := index[a]
@@ -111,15 +111,7 @@ func BusiestHosts(records []tracker.Record, snap []tracker.ConnState, folded []t
 		return l
 	}
 	less := func(i, j int32) bool { return addrLess(&at(i).host, &at(j).host) }
-	var chosen []int32
-	if n < 0 || hosts.n <= n {
-		chosen = make([]int32, hosts.n)
-		for i := range chosen {
-			chosen[i] = int32(i)
-		}
-	} else {
-		chosen = busiest(hosts.n, n, func(i int32) int { return load(at(i)) }, less)
-	}
+	chosen := busiest(hosts.n, n, func(i int32) int { return load(at(i)) }, less)
 	slices.SortFunc(chosen, func(a, b int32) int {
 		if less(a, b) {
 			return -1
@@ -152,8 +144,19 @@ func BusiestHosts(records []tracker.Record, snap []tracker.ConnState, folded []t
 // busiest picks the n of total items with the highest load, the lowest
 // (by less) among equal loads, without sorting them all: a threshold load
 // is found by counting, and only the items tied at it are ranked, through
-// a bounded heap.
+// a bounded heap. When n < 0 or n >= total it returns every item, in
+// order.
 func busiest(total, n int, load func(int32) int, less func(i, j int32) bool) []int32 {
+	if n < 0 || n >= total {
+		all := make([]int32, total)
+		for i := range all {
+			all[i] = int32(i)
+		}
+		return all
+	}
+	if n == 0 {
+		return nil
+	}
 	loads := make([]int32, total)
 	byLoad := map[int32]int{}
 	for i := range loads {

@@ -248,16 +248,8 @@ func (r *StateRecorder) Timeline(first, last int64, maxHosts int, pin []tracker.
 	}
 	// Then the busiest hosts (lowest addresses among equals), picked
 	// without sorting them all.
-	less := func(i, j int32) bool { return all[i].host.Netip().Less(all[j].host.Netip()) }
-	var top []int32
-	if len(all) <= maxHosts {
-		top = make([]int32, len(all))
-		for i := range top {
-			top[i] = int32(i)
-		}
-	} else if maxHosts > 0 {
-		top = busiest(len(all), maxHosts, func(i int32) int { return all[i].conns }, less)
-	}
+	less := func(i, j int32) bool { return addrLess(&all[i].host, &all[j].host) }
+	top := busiest(len(all), max(maxHosts, 0), func(i int32) int { return all[i].conns }, less)
 	slices.SortFunc(top, func(i, j int32) int {
 		switch {
 		case all[i].conns != all[j].conns:

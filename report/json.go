@@ -394,14 +394,6 @@ func (jw *JSONWriter) Summary(res *Result) error {
 // conns writes the connection records rs, many of them formatted by two
 // goroutines (see inBlocks).
 func (jw *JSONWriter) conns(rs []tracker.Record) error {
-	if jw.Flush {
-		for i := range rs {
-			if err := jw.Conn(&rs[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	return inBlocks(len(rs), func() func([]byte, int) []byte {
 		var j jsonBuf
 		return func(buf []byte, i int) []byte { return append(buf, j.conn(&rs[i], &jw.opt)...) }

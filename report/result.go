@@ -8,7 +8,6 @@ import (
 	"cmp"
 	"slices"
 	"sort"
-	"sync"
 
 	"github.com/wirestate/wirestate/internal/hugepages"
 	"github.com/wirestate/wirestate/tracker"
@@ -162,10 +161,7 @@ func (c *Collector) fold(s *shardRecords, conn *tracker.Conn) bool {
 	if !ok {
 		return false
 	}
-	k := foldKey{kind, conn.Orig}
-	if side == tracker.Resp {
-		k.victim = conn.Resp
-	}
+	k := foldKey{kind, conn.Endpoint(side)}
 	if s.members == nil {
 		s.members, s.folded = map[foldKey]int{}, map[foldKey]*tracker.Folded{}
 	}
@@ -262,7 +258,9 @@ func (c *Collector) Records() []tracker.Record {
 	})
 	out := make([]tracker.Record, n)
 	hugepages.Advise(out)
-	fill := func(from, to int) {
+	// Writing fresh memory is mostly page faults: two goroutines take
+	// them on two cores.
+	halves(n, func(_, from, to int) {
 		for i := from; i < to; i++ {
 			k := &keys[i]
 			s := &c.records[k.shard]
@@ -273,14 +271,7 @@ func (c *Collector) Records() []tracker.Record {
 				out[i].Timeline, out[i].Transitions = tl.entries, tl.transitions
 			}
 		}
-	}
-	// Writing fresh memory is mostly page faults: two goroutines take
-	// them on two cores.
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); fill(0, n/2) }()
-	fill(n/2, n)
-	wg.Wait()
+	})
 	for i := range c.records {
 		c.records[i] = shardRecords{folded: c.records[i].folded}
 	}

@@ -197,24 +197,19 @@ func writeConns(w *bufio.Writer, res *Result, opt *Options) {
 	for i, h := range head {
 		width[i] = len([]rune(h))
 	}
-	measure := func(from, to int) (wd [len(head)]int) {
+	n := len(res.Records)
+	var part [2][len(head)]int
+	halves(n, func(k, from, to int) {
 		var cell cells
 		for i := from; i < to; i++ {
 			fill(&cell, &res.Records[i])
 			for j := range cell[:len(cell)-1] {
-				wd[j] = max(wd[j], len(cell[j]))
+				part[k][j] = max(part[k][j], len(cell[j]))
 			}
 		}
-		return wd
-	}
-	n := len(res.Records)
-	var half [len(head)]int
-	done := make(chan struct{})
-	go func() { half = measure(0, n/2); close(done) }()
-	rest := measure(n/2, n)
-	<-done
+	})
 	for j := range width {
-		width[j] = max(width[j], half[j], rest[j])
+		width[j] = max(width[j], part[0][j], part[1][j])
 	}
 	row := func(line []byte, cell func(j int) []byte, runes func(j int) int) []byte {
 		start := len(line)

@@ -51,11 +51,8 @@ func (f *Folded) Add(c *Conn, victim Side) {
 	if c.Peers[Resp].SawSYNACK() {
 		f.Answered++
 	}
-	if victim == Resp {
-		f.Sources.Add(&c.Orig.Addr)
-	} else {
-		f.Sources.Add(&c.Resp.Addr)
-	}
+	source := c.Endpoint(victim ^ 1).Addr
+	f.Sources.Add(&source)
 }
 
 // Merge adds o, folded for the same kind and victim elsewhere (another

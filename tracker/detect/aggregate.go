@@ -314,15 +314,28 @@ func foldedNote(r *floodRun) string {
 	return fmt.Sprintf(" (%d members past the first ones kept per victim were counted, not kept as records; sources estimated)", r.folded)
 }
 
-// foldedBy indexes folded members of one kind by victim.
-func foldedBy(folded []tracker.Folded, kind tracker.AnomalyKind) map[tracker.Endpoint]*tracker.Folded {
-	out := map[tracker.Endpoint]*tracker.Folded{}
-	for i := range folded {
-		if folded[i].Kind == kind {
-			out[folded[i].Victim] = &folded[i]
+// floodMembers gathers the possible members of one kind of flood by
+// victim (see FloodMember): the records, and the tallies of folded ones.
+// Every victim with a tally is in members too, if with no record.
+func floodMembers(records []tracker.Record, folded []tracker.Folded, kind tracker.AnomalyKind) (members map[tracker.Endpoint][]member, tallies map[tracker.Endpoint]*tracker.Folded) {
+	members = map[tracker.Endpoint][]member{}
+	for i := range records {
+		c := &records[i].Conn
+		if k, side, ok := FloodMember(c); ok && k == kind {
+			v := c.Endpoint(side)
+			members[v] = append(members[v], member{&records[i], c.Start})
 		}
 	}
-	return out
+	tallies = map[tracker.Endpoint]*tracker.Folded{}
+	for i := range folded {
+		if f := &folded[i]; f.Kind == kind {
+			tallies[f.Victim] = f
+			if _, ok := members[f.Victim]; !ok {
+				members[f.Victim] = nil
+			}
+		}
+	}
+	return members, tallies
 }
 
 // member is one connection of a possible flood.
@@ -349,18 +362,7 @@ func densest(ms []member, window int64) []member {
 // sources within cfg.SYNFloodWindow (syn-flood), and reports each
 // unanswered SYN-ACK (synack-unanswered) up to cfg.MaxMembers per listener.
 func synFloods(findings []tracker.Finding, records []tracker.Record, folded []tracker.Folded, idx map[tracker.UID]int, cfg *Config) []tracker.Finding {
-	byListener := map[tracker.Endpoint][]member{}
-	for i := range records {
-		if c := &records[i].Conn; halfOpenAttempt(c) {
-			byListener[c.Resp] = append(byListener[c.Resp], member{&records[i], c.Start})
-		}
-	}
-	tallies := foldedBy(folded, tracker.AnomSYNFlood)
-	for l := range tallies {
-		if _, ok := byListener[l]; !ok {
-			byListener[l] = nil
-		}
-	}
+	byListener, tallies := floodMembers(records, folded, tracker.AnomSYNFlood)
 	var out []tracker.Finding
 	hint := "Keep net.ipv4.tcp_syncookies=1 so the SYN queue cannot fill, size net.ipv4.tcp_max_syn_backlog, lower " +
 		"net.ipv4.tcp_synack_retries to free half-open entries sooner, and rate-limit SYNs upstream (nftables `limit rate`, synproxy)."
@@ -447,24 +449,7 @@ func synFloods(findings []tracker.Finding, records []tracker.Record, folded []tr
 // that never existed, from many sources: a spoofed flood, or a middlebox
 // that lost its state.
 func rstAckFloods(records []tracker.Record, folded []tracker.Folded, cfg *Config) []tracker.Finding {
-	byVictim := map[tracker.Endpoint][]member{}
-	for i := range records {
-		c := &records[i].Conn
-		if !unsolicited(c) {
-			continue
-		}
-		victim := c.Resp
-		if c.Peers[tracker.Resp].Pkts == 1 {
-			victim = c.Orig
-		}
-		byVictim[victim] = append(byVictim[victim], member{&records[i], c.Start})
-	}
-	tallies := foldedBy(folded, tracker.AnomRSTACKFlood)
-	for v := range tallies {
-		if _, ok := byVictim[v]; !ok {
-			byVictim[v] = nil
-		}
-	}
+	byVictim, tallies := floodMembers(records, folded, tracker.AnomRSTACKFlood)
 	var out []tracker.Finding
 	for victim, ms := range byVictim {
 		fo := tallies[victim]
