@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/wirestate/wirestate/tracker"
 )
@@ -30,14 +29,8 @@ type Options struct {
 }
 
 func (o *Options) stamp(ns int64) string {
-	if ns == 0 {
-		return "-"
-	}
-	t := time.Unix(0, ns)
-	if !o.Local {
-		t = t.UTC()
-	}
-	return t.Format("2006-01-02 15:04:05.000000")
+	st := stamper{local: o.Local}
+	return string(st.append(nil, ns))
 }
 
 // WriteText writes the report for a person at a terminal: totals, the
@@ -172,7 +165,9 @@ func writeConns(w *bufio.Writer, res *Result, opt *Options) {
 	// whole table in memory). Both passes run on two goroutines.
 	head := [...]string{"UID", "ORIG", "RESP", "START", "DURATION", "PKTS →/←", "BYTES →/←", "ORIG STATE", "RESP STATE", "NOTES"}
 	type cells [len(head)][]byte
-	fill := func(cell *cells, r *tracker.Record) {
+	// fill formats r's cells; the last (notes) only when the row is
+	// written, since its width is not measured.
+	fill := func(cell *cells, st *stamper, r *tracker.Record, last bool) {
 		c := &r.Conn
 		o, p := &c.Peers[tracker.Orig], &c.Peers[tracker.Resp]
 		for i := range cell {
@@ -181,17 +176,19 @@ func writeConns(w *bufio.Writer, res *Result, opt *Options) {
 		cell[0] = c.UID.AppendTo(cell[0])
 		cell[1] = c.Orig.AppendTo(cell[1])
 		cell[2] = c.Resp.AppendTo(cell[2])
-		cell[3] = append(cell[3], opt.stamp(c.Start)...)
-		cell[4] = append(cell[4], fmtDur(c.Last-c.Start)...)
+		cell[3] = st.append(cell[3], c.Start)
+		cell[4] = append(appendSeconds(cell[4], c.Last-c.Start), 's')
 		cell[5] = strconv.AppendUint(cell[5], uint64(o.Pkts), 10)
 		cell[5] = append(cell[5], '/')
 		cell[5] = strconv.AppendUint(cell[5], uint64(p.Pkts), 10)
 		cell[6] = strconv.AppendUint(cell[6], o.Bytes, 10)
 		cell[6] = append(cell[6], '/')
 		cell[6] = strconv.AppendUint(cell[6], p.Bytes, 10)
-		cell[7] = append(cell[7], stateText(o)...)
-		cell[8] = append(cell[8], stateText(p)...)
-		cell[9] = append(cell[9], notes(r)...)
+		cell[7] = appendStateText(cell[7], o)
+		cell[8] = appendStateText(cell[8], p)
+		if last {
+			cell[9] = appendNotes(cell[9], r)
+		}
 	}
 	var width [len(head)]int
 	for i, h := range head {
@@ -201,8 +198,9 @@ func writeConns(w *bufio.Writer, res *Result, opt *Options) {
 	var part [2][len(head)]int
 	halves(n, func(k, from, to int) {
 		var cell cells
+		st := stamper{local: opt.Local}
 		for i := from; i < to; i++ {
-			fill(&cell, &res.Records[i])
+			fill(&cell, &st, &res.Records[i], false)
 			for j := range cell[:len(cell)-1] {
 				part[k][j] = max(part[k][j], len(cell[j]))
 			}
@@ -230,39 +228,56 @@ func writeConns(w *bufio.Writer, res *Result, opt *Options) {
 	w.Write(row(nil, func(j int) []byte { return []byte(head[j]) }, func(j int) int { return len([]rune(head[j])) }))
 	inBlocks(n, func() func([]byte, int) []byte {
 		var cell cells
+		st := stamper{local: opt.Local}
 		get := func(j int) []byte { return cell[j] }
 		size := func(j int) int { return len(cell[j]) }
 		return func(buf []byte, i int) []byte {
-			fill(&cell, &res.Records[i])
+			fill(&cell, &st, &res.Records[i], true)
 			return row(buf, get, size)
 		}
 	}, func(b []byte) error { _, err := w.Write(b); return err })
 }
 
-func stateText(p *tracker.Peer) string {
+// appendStateText appends p's state, marked "?" when inferred.
+func appendStateText(b []byte, p *tracker.Peer) []byte {
+	b = append(b, p.State.String()...)
 	if p.Inferred() {
-		return p.State.String() + "?"
+		b = append(b, '?')
 	}
-	return p.State.String()
+	return b
 }
 
-func notes(r *tracker.Record) string {
+// appendNotes appends the connection table's notes on r, comma-separated.
+func appendNotes(b []byte, r *tracker.Record) []byte {
 	c := &r.Conn
-	var n []string
+	start := len(b)
+	sep := func() {
+		if len(b) > start {
+			b = append(b, ", "...)
+		}
+	}
 	if c.Partial() {
-		n = append(n, "partial")
+		b = append(b, "partial"...)
 	}
 	if c.PrevUID != 0 {
-		n = append(n, "reuses "+c.PrevUID.String())
+		sep()
+		b = c.PrevUID.AppendTo(append(b, "reuses "...))
 	}
 	if r.Reason != tracker.EndCaptureEnd && r.Reason != tracker.EndClosed {
-		n = append(n, r.Reason.String())
+		sep()
+		b = append(b, r.Reason.String()...)
 	}
 	if rt := c.Peers[0].Retrans + c.Peers[1].Retrans; rt > 0 {
-		n = append(n, fmt.Sprintf("%d retrans", rt))
+		sep()
+		b = append(strconv.AppendUint(b, uint64(rt), 10), " retrans"...)
 	}
-	n = append(n, c.AnomalyNames()...)
-	return strings.Join(n, ", ")
+	for k := tracker.AnomalyKind(0); k < tracker.NumAnomalyKinds; k++ {
+		if c.Has(k) {
+			sep()
+			b = append(b, k.String()...)
+		}
+	}
+	return b
 }
 
 func writeTimeline(w *bufio.Writer, r *tracker.Record, res *Result, opt *Options) {
@@ -327,9 +342,9 @@ func noteKinds(k tracker.PacketKind) []string {
 }
 
 func fmtDur(ns int64) string {
-	return strconv.FormatFloat(float64(ns)/1e9, 'f', 6, 64) + "s"
+	return string(append(appendSeconds(nil, ns), 's'))
 }
 
 func fmtRel(ns int64) string {
-	return strconv.FormatFloat(float64(ns)/1e9, 'f', 6, 64)
+	return string(appendSeconds(nil, ns))
 }
