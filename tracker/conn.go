@@ -251,6 +251,12 @@ const (
 	// connection's first FIN (the active closer).
 	ConnOrigClosedFirst
 	ConnRespClosedFirst
+	// ConnReincarnated marks an incarnation whose 4-tuple a newer one took
+	// over (open or closed at the time; ConnSuperseded says open).
+	ConnReincarnated
+	// ConnLateSegments marks an incarnation that was sent segments after a
+	// newer one took over its 4-tuple (stale ones, or its own while open).
+	ConnLateSegments
 )
 
 // Conn is one incarnation of a TCP 4-tuple as the capture shows it. A Conn is

@@ -149,6 +149,7 @@ func (sh *shard) process(seg *Segment, h uint64) {
 				} else {
 					p.apply(seg, p.SideOf(seg.Src), a)
 				}
+				p.Flags |= ConnLateSegments
 				a.Kind |= KindPrevIncarnation
 				a.Other = c
 				sh.stats.PrevIncarnation++
@@ -287,7 +288,7 @@ func (sh *shard) reincarnate(idx int, h uint64, seg *Segment) int {
 	if !old.Done() {
 		old.Flags |= ConnSuperseded
 	}
-	old.Flags |= connDetached
+	old.Flags |= connDetached | ConnReincarnated
 	sh.stats.NewIncarnations++
 	nidx := sh.create(seg)
 	c := sh.slab.at(nidx)

@@ -99,17 +99,16 @@ func analyze(ctx context.Context, fl *Flags) (*report.Result, report.Options, er
 		want := map[tracker.UID]bool{}
 		keys := map[tracker.FlowKey]bool{}
 		recorded := htmlTimelineUIDs(fl, res.Findings, shown) // shown, and every finding's with --html
-		// A connection's packets end with its last one, except a
-		// stale segment of an old incarnation (not counted in Last) and
-		// a new incarnation on its 4-tuple inside 2MSL: for those, read
-		// on for 2MSL. Timers need no packets: packet time is moved on
-		// to 2MSL after the last packet, never past the capture's end.
-		superseded := map[tracker.UID]bool{}
-		for i := range res.Records {
-			if u := res.Records[i].Conn.PrevUID; u != 0 {
-				superseded[u] = true
-			}
-		}
+		// A connection's packets end with its last one (Last); timers
+		// need no packets: packet time is moved on to 2MSL after the
+		// last packet, never past the capture's end. An incarnation
+		// that a newer one replaced on its 4-tuple is the exception:
+		// segments may still reach it afterwards (ConnLateSegments, not
+		// in Last when stale), so read to the end; and when it was
+		// emitted before its TIME_WAIT ran out (capture-end, not
+		// closed), whatever emitted it (a third incarnation, the
+		// successor's end) came within 2MSL of Last. A stale segment's
+		// connections also read on for 2MSL.
 		twoMSL := 2 * int64(fl.MSL)
 		var until, settle int64
 		for i := range res.Records {
@@ -118,8 +117,16 @@ func analyze(ctx context.Context, fl *Flags) (*report.Result, report.Options, er
 				want[r.Conn.UID] = true
 				keys[r.Conn.Key()] = true
 				end := r.Conn.Last + 1
-				if superseded[r.Conn.UID] || r.Conn.Has(tracker.AnomStaleSegment) {
+				if r.Conn.Has(tracker.AnomStaleSegment) {
 					end += twoMSL
+				}
+				if r.Conn.Flags&tracker.ConnReincarnated != 0 {
+					switch {
+					case r.Conn.Flags&tracker.ConnLateSegments != 0:
+						end = res.Input.Last + 1
+					case r.Reason == tracker.EndCaptureEnd:
+						end = max(end, r.Conn.Last+1+twoMSL)
+					}
 				}
 				until = max(until, end)
 				settle = max(settle, r.Conn.Last+twoMSL+1)
