@@ -41,8 +41,7 @@ func (o *invariantObserver) Packet(a *Analysis) {
 				detached++
 				continue
 			}
-			key := c.Key()
-			idx := sh.table.find(sh.hasher.hash(&key), &key, &sh.slab)
+			idx := sh.table.find(sh.hasher.pair(&c.Orig, &c.Resp), &c.Orig, &c.Resp, &sh.slab)
 			if idx < 0 || sh.slab.at(idx) != c {
 				o.t.Fatalf("frame %d: connection %v held but not found under its key", a.Seg.Frame, c.UID)
 			}

@@ -103,11 +103,10 @@ func (sh *shard) process(seg *Segment, h uint64) {
 		sh.advance(seg.Time)
 	}
 	sh.stats.Segments++
-	key, _ := MakeFlowKey(seg.Src, seg.Dst)
 	a := &sh.an
 	a.reset(seg)
 
-	idx := sh.table.find(h, &key, &sh.slab)
+	idx := sh.table.find(h, &seg.Src, &seg.Dst, &sh.slab)
 	if idx >= 0 {
 		if c := sh.slab.at(idx); sh.expired(c, seg.Time) || (sh.cfg.Zeek != nil && sh.zeekReuse(c, seg)) { // Zeek mode: IsReuse (zeek_lifetime.go)
 			sh.finish(idx, h, sh.expiryReason(c, seg.Time))
@@ -187,8 +186,7 @@ func (sh *shard) evict(protect int) {
 		sh.doneHead++
 		c := sh.slab.at(int(e.idx))
 		if int(e.idx) != protect && c.UID == e.uid && c.Done() && c.DoneAt == e.at && c.Flags&connDetached == 0 {
-			key := c.Key()
-			sh.finish(int(e.idx), sh.hasher.hash(&key), EndEvicted)
+			sh.finish(int(e.idx), sh.hasher.pair(&c.Orig, &c.Resp), EndEvicted)
 			return
 		}
 	}
@@ -220,8 +218,7 @@ func (sh *shard) evict(protect int) {
 	}
 	if best >= 0 {
 		c := sh.slab.at(best)
-		key := c.Key()
-		sh.finish(best, sh.hasher.hash(&key), EndEvicted)
+		sh.finish(best, sh.hasher.pair(&c.Orig, &c.Resp), EndEvicted)
 	}
 }
 
@@ -397,8 +394,7 @@ func (sh *shard) advance(now int64) {
 		sh.doneHead++
 		c := sh.slab.at(int(e.idx))
 		if c.UID == e.uid && c.Done() && c.DoneAt == e.at && c.Flags&connDetached == 0 {
-			key := c.Key()
-			sh.finish(int(e.idx), sh.hasher.hash(&key), EndClosed)
+			sh.finish(int(e.idx), sh.hasher.pair(&c.Orig, &c.Resp), EndClosed)
 		}
 	}
 	if sh.doneHead > 4096 && sh.doneHead*2 > len(sh.doneQ) {
@@ -434,12 +430,11 @@ func (sh *shard) sweep(now int64) {
 	})
 	for _, idx := range sh.scratch {
 		c := sh.slab.at(idx)
-		key := c.Key()
 		reason := EndIdle
 		if sh.cfg.Zeek != nil && sh.expired(c, now) { // Zeek mode: the timer's reason
 			reason = sh.expiryReason(c, now)
 		}
-		sh.finish(idx, sh.hasher.hash(&key), reason)
+		sh.finish(idx, sh.hasher.pair(&c.Orig, &c.Resp), reason)
 	}
 }
 
@@ -499,8 +494,7 @@ func (sh *shard) drain() {
 	sh.table.each(func(idx int) { sh.scratch = append(sh.scratch, idx) })
 	for _, idx := range sh.scratch {
 		c := sh.slab.at(idx)
-		key := c.Key()
-		sh.finish(idx, sh.hasher.hash(&key), EndCaptureEnd)
+		sh.finish(idx, sh.hasher.pair(&c.Orig, &c.Resp), EndCaptureEnd)
 	}
 	for _, o := range sh.observers {
 		o.Close(sh.clock)

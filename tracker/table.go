@@ -1,19 +1,46 @@
 package tracker
 
 import (
+	"encoding/binary"
 	"hash/maphash"
-	"unsafe"
+	"math/bits"
 )
 
-// flowHasher hashes flow keys with a per-run random seed, so crafted
-// 4-tuples cannot be made to collide in a shard or a bucket (hash flooding).
-type flowHasher struct{ seed maphash.Seed }
+// flowHasher hashes a connection's two endpoints with per-run random keys,
+// so crafted 4-tuples cannot be made to collide in a shard or a bucket
+// (hash flooding). It is symmetric: each endpoint is hashed on its own and
+// the two hashes are added, so both directions of a connection hash alike
+// without first putting the endpoints in order (which, with the copies it
+// takes, cost more than the hashing).
+type flowHasher struct{ k [4]uint64 }
 
-// hash returns the seeded hash of k. Because k is canonical (Lo sorts
-// first), both directions of a connection hash alike.
-func (h flowHasher) hash(k *FlowKey) uint64 {
-	b := unsafe.Slice((*byte)(unsafe.Pointer(k)), unsafe.Sizeof(*k))
-	return maphash.Bytes(h.seed, b)
+// newFlowHasher derives the hash keys from seed.
+func newFlowHasher(seed maphash.Seed) flowHasher {
+	var h flowHasher
+	for i := range h.k {
+		h.k[i] = maphash.Comparable(seed, i) | 1
+	}
+	return h
+}
+
+// mix folds the 128-bit product of x and y to 64 bits (the "mum" step of
+// wyhash): every input bit reaches every output bit.
+func mix(x, y uint64) uint64 {
+	hi, lo := bits.Mul64(x, y)
+	return hi ^ lo
+}
+
+// endpoint hashes one endpoint.
+func (h *flowHasher) endpoint(e *Endpoint) uint64 {
+	a0 := binary.LittleEndian.Uint64(e.Addr[:8])
+	a1 := binary.LittleEndian.Uint64(e.Addr[8:])
+	return mix(mix(a0^h.k[0], a1^h.k[1])^uint64(e.Port), h.k[2])
+}
+
+// pair returns the hash of the connection between a and b, the same for
+// (a, b) and (b, a).
+func (h *flowHasher) pair(a, b *Endpoint) uint64 {
+	return mix(h.endpoint(a)+h.endpoint(b), h.k[3])
 }
 
 // flowTable is an open-addressing hash table with linear probing from flow
@@ -32,8 +59,9 @@ func newFlowTable() flowTable {
 	return flowTable{slots: make([]uint64, minTableSize), mask: minTableSize - 1}
 }
 
-// find returns the slab index of key k with hash h, or -1.
-func (t *flowTable) find(h uint64, k *FlowKey, s *slab) int {
+// find returns the slab index of the connection between endpoints a and b
+// (either way round), whose hash is h, or -1.
+func (t *flowTable) find(h uint64, a, b *Endpoint, s *slab) int {
 	tag := h & 0xffffffff
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		v := t.slots[i]
@@ -43,7 +71,7 @@ func (t *flowTable) find(h uint64, k *FlowKey, s *slab) int {
 		if v>>32 == tag {
 			idx := int(uint32(v)) - 1
 			c := s.at(idx)
-			if c.Orig == k.Lo && c.Resp == k.Hi || c.Orig == k.Hi && c.Resp == k.Lo {
+			if c.Orig == *a && c.Resp == *b || c.Orig == *b && c.Resp == *a {
 				return idx
 			}
 		}

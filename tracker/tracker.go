@@ -151,7 +151,7 @@ func New(cfg Config) *Tracker {
 	if cfg.Seed != nil {
 		seed = *cfg.Seed
 	}
-	t := &Tracker{cfg: cfg, hasher: flowHasher{seed: seed}}
+	t := &Tracker{cfg: cfg, hasher: newFlowHasher(seed)}
 	t.shards = make([]*shard, cfg.Shards)
 	for i := range t.shards {
 		t.shards[i] = newShard(i, &t.cfg, t.hasher)
@@ -174,8 +174,7 @@ func New(cfg Config) *Tracker {
 
 // Feed hands one segment to the tracker. The segment is copied.
 func (t *Tracker) Feed(seg *Segment) {
-	key, _ := MakeFlowKey(seg.Src, seg.Dst)
-	h := t.hasher.hash(&key)
+	h := t.hasher.pair(&seg.Src, &seg.Dst)
 	if seg.Time > t.watermark {
 		t.watermark = seg.Time
 	}
