@@ -99,16 +99,6 @@ func analyze(ctx context.Context, fl *Flags) (*report.Result, report.Options, er
 		want := map[tracker.UID]bool{}
 		keys := map[tracker.FlowKey]bool{}
 		recorded := htmlTimelineUIDs(fl, res.Findings, shown) // shown, and every finding's with --html
-		// A connection's packets end with its last one (Last); timers
-		// need no packets: packet time is moved on to 2MSL after the
-		// last packet, never past the capture's end. An incarnation
-		// that a newer one replaced on its 4-tuple is the exception:
-		// segments may still reach it afterwards (ConnLateSegments, not
-		// in Last when stale), so read to the end; and when it was
-		// emitted before its TIME_WAIT ran out (capture-end, not
-		// closed), whatever emitted it (a third incarnation, the
-		// successor's end) came within 2MSL of Last. A stale segment's
-		// connections also read on for 2MSL.
 		twoMSL := 2 * int64(fl.MSL)
 		var until, settle int64
 		for i := range res.Records {
@@ -116,19 +106,9 @@ func analyze(ctx context.Context, fl *Flags) (*report.Result, report.Options, er
 			if recorded[r.Conn.UID] && r.Timeline == nil && sel.match(r) {
 				want[r.Conn.UID] = true
 				keys[r.Conn.Key()] = true
-				end := r.Conn.Last + 1
-				if r.Conn.Has(tracker.AnomStaleSegment) {
-					end += twoMSL
-				}
-				if r.Conn.Flags&tracker.ConnReincarnated != 0 {
-					switch {
-					case r.Conn.Flags&tracker.ConnLateSegments != 0:
-						end = res.Input.Last + 1
-					case r.Reason == tracker.EndCaptureEnd:
-						end = max(end, r.Conn.Last+1+twoMSL)
-					}
-				}
-				until = max(until, end)
+				until = max(until, readUntil(r, twoMSL, res.Input.Last))
+				// Timers need no packets: packet time is moved on to
+				// 2MSL after the last packet, never past the capture's end.
 				settle = max(settle, r.Conn.Last+twoMSL+1)
 			}
 		}
@@ -174,6 +154,33 @@ func analyze(ctx context.Context, fl *Flags) (*report.Result, report.Options, er
 		},
 	}
 	return res, opt, nil
+}
+
+// readUntil returns the packet time up to which the second pass reads for
+// record r's timeline to come out as a single pass recording everything
+// makes it. A connection's packets end with its last one (Last), with two
+// exceptions. A stale segment's connections read on for 2MSL. An
+// incarnation that a newer one replaced on its 4-tuple may still be sent
+// segments afterwards (ConnLateSegments; not in Last when stale), so it
+// reads to the capture's end (inputLast); and when it was emitted still in
+// TIME_WAIT (capture-end, not closed), its timer must not run out in the
+// second pass either: whatever emitted it (a third incarnation, the
+// successor's end) came within 2MSL of Last.
+func readUntil(r *tracker.Record, twoMSL, inputLast int64) int64 {
+	c := &r.Conn
+	end := c.Last + 1
+	if c.Has(tracker.AnomStaleSegment) {
+		end += twoMSL
+	}
+	if c.Flags&tracker.ConnReincarnated != 0 {
+		switch {
+		case c.Flags&tracker.ConnLateSegments != 0:
+			end = max(end, inputLast+1)
+		case r.Reason == tracker.EndCaptureEnd && (c.Peers[0].State == tracker.TimeWait || c.Peers[1].State == tracker.TimeWait):
+			end = max(end, c.Last+1+twoMSL)
+		}
+	}
+	return end
 }
 
 // maxJSONTimelines bounds the connections whose transitions JSON output

@@ -11,6 +11,8 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/wirestate/wirestate/tracker"
 )
 
 // transitionsByUID returns the "transitions" of every conn record of a
@@ -34,6 +36,16 @@ func transitionsByUID(t *testing.T, out string) map[string]string {
 	return m
 }
 
+// timelinesByUID returns the text report's timelines by uid.
+func timelinesByUID(out string) map[string]string {
+	m := map[string]string{}
+	for _, block := range strings.Split(out, "\nTimeline ")[1:] {
+		uid, _, _ := strings.Cut(block, " ")
+		m[uid] = block
+	}
+	return m
+}
+
 // TestSecondPassTimelines checks that the timelines the second pass builds
 // for anomalous connections (reading only as far as their last packet,
 // then letting their timers run) are the ones a single pass recording
@@ -46,7 +58,15 @@ func TestSecondPassTimelines(t *testing.T) {
 	// The lab's captures end soon after their connections; this one goes
 	// on for 90 s of other traffic, so that the second pass stops long
 	// before the end and must let TIME_WAIT's timer run on its own.
-	files = append(files, withLaterTraffic(t, filepath.Join(pcapDir, "lost-final-ack.pcap"), 90))
+	// The same for 4-tuple reuse and a stale segment, whose replaced
+	// incarnations read on past their last packet only when they must.
+	for _, name := range []string{"lost-final-ack.pcap", "port-reuse.pcap", "stale-segment.pcap"} {
+		files = append(files, withLaterTraffic(t, filepath.Join(pcapDir, name), 90))
+	}
+	// The first incarnation's request sent again a second after the
+	// second incarnation's last packet: a stale segment that only a pass
+	// reading on past both incarnations' last packets sees.
+	files = append(files, withLaterTraffic(t, withResent(t, filepath.Join(pcapDir, "port-reuse.pcap"), 4), 90))
 	compared := 0
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
@@ -64,6 +84,21 @@ func TestSecondPassTimelines(t *testing.T) {
 					t.Errorf("%s: second pass transitions\n%s\nsingle pass\n%s", uid, tr, all[uid])
 				}
 				compared++
+			}
+			// The text timelines show every packet, not only transitions.
+			code, two, errOut = runTimed(t, time.Minute, "-r", f, "--timeline", "anomalous")
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			code, one, errOut = runTimed(t, time.Minute, "-r", f, "--timeline", "all")
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			allText := timelinesByUID(one)
+			for uid, tl := range timelinesByUID(two) {
+				if allText[uid] != tl {
+					t.Errorf("%s: second pass timeline\n%s\nsingle pass\n%s", uid, tl, allText[uid])
+				}
 			}
 		})
 	}
@@ -124,4 +159,89 @@ func withLaterTraffic(t *testing.T, path string, n int) string {
 		}
 	}
 	return outPath
+}
+
+// withResent copies the capture at path and appends its packet number
+// frame again, one second after its last packet.
+func withResent(t *testing.T, path string, frame int) string {
+	t.Helper()
+	in, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	r, err := pcapgo.NewReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outPath := filepath.Join(t.TempDir(), "resent.pcap")
+	out, err := os.Create(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	w := pcapgo.NewWriterNanos(out)
+	if err := w.WriteFileHeader(r.Snaplen(), r.LinkType()); err != nil {
+		t.Fatal(err)
+	}
+	var again []byte
+	var last time.Time
+	for n := 1; ; n++ {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		if n == frame {
+			again = append([]byte(nil), data...)
+		}
+		last = ci.Timestamp
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if again == nil {
+		t.Fatalf("%s has no packet %d", path, frame)
+	}
+	ci := gopacket.CaptureInfo{Timestamp: last.Add(time.Second), CaptureLength: len(again), Length: len(again)}
+	if err := w.WritePacket(ci, again); err != nil {
+		t.Fatal(err)
+	}
+	return outPath
+}
+
+// TestReadUntil checks how far the second pass reads for each kind of
+// connection end.
+func TestReadUntil(t *testing.T) {
+	const twoMSL, inputLast = 60, 1000
+	conn := func(last int64, flags uint16, states [2]tracker.State, stale bool) tracker.Conn {
+		c := tracker.Conn{Last: last, Flags: flags}
+		c.Peers[0].State, c.Peers[1].State = states[0], states[1]
+		if stale {
+			c.Mark(tracker.AnomStaleSegment)
+		}
+		return c
+	}
+	closed := [2]tracker.State{tracker.Closed, tracker.Closed}
+	timeWait := [2]tracker.State{tracker.Closed, tracker.TimeWait}
+	re, late := tracker.ConnReincarnated, tracker.ConnLateSegments
+	for _, tc := range []struct {
+		name   string
+		conn   tracker.Conn
+		reason tracker.EndReason
+		want   int64
+	}{
+		{"ordinary", conn(100, 0, timeWait, false), tracker.EndCaptureEnd, 101},
+		{"stale segment", conn(100, 0, closed, true), tracker.EndClosed, 161},
+		{"replaced, closed", conn(100, re, closed, false), tracker.EndCaptureEnd, 101},
+		{"replaced, timer ran out", conn(100, re, closed, false), tracker.EndClosed, 101},
+		{"replaced in TIME_WAIT, emitted before its timer", conn(100, re, timeWait, false), tracker.EndCaptureEnd, 161},
+		{"replaced while open", conn(100, re, [2]tracker.State{tracker.Established, tracker.Established}, false), tracker.EndSuperseded, 101},
+		{"replaced, then sent segments", conn(100, re|late, closed, false), tracker.EndClosed, inputLast + 1},
+		{"replaced, stale", conn(100, re|late, timeWait, true), tracker.EndCaptureEnd, inputLast + 1},
+	} {
+		r := tracker.Record{Conn: tc.conn, Reason: tc.reason}
+		if got := readUntil(&r, twoMSL, inputLast); got != tc.want {
+			t.Errorf("%s: read until %d, want %d", tc.name, got, tc.want)
+		}
+	}
 }
