@@ -42,8 +42,8 @@ func (u *lostFinalACK) Packet(a *tracker.Analysis) {
 	if seg.Flags&tracker.FlagFIN != 0 && c.Peers[s].State == tracker.LastAck {
 		if n == nil {
 			// The passive closer's FIN (CLOSE_WAIT → LAST_ACK).
-			n = &lfaNotes{side: s, finTime: seg.Time, finFrame: seg.Frame}
-			u.notes.put(c, n)
+			n = u.notes.add(c)
+			n.side, n.finTime, n.finFrame = s, seg.Time, seg.Frame
 			return
 		}
 		if a.Kind&tracker.KindFINRetransmission != 0 && n.side == s {
@@ -143,7 +143,8 @@ func (u *closeWait) Packet(a *tracker.Analysis) {
 	n := u.notes.get(c)
 	if n == nil {
 		if p.State == tracker.CloseWait && !p.Inferred() {
-			u.notes.put(c, &cwNotes{side: s, since: seg.Time, frame: seg.Frame})
+			n = u.notes.add(c)
+			n.side, n.since, n.frame = s, seg.Time, seg.Frame
 		}
 		return
 	}

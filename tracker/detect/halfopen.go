@@ -39,8 +39,7 @@ func (u *halfOpen) Packet(a *tracker.Analysis) {
 	case a.Kind&tracker.KindRetransmission != 0 && seg.PayloadLen > 0:
 		n := u.notes.get(c)
 		if n == nil {
-			n = &hoNotes{}
-			u.notes.put(c, n)
+			n = u.notes.add(c)
 		}
 		if n.run[s] == 0 {
 			n.firstTime[s], n.firstFrame[s] = seg.Time, seg.Frame

@@ -115,8 +115,7 @@ func (h *handshake) Packet(a *tracker.Analysis) {
 		if a.Kind&tracker.KindNewConn == 0 || seg.Flags&tracker.FlagSYN == 0 || a.Kind&tracker.KindPrevIncarnation != 0 {
 			return
 		}
-		n = &hsNotes{}
-		h.notes.put(c, n)
+		n = h.notes.add(c)
 	}
 	f := seg.Flags
 	switch {

@@ -121,8 +121,7 @@ func (u *flow) Packet(a *tracker.Analysis) {
 	seg, c, s := a.Seg, a.Conn, a.From
 	n := u.notes.get(c)
 	if n == nil {
-		n = &flowNotes{}
-		u.notes.put(c, n)
+		n = u.notes.add(c)
 	}
 	if a.Kind&tracker.KindZeroWindow != 0 && n.zwFrame[s] == 0 {
 		n.zwTime[s], n.zwFrame[s] = seg.Time, seg.Frame

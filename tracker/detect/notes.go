@@ -13,10 +13,14 @@ const (
 
 // noteMap holds one detector's notes on connections. A watch bit on the
 // connection says whether it has notes, so the packets of connections a
-// detector does not track cost it no map lookup.
+// detector does not track cost it no map lookup. Released notes are kept
+// for reuse: most connections pass through a detector's notes (every
+// handshake, every passive close), and reused notes cost no allocation
+// and are warm in the cache.
 type noteMap[T any] struct {
-	bit uint
-	m   map[*tracker.Conn]*T
+	bit  uint
+	m    map[*tracker.Conn]*T
+	free []*T
 }
 
 func newNotes[T any](bit uint) noteMap[T] {
@@ -31,16 +35,31 @@ func (n *noteMap[T]) get(c *tracker.Conn) *T {
 	return n.m[c]
 }
 
-// put stores notes v for c.
-func (n *noteMap[T]) put(c *tracker.Conn, v *T) {
+// add returns new zeroed notes for c, which must have none.
+func (n *noteMap[T]) add(c *tracker.Conn) *T {
+	var v *T
+	if k := len(n.free); k > 0 {
+		v = n.free[k-1]
+		n.free = n.free[:k-1]
+		var zero T
+		*v = zero
+	} else {
+		v = new(T)
+	}
 	c.SetWatch(n.bit)
 	n.m[c] = v
+	return v
 }
 
-// del forgets c's notes.
+// del forgets c's notes. They stay readable until the detector next calls
+// add, so a caller may release them first and then report from them.
 func (n *noteMap[T]) del(c *tracker.Conn) {
-	if c.Watching(n.bit) {
-		c.ClearWatch(n.bit)
+	if !c.Watching(n.bit) {
+		return
+	}
+	c.ClearWatch(n.bit)
+	if v := n.m[c]; v != nil {
 		delete(n.m, c)
+		n.free = append(n.free, v)
 	}
 }
