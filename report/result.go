@@ -250,12 +250,7 @@ func (c *Collector) Records() []tracker.Record {
 			}
 		}
 	}
-	slices.SortFunc(keys, func(a, b recordKey) int {
-		if a.start != b.start {
-			return cmp.Compare(a.start, b.start)
-		}
-		return cmp.Compare(a.uid, b.uid)
-	})
+	keys = sortKeys(keys)
 	out := make([]tracker.Record, n)
 	hugepages.Advise(out)
 	// Writing fresh memory is mostly page faults: two goroutines take
@@ -276,6 +271,38 @@ func (c *Collector) Records() []tracker.Record {
 		c.records[i] = shardRecords{folded: c.records[i].folded}
 	}
 	return out
+}
+
+// compareKeys orders record keys by start time, then uid.
+func compareKeys(a, b recordKey) int {
+	if a.start != b.start {
+		return cmp.Compare(a.start, b.start)
+	}
+	return cmp.Compare(a.uid, b.uid)
+}
+
+// sortKeys sorts keys, its two halves on two goroutines, and returns them
+// merged (in a new slice when large).
+func sortKeys(keys []recordKey) []recordKey {
+	if len(keys) < 8192 {
+		slices.SortFunc(keys, compareKeys)
+		return keys
+	}
+	mid := len(keys) / 2
+	halves(len(keys), func(_, from, to int) { slices.SortFunc(keys[from:to], compareKeys) })
+	out := make([]recordKey, 0, len(keys))
+	a, b := keys[:mid], keys[mid:]
+	for len(a) > 0 && len(b) > 0 {
+		if compareKeys(b[0], a[0]) < 0 {
+			out = append(out, b[0])
+			b = b[1:]
+		} else {
+			out = append(out, a[0])
+			a = a[1:]
+		}
+	}
+	out = append(out, a...)
+	return append(out, b...)
 }
 
 // Findings returns every finding, in a stable order: by time, kind, uid.
