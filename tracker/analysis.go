@@ -115,6 +115,9 @@ type Analysis struct {
 	// Trans holds the transitions the segment caused, NTrans of them.
 	Trans  [maxTransitions]Transition
 	NTrans int
+
+	// skipHistory, set for the shard's life, skips Conn.Hist.
+	skipHistory bool
 }
 
 // Transitions returns the transitions the segment caused.

@@ -18,7 +18,9 @@ func (c *Conn) apply(seg *Segment, s Side, a *Analysis) {
 	snd.Pkts++
 	snd.IPBytes += uint64(seg.IPLen)
 	a.Conn, a.From = c, s
-	c.Hist.observe(c, seg, s)
+	if !a.skipHistory {
+		c.Hist.observe(c, seg, s)
+	}
 	if seg.BadChecksum {
 		// A receiving stack drops a segment with a bad checksum before
 		// looking at it, so it moves nobody's state.

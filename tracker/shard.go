@@ -83,6 +83,7 @@ const tickEvery = int64(100e6)
 
 func newShard(id int, cfg *Config, h flowHasher) *shard {
 	sh := &shard{id: id, cfg: cfg, hasher: h, table: newFlowTable()}
+	sh.an.skipHistory = cfg.SkipHistory && cfg.Zeek == nil
 	sh.maxLive = (cfg.MaxConns + cfg.Shards - 1) / cfg.Shards
 	if sh.maxLive < 2 {
 		sh.maxLive = 2

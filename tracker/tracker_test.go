@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand"
 	"reflect"
+	"sort"
 	"testing"
 	"unsafe"
 
@@ -255,5 +256,47 @@ func TestMaxConnsHoldsWithReincarnations(t *testing.T) {
 	}
 	if uint64(len(col.recs)) != st.Conns {
 		t.Errorf("%d records for %d connections", len(col.recs), st.Conns)
+	}
+}
+
+// TestSkipHistory checks that leaving out Zeek's history changes nothing
+// but Conn.Hist, and that Zeek mode keeps it regardless.
+func TestSkipHistory(t *testing.T) {
+	segs := randomTraffic(7, 3000)
+	run := func(cfg Config) []Record {
+		col := &collector{}
+		cfg.Inline, cfg.Sink, cfg.Record = true, col, func(UID) bool { return true }
+		tr := New(cfg)
+		for i := range segs {
+			tr.Feed(&segs[i])
+		}
+		tr.Close()
+		sort.Slice(col.recs, func(i, j int) bool { return col.recs[i].Conn.UID < col.recs[j].Conn.UID })
+		return col.recs
+	}
+	full, skipped := run(Config{}), run(Config{SkipHistory: true})
+	if len(full) != len(skipped) || len(full) < 100 {
+		t.Fatalf("%d records with history, %d without", len(full), len(skipped))
+	}
+	kept := 0
+	for i := range full {
+		if full[i].Conn.Hist != (History{}) {
+			kept++
+		}
+		if skipped[i].Conn.Hist != (History{}) {
+			t.Fatalf("%v: history kept although skipped", skipped[i].Conn.UID)
+		}
+		a, b := full[i], skipped[i]
+		a.Conn.Hist = History{}
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("%v: records differ beyond the history:\n%+v\n%+v", a.Conn.UID, a, b)
+		}
+	}
+	if kept == 0 {
+		t.Fatal("no record kept a history: the comparison shows nothing")
+	}
+	zeek, zeekSkipped := run(Config{Zeek: &ZeekConfig{}}), run(Config{SkipHistory: true, Zeek: &ZeekConfig{}})
+	if !reflect.DeepEqual(zeek, zeekSkipped) {
+		t.Error("Zeek mode's records change with SkipHistory")
 	}
 }

@@ -218,6 +218,9 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 		// Observers, with the --html states recorder (html_states.go).
 		Observers: withStates(observers(fl), p.states),
 		Zeek:      zcfg, // Zeek mode (zeek.go)
+		// Zeek's history and conn_state appear in JSON and conn.log
+		// only: the text report (and --html) need not keep them.
+		SkipHistory: fl.Format == "text",
 	}
 	var tr *tracker.Tracker
 	var seg tracker.Segment
