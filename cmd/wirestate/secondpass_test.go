@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/wirestate/wirestate/tracker"
@@ -107,10 +108,15 @@ func TestSecondPassTimelines(t *testing.T) {
 	}
 }
 
-// withLaterTraffic copies the capture at path and appends n packets of
-// another connection (its first TCP packet with the source port changed),
-// one a second after its last packet.
-func withLaterTraffic(t *testing.T, path string, n int) string {
+// capturePacket is one packet of a capture read by readCapture.
+type capturePacket struct {
+	ci   gopacket.CaptureInfo
+	data []byte
+}
+
+// readCapture returns the link type, snapshot length and packets of the
+// pcap file at path.
+func readCapture(t *testing.T, path string) (layers.LinkType, uint32, []capturePacket) {
 	t.Helper()
 	in, err := os.Open(path)
 	if err != nil {
@@ -121,92 +127,74 @@ func withLaterTraffic(t *testing.T, path string, n int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	outPath := filepath.Join(t.TempDir(), "later-traffic.pcap")
-	out, err := os.Create(outPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	w := pcapgo.NewWriterNanos(out)
-	if err := w.WriteFileHeader(r.Snaplen(), r.LinkType()); err != nil {
-		t.Fatal(err)
-	}
-	var first []byte
-	var last time.Time
+	var pkts []capturePacket
 	for {
 		data, ci, err := r.ReadPacketData()
 		if err != nil {
 			break
 		}
-		if first == nil {
-			first = append([]byte(nil), data...)
-		}
-		last = ci.Timestamp
-		if err := w.WritePacket(ci, data); err != nil {
+		pkts = append(pkts, capturePacket{ci, append([]byte(nil), data...)})
+	}
+	if len(pkts) == 0 {
+		t.Fatalf("%s holds no packet", path)
+	}
+	return r.LinkType(), r.Snaplen(), pkts
+}
+
+// writeCapture writes pkts to a new pcap file named name in a temporary
+// directory and returns its path.
+func writeCapture(t *testing.T, name string, link layers.LinkType, snaplen uint32, pkts []capturePacket) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	w := pcapgo.NewWriterNanos(out)
+	if err := w.WriteFileHeader(snaplen, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pkts {
+		if err := w.WritePacket(p.ci, p.data); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if first == nil || r.LinkType() != 1 || first[12] != 0x08 || first[13] != 0x00 {
+	return path
+}
+
+// withLaterTraffic copies the capture at path and appends n packets of
+// another connection (its first TCP packet with the source port changed),
+// one a second after its last packet.
+func withLaterTraffic(t *testing.T, path string, n int) string {
+	t.Helper()
+	link, snaplen, pkts := readCapture(t, path)
+	first := append([]byte(nil), pkts[0].data...)
+	if link != layers.LinkTypeEthernet || first[12] != 0x08 || first[13] != 0x00 {
 		t.Fatalf("%s: want Ethernet/IPv4 packets", path)
 	}
 	tcp := 14 + int(first[14]&0x0f)*4
 	binary.BigEndian.PutUint16(first[tcp:], 1) // source port 1: another connection
 	first[tcp+13] = 0x10                       // a bare ACK, picked up mid-stream
+	last := pkts[len(pkts)-1].ci.Timestamp
 	for i := 1; i <= n; i++ {
 		ci := gopacket.CaptureInfo{Timestamp: last.Add(time.Duration(i) * time.Second), CaptureLength: len(first), Length: len(first)}
-		if err := w.WritePacket(ci, first); err != nil {
-			t.Fatal(err)
-		}
+		pkts = append(pkts, capturePacket{ci, first})
 	}
-	return outPath
+	return writeCapture(t, "later-traffic.pcap", link, snaplen, pkts)
 }
 
 // withResent copies the capture at path and appends its packet number
 // frame again, one second after its last packet.
 func withResent(t *testing.T, path string, frame int) string {
 	t.Helper()
-	in, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	r, err := pcapgo.NewReader(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	outPath := filepath.Join(t.TempDir(), "resent.pcap")
-	out, err := os.Create(outPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	w := pcapgo.NewWriterNanos(out)
-	if err := w.WriteFileHeader(r.Snaplen(), r.LinkType()); err != nil {
-		t.Fatal(err)
-	}
-	var again []byte
-	var last time.Time
-	for n := 1; ; n++ {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
-		if n == frame {
-			again = append([]byte(nil), data...)
-		}
-		last = ci.Timestamp
-		if err := w.WritePacket(ci, data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if again == nil {
+	link, snaplen, pkts := readCapture(t, path)
+	if frame < 1 || frame > len(pkts) {
 		t.Fatalf("%s has no packet %d", path, frame)
 	}
-	ci := gopacket.CaptureInfo{Timestamp: last.Add(time.Second), CaptureLength: len(again), Length: len(again)}
-	if err := w.WritePacket(ci, again); err != nil {
-		t.Fatal(err)
-	}
-	return outPath
+	again := pkts[frame-1]
+	again.ci.Timestamp = pkts[len(pkts)-1].ci.Timestamp.Add(time.Second)
+	return writeCapture(t, "resent.pcap", link, snaplen, append(pkts, again))
 }
 
 // TestReadUntil checks how far the second pass reads for each kind of
