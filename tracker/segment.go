@@ -32,9 +32,10 @@ type Addr [16]byte
 
 // AddrFrom4 returns the Addr of an IPv4 address.
 func AddrFrom4(b [4]byte) Addr {
+	// One 8-byte store for the mapped half (bytes 8 to 15: 0 0 ff ff and
+	// the address) rather than six byte stores.
 	var a Addr
-	a[10], a[11] = 0xff, 0xff
-	copy(a[12:], b[:])
+	binary.LittleEndian.PutUint64(a[8:], 0xffff<<16|uint64(binary.LittleEndian.Uint32(b[:]))<<32)
 	return a
 }
 
