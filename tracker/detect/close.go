@@ -82,7 +82,7 @@ func (u *lostFinalACK) Finish(c *tracker.Conn, reason tracker.EndReason) {
 	if n == nil {
 		return
 	}
-	u.notes.del(c)
+	u.notes.del(c, n)
 	if n.retrans == 0 {
 		return
 	}
@@ -155,7 +155,7 @@ func (u *closeWait) Packet(a *tracker.Analysis) {
 		n.dataBytes += uint64(seg.PayloadLen)
 	}
 	if c.Peers[n.side].State != tracker.CloseWait {
-		u.notes.del(c) // it closed (or reset)
+		u.notes.del(c, n) // it closed (or reset)
 	}
 }
 
@@ -173,7 +173,7 @@ func (u *closeWait) Finish(c *tracker.Conn, reason tracker.EndReason) {
 	if n == nil {
 		return
 	}
-	u.notes.del(c)
+	u.notes.del(c, n)
 	if !n.reported && u.env.Now-n.since >= int64(u.env.Cfg.CloseWaitAfter) && c.Peers[n.side].State == tracker.CloseWait {
 		u.report(c, n, u.env.Now)
 	}

@@ -108,7 +108,7 @@ func (u *halfOpen) Finish(c *tracker.Conn, reason tracker.EndReason) {
 	if n == nil {
 		return
 	}
-	u.notes.del(c)
+	u.notes.del(c, n)
 	for s := tracker.Orig; s <= tracker.Resp; s++ {
 		if n.run[s] < u.env.Cfg.HalfOpenRetrans {
 			continue

@@ -151,14 +151,14 @@ func (h *handshake) Packet(a *tracker.Analysis) {
 		}
 	case a.From == tracker.Resp && f&tracker.FlagRST != 0:
 		h.respRST(c, n, seg)
-		h.notes.del(c)
+		h.notes.del(c, n)
 	case a.From == tracker.Resp && f&tracker.FlagSYN == 0:
 		// The listener sent an ordinary segment: the handshake is over
 		// and the connection was accepted.
 		if n.dropAfter > 0 {
 			h.acceptDrop(c, n, fmt.Sprintf("the listener finally took the connection (frame %d, %s after the handshake ACK)", seg.Frame, secs(seg.Time-n.ackTime)), seg)
 		}
-		h.notes.del(c)
+		h.notes.del(c, n)
 	case a.From == tracker.Orig && f&tracker.FlagRST != 0:
 		if n.syn.n > 1 && n.synack.n == 0 {
 			h.synUnanswered(c, n, fmt.Sprintf("the client gave up and reset (frame %d)", seg.Frame), seg)
@@ -283,7 +283,7 @@ func (h *handshake) Finish(c *tracker.Conn, reason tracker.EndReason) {
 	if n == nil {
 		return
 	}
-	h.notes.del(c)
+	h.notes.del(c, n)
 	end := &tracker.Segment{Time: h.env.Now}
 	switch {
 	case n.syn.n > 1 && n.synack.n == 0:

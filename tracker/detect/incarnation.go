@@ -144,7 +144,7 @@ func (u *flow) Finish(c *tracker.Conn, reason tracker.EndReason) {
 	if n == nil {
 		return
 	}
-	u.notes.del(c)
+	u.notes.del(c, n)
 	for s := tracker.Orig; s <= tracker.Resp; s++ {
 		p := &c.Peers[s]
 		if n.zwFrame[s] != 0 {

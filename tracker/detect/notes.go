@@ -51,15 +51,14 @@ func (n *noteMap[T]) add(c *tracker.Conn) *T {
 	return v
 }
 
-// del forgets c's notes. They stay readable until the detector next calls
-// add, so a caller may release them first and then report from them.
-func (n *noteMap[T]) del(c *tracker.Conn) {
+// del forgets c's notes v (as get returned them). They stay readable
+// until the detector next calls add, so a caller may release them first
+// and then report from them.
+func (n *noteMap[T]) del(c *tracker.Conn, v *T) {
 	if !c.Watching(n.bit) {
-		return
+		return // already forgotten: v must not be freed twice
 	}
 	c.ClearWatch(n.bit)
-	if v := n.m[c]; v != nil {
-		delete(n.m, c)
-		n.free = append(n.free, v)
-	}
+	delete(n.m, c)
+	n.free = append(n.free, v)
 }
