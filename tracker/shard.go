@@ -493,9 +493,15 @@ func (sh *shard) drain() {
 	}
 	sh.scratch = sh.scratch[:0]
 	sh.table.each(func(idx int) { sh.scratch = append(sh.scratch, idx) })
+	// Every connection leaves: the table is emptied at once rather than
+	// entry by entry (finish without its table removal).
+	sh.table = newFlowTable()
 	for _, idx := range sh.scratch {
-		c := sh.slab.at(idx)
-		sh.finish(idx, sh.hasher.pair(&c.Orig, &c.Resp), EndCaptureEnd)
+		if c := sh.slab.at(idx); c.prev != 0 {
+			sh.finishDetached(int(c.prev) - 1)
+			c.prev = 0
+		}
+		sh.emit(idx, EndCaptureEnd)
 	}
 	for _, o := range sh.observers {
 		o.Close(sh.clock)
