@@ -252,7 +252,8 @@ const (
 	ConnOrigClosedFirst
 	ConnRespClosedFirst
 	// ConnReincarnated marks an incarnation whose 4-tuple a newer one took
-	// over (open or closed at the time; ConnSuperseded says open).
+	// over (open or closed at the time; ConnSuperseded says open). Until
+	// it is emitted, its successor holds it, out of the flow table.
 	ConnReincarnated
 	// ConnLateSegments marks an incarnation that was sent segments after a
 	// newer one took over its 4-tuple (stale ones, or its own while open).

@@ -37,7 +37,7 @@ func (o *invariantObserver) Packet(a *Analysis) {
 				continue
 			}
 			live++
-			if c.Flags&connDetached != 0 {
+			if c.Flags&ConnReincarnated != 0 {
 				detached++
 				continue
 			}

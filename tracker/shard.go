@@ -4,10 +4,6 @@ import (
 	"sync"
 )
 
-// connDetached marks a previous incarnation held by its successor, out of
-// the flow table.
-const connDetached uint16 = 1 << 15
-
 // batchSize is how many segments travel to a shard worker at once. Each
 // hand-over can wake a sleeping worker: at 256 segments a batch those
 // wake-ups cost a quarter of the run (BenchmarkTracker through 2 shards:
@@ -110,7 +106,7 @@ func (sh *shard) process(seg *Segment, h uint64) {
 	idx := sh.table.find(h, &seg.Src, &seg.Dst, &sh.slab)
 	if idx >= 0 {
 		if c := sh.slab.at(idx); sh.expired(c, seg.Time) || (sh.cfg.Zeek != nil && sh.zeekReuse(c, seg)) { // Zeek mode: IsReuse (zeek_lifetime.go)
-			sh.finish(idx, h, sh.expiryReason(c, seg.Time))
+			sh.finish(idx, sh.expiryReason(c, seg.Time))
 			idx = -1
 		}
 	}
@@ -161,7 +157,7 @@ func (sh *shard) process(seg *Segment, h uint64) {
 			c.apply(seg, s, a)
 		}
 	}
-	if sh.cfg.Zeek == nil && c.Done() && c.DoneAt == seg.Time && c.Flags&connDetached == 0 { // Zeek mode: no TIME_WAIT queue
+	if sh.cfg.Zeek == nil && c.Done() && c.DoneAt == seg.Time && c.Flags&ConnReincarnated == 0 { // Zeek mode: no TIME_WAIT queue
 		sh.doneQ = append(sh.doneQ, doneEntry{idx: int32(idx), uid: c.UID, at: c.DoneAt})
 	}
 	if a.Kind&KindBadChecksum != 0 {
@@ -186,8 +182,8 @@ func (sh *shard) evict(protect int) {
 		e := sh.doneQ[sh.doneHead]
 		sh.doneHead++
 		c := sh.slab.at(int(e.idx))
-		if int(e.idx) != protect && c.UID == e.uid && c.Done() && c.DoneAt == e.at && c.Flags&connDetached == 0 {
-			sh.finish(int(e.idx), sh.hasher.pair(&c.Orig, &c.Resp), EndEvicted)
+		if int(e.idx) != protect && c.UID == e.uid && c.Done() && c.DoneAt == e.at && c.Flags&ConnReincarnated == 0 {
+			sh.finish(int(e.idx), EndEvicted)
 			return
 		}
 	}
@@ -218,8 +214,7 @@ func (sh *shard) evict(protect int) {
 		})
 	}
 	if best >= 0 {
-		c := sh.slab.at(best)
-		sh.finish(best, sh.hasher.pair(&c.Orig, &c.Resp), EndEvicted)
+		sh.finish(best, EndEvicted)
 	}
 }
 
@@ -286,7 +281,7 @@ func (sh *shard) reincarnate(idx int, h uint64, seg *Segment) int {
 	if !old.Done() {
 		old.Flags |= ConnSuperseded
 	}
-	old.Flags |= connDetached | ConnReincarnated
+	old.Flags |= ConnReincarnated // held by its successor, out of the table
 	sh.stats.NewIncarnations++
 	nidx := sh.create(seg)
 	c := sh.slab.at(nidx)
@@ -317,15 +312,20 @@ func (sh *shard) expiryReason(c *Conn, now int64) EndReason {
 	return EndIdle
 }
 
-// finish emits the connection at idx (in the table under hash h) and frees
-// it, emitting its predecessor first.
-func (sh *shard) finish(idx int, h uint64, reason EndReason) {
+// finish removes the connection at idx from the table and emits it.
+func (sh *shard) finish(idx int, reason EndReason) {
 	c := sh.slab.at(idx)
-	if c.prev != 0 {
+	sh.table.remove(sh.hasher.pair(&c.Orig, &c.Resp), idx)
+	sh.emitWithPredecessor(idx, reason)
+}
+
+// emitWithPredecessor emits the connection at idx (out of the table or
+// about to be), emitting the predecessor it holds first.
+func (sh *shard) emitWithPredecessor(idx int, reason EndReason) {
+	if c := sh.slab.at(idx); c.prev != 0 {
 		sh.finishDetached(int(c.prev) - 1)
 		c.prev = 0
 	}
-	sh.table.remove(h, idx)
 	sh.emit(idx, reason)
 }
 
@@ -363,7 +363,6 @@ func (sh *shard) emit(idx int, reason EndReason) {
 		sh.stats.Evicted++
 	}
 	rec.Conn = *c
-	rec.Conn.Flags &^= connDetached
 	rec.Conn.prev = 0
 	rec.Reason = reason
 	if c.Flags&ConnRecording != 0 {
@@ -394,8 +393,8 @@ func (sh *shard) advance(now int64) {
 		e := sh.doneQ[sh.doneHead]
 		sh.doneHead++
 		c := sh.slab.at(int(e.idx))
-		if c.UID == e.uid && c.Done() && c.DoneAt == e.at && c.Flags&connDetached == 0 {
-			sh.finish(int(e.idx), sh.hasher.pair(&c.Orig, &c.Resp), EndClosed)
+		if c.UID == e.uid && c.Done() && c.DoneAt == e.at && c.Flags&ConnReincarnated == 0 {
+			sh.finish(int(e.idx), EndClosed)
 		}
 	}
 	if sh.doneHead > 4096 && sh.doneHead*2 > len(sh.doneQ) {
@@ -435,7 +434,7 @@ func (sh *shard) sweep(now int64) {
 		if sh.cfg.Zeek != nil && sh.expired(c, now) { // Zeek mode: the timer's reason
 			reason = sh.expiryReason(c, now)
 		}
-		sh.finish(idx, sh.hasher.pair(&c.Orig, &c.Resp), reason)
+		sh.finish(idx, reason)
 	}
 }
 
@@ -494,14 +493,10 @@ func (sh *shard) drain() {
 	sh.scratch = sh.scratch[:0]
 	sh.table.each(func(idx int) { sh.scratch = append(sh.scratch, idx) })
 	// Every connection leaves: the table is emptied at once rather than
-	// entry by entry (finish without its table removal).
+	// entry by entry.
 	sh.table = newFlowTable()
 	for _, idx := range sh.scratch {
-		if c := sh.slab.at(idx); c.prev != 0 {
-			sh.finishDetached(int(c.prev) - 1)
-			c.prev = 0
-		}
-		sh.emit(idx, EndCaptureEnd)
+		sh.emitWithPredecessor(idx, EndCaptureEnd)
 	}
 	for _, o := range sh.observers {
 		o.Close(sh.clock)

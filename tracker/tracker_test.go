@@ -120,7 +120,7 @@ func TestEveryConnectionInExactlyOneShard(t *testing.T) {
 	tr.Flush()
 	seen := map[FlowKey]int{}
 	tr.Each(func(c *Conn) {
-		if c.Flags&connDetached == 0 {
+		if c.Flags&ConnReincarnated == 0 {
 			seen[c.Key()]++
 		}
 	})
