@@ -91,12 +91,7 @@ func appendSecs(b []byte, ns int64) []byte {
 		b = append(b, '-')
 		ns = -ns
 	}
-	b = strconv.AppendInt(b, ns/1e9, 10)
-	frac := (ns % 1e9) / 1e3
-	// 1e6+frac has seven digits: its leading 1 becomes the point.
-	b = strconv.AppendInt(b, frac+1e6, 10)
-	b[len(b)-7] = '.'
-	return b
+	return appendMicros(strconv.AppendInt(b, ns/1e9, 10), ns%1e9/1e3)
 }
 
 func appendString(b []byte, s string) []byte {

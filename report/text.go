@@ -271,13 +271,7 @@ func appendNotes(b []byte, r *tracker.Record) []byte {
 		sep()
 		b = append(strconv.AppendUint(b, uint64(rt), 10), " retrans"...)
 	}
-	for k := tracker.AnomalyKind(0); k < tracker.NumAnomalyKinds; k++ {
-		if c.Has(k) {
-			sep()
-			b = append(b, k.String()...)
-		}
-	}
-	return b
+	return c.AppendAnomalyNames(b, start, ", ")
 }
 
 func writeTimeline(w *bufio.Writer, r *tracker.Record, res *Result, opt *Options) {

@@ -39,10 +39,14 @@ func (s *stamper) append(b []byte, ns int64) []byte {
 		}
 		s.sec, s.prefix = sec, t.AppendFormat(s.prefix[:0], stampLayout[:19])
 	}
-	b = append(b, s.prefix...)
-	// Format truncates to the microsecond; 1e6+µs has seven digits,
-	// whose leading 1 becomes the point.
-	b = strconv.AppendInt(b, ns%1e9/1e3+1e6, 10)
+	// Format truncates to the microsecond.
+	return appendMicros(append(b, s.prefix...), ns%1e9/1e3)
+}
+
+// appendMicros appends a point and us (0 to 999,999) as six digits:
+// 1e6+us has seven, whose leading 1 becomes the point.
+func appendMicros(b []byte, us int64) []byte {
+	b = strconv.AppendInt(b, us+1e6, 10)
 	b[len(b)-7] = '.'
 	return b
 }
@@ -57,8 +61,5 @@ func appendSeconds(b []byte, ns int64) []byte {
 		return strconv.AppendFloat(b, float64(ns)/1e9, 'f', 6, 64)
 	}
 	us := (ns + 500) / 1000
-	b = strconv.AppendInt(b, us/1e6, 10)
-	b = strconv.AppendInt(b, us%1e6+1e6, 10)
-	b[len(b)-7] = '.'
-	return b
+	return appendMicros(strconv.AppendInt(b, us/1e6, 10), us%1e6)
 }

@@ -87,12 +87,29 @@ func (c *Conn) Anomalous() bool { return c.Anomalies&(1<<watchShift-1) != 0 }
 // AnomalyNames returns the names of the kinds in c's anomaly set.
 func (c *Conn) AnomalyNames() []string {
 	var out []string
+	c.eachAnomaly(func(k AnomalyKind) { out = append(out, k.String()) })
+	return out
+}
+
+// AppendAnomalyNames appends the names of the kinds in c's anomaly set to
+// b, each after sep when b already holds something past start.
+func (c *Conn) AppendAnomalyNames(b []byte, start int, sep string) []byte {
+	c.eachAnomaly(func(k AnomalyKind) {
+		if len(b) > start {
+			b = append(b, sep...)
+		}
+		b = append(b, k.String()...)
+	})
+	return b
+}
+
+// eachAnomaly calls fn for each kind in c's anomaly set, in kind order.
+func (c *Conn) eachAnomaly(fn func(AnomalyKind)) {
 	for k := AnomalyKind(0); k < NumAnomalyKinds; k++ {
 		if c.Has(k) {
-			out = append(out, k.String())
+			fn(k)
 		}
 	}
-	return out
 }
 
 // watchShift is where the detectors' watch bits start in Conn.Anomalies.

@@ -14,3 +14,24 @@ func TestAddrFrom4(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendAnomalyNames checks the appended names against AnomalyNames,
+// with and without something before them.
+func TestAppendAnomalyNames(t *testing.T) {
+	var c Conn
+	if got := string(c.AppendAnomalyNames([]byte("x"), 1, ", ")); got != "x" {
+		t.Errorf("no anomalies: %q", got)
+	}
+	c.Mark(AnomPortReuse)
+	c.Mark(AnomStaleSegment)
+	names := c.AnomalyNames()
+	if len(names) != 2 {
+		t.Fatalf("AnomalyNames = %v", names)
+	}
+	if got, want := string(c.AppendAnomalyNames([]byte("x"), 1, ", ")), "x"+names[0]+", "+names[1]; got != want {
+		t.Errorf("after nothing new: %q, want %q", got, want)
+	}
+	if got, want := string(c.AppendAnomalyNames([]byte("x"), 0, ", ")), "x, "+names[0]+", "+names[1]; got != want {
+		t.Errorf("after a note: %q, want %q", got, want)
+	}
+}

@@ -6,14 +6,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/wirestate/wirestate/capture"
@@ -235,22 +233,10 @@ func TestEvidenceKeeper(t *testing.T) {
 	if err := k.close(); err != nil {
 		t.Fatal(err)
 	}
-	fh, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	r, err := pcapgo.NewReader(fh)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, pkts := readCapture(t, name)
 	var times []int64
-	for {
-		data, _, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
-		times = append(times, int64(data[0]))
+	for _, p := range pkts {
+		times = append(times, int64(p.data[0]))
 	}
 	if want := []int64{3, 4, 5, 7}; !equalInts(times, want) {
 		t.Errorf("evidence packets %v, want %v", times, want)
