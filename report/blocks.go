@@ -1,14 +1,5 @@
 package report
 
-// halves runs fn over the two halves of [0, n), the first on a goroutine
-// of its own, and returns when both are done: part is 0 or 1.
-func halves(n int, fn func(part, from, to int)) {
-	done := make(chan struct{})
-	go func() { defer close(done); fn(0, 0, n/2) }()
-	fn(1, n/2, n)
-	<-done
-}
-
 // block is how many rows one formatter turns into text at a time.
 const block = 512
 

@@ -1,9 +1,10 @@
 package report
 
 import (
-	"bytes"
 	"slices"
 
+	"github.com/wirestate/wirestate/internal/chunk"
+	"github.com/wirestate/wirestate/internal/rank"
 	"github.com/wirestate/wirestate/tracker"
 )
 
@@ -51,14 +52,14 @@ func BusiestHosts(records []tracker.Record, snap []tracker.ConnState, folded []t
 		listening        int32
 	}
 	index := make(map[tracker.Addr]int32, 1024) // a few hosts usually: grown, not presized per record
-	var hosts chunked[acc]                      // fixed chunks: growing never moves them
-	at := func(i int32) *acc { return &hosts.chunks[i/collectorChunk][i%collectorChunk] }
+	var hosts chunk.List[acc]                   // fixed chunks: growing never moves them
+	at := func(i int32) *acc { return hosts.At(int(i)) }
 	get := func(a tracker.Addr) int32 {
 		i, ok := index[a]
 		if !ok {
-			i = int32(hosts.n)
+			i = int32(hosts.N)
 			index[a] = i
-			hosts.add(&acc{host: a})
+			hosts.Add(&acc{host: a})
 		}
 		return i
 	}
@@ -111,7 +112,7 @@ func BusiestHosts(records []tracker.Record, snap []tracker.ConnState, folded []t
 		return l
 	}
 	less := func(i, j int32) bool { return addrLess(&at(i).host, &at(j).host) }
-	chosen := busiest(hosts.n, n, func(i int32) int { return load(at(i)) }, less)
+	chosen := rank.Busiest(hosts.N, n, func(i int32) int { return load(at(i)) }, less)
 	slices.SortFunc(chosen, func(a, b int32) int {
 		if less(a, b) {
 			return -1
@@ -138,88 +139,9 @@ func BusiestHosts(records []tracker.Record, snap []tracker.ConnState, folded []t
 			slices.Sort(l)
 		}
 	}
-	return out, hosts.n - len(chosen)
-}
-
-// busiest picks the n of total items with the highest load, the lowest
-// (by less) among equal loads, without sorting them all: a threshold load
-// is found by counting, and only the items tied at it are ranked, through
-// a bounded heap. When n < 0 or n >= total it returns every item, in
-// order.
-func busiest(total, n int, load func(int32) int, less func(i, j int32) bool) []int32 {
-	if n < 0 || n >= total {
-		all := make([]int32, total)
-		for i := range all {
-			all[i] = int32(i)
-		}
-		return all
-	}
-	if n == 0 {
-		return nil
-	}
-	loads := make([]int32, total)
-	byLoad := map[int32]int{}
-	for i := range loads {
-		loads[i] = int32(load(int32(i)))
-		byLoad[loads[i]]++
-	}
-	levels := make([]int32, 0, len(byLoad))
-	for l := range byLoad {
-		levels = append(levels, l)
-	}
-	slices.Sort(levels)
-	threshold, above := int32(0), 0 // items strictly above threshold
-	for k := len(levels) - 1; k >= 0; k-- {
-		threshold = levels[k]
-		if above+byLoad[threshold] >= n {
-			break
-		}
-		above += byLoad[threshold]
-	}
-	chosen := make([]int32, 0, n)
-	need := n - above
-	// heap is a max-heap (by less) of the lowest `need` tied items so far.
-	heap := make([]int32, 0, need)
-	down := func(i int) {
-		for {
-			c := 2*i + 1
-			if c >= len(heap) {
-				return
-			}
-			if c+1 < len(heap) && less(heap[c], heap[c+1]) {
-				c++
-			}
-			if !less(heap[i], heap[c]) {
-				return
-			}
-			heap[i], heap[c] = heap[c], heap[i]
-			i = c
-		}
-	}
-	for i := range loads {
-		switch l := loads[i]; {
-		case l > threshold:
-			chosen = append(chosen, int32(i))
-		case l == threshold && need > 0:
-			if len(heap) < need {
-				heap = append(heap, int32(i))
-				for j := len(heap) - 1; j > 0 && less(heap[(j-1)/2], heap[j]); j = (j - 1) / 2 {
-					heap[j], heap[(j-1)/2] = heap[(j-1)/2], heap[j]
-				}
-			} else if less(int32(i), heap[0]) {
-				heap[0] = int32(i)
-				down(0)
-			}
-		}
-	}
-	return append(chosen, heap...)
+	return out, hosts.N - len(chosen)
 }
 
 // addrLess orders addresses as net/netip does (IPv4 before IPv6, then by
 // bytes) without converting them.
-func addrLess(a, b *tracker.Addr) bool {
-	if a4, b4 := a.Is4(), b.Is4(); a4 != b4 {
-		return a4
-	}
-	return bytes.Compare(a[:], b[:]) < 0
-}
+func addrLess(a, b *tracker.Addr) bool { return a.Less(b) }

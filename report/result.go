@@ -5,11 +5,8 @@
 package report
 
 import (
-	"cmp"
-	"slices"
 	"sort"
 
-	"github.com/wirestate/wirestate/internal/hugepages"
 	"github.com/wirestate/wirestate/tracker"
 )
 
@@ -35,6 +32,41 @@ type Input struct {
 	Dropped uint64
 }
 
+// StateSource gives each host's connections per state over a capture, the
+// HTML report's states chart; the pipeline records it while it reads.
+type StateSource interface {
+	// Timeline returns the per-bucket peaks for every host in pin, then
+	// the hosts with the most connections, up to maxHosts in all, between
+	// first and last (nanoseconds since the epoch).
+	Timeline(first, last int64, maxHosts int, pin []tracker.Addr) *StateTimeline
+	// NumHosts returns the number of hosts seen.
+	NumHosts() int
+}
+
+// StateTimeline is the merged result of a StateSource: for each chosen
+// host, the most connections it held at once in each state during each
+// time bucket (a second, or a fraction of one for a short capture, or
+// longer ones for a long capture).
+type StateTimeline struct {
+	// Start is the start of the first bucket and Step the width of each,
+	// in nanoseconds; N is the number of buckets.
+	Start, Step int64
+	N           int
+	// Hosts holds the chosen hosts, most connections first.
+	Hosts []HostSeries
+}
+
+// HostSeries is one host's state counts over time.
+type HostSeries struct {
+	Host tracker.Addr
+	// Conns counts the connections with an endpoint on the host.
+	Conns int
+	// Peak holds, per state, the most connections in that state at any
+	// instant of each bucket (including its start); nil when the state
+	// never occurred on the host.
+	Peak [tracker.NumStates][]int32
+}
+
 // Count is a named counter.
 type Count struct {
 	Name  string
@@ -56,157 +88,9 @@ type Result struct {
 	Snapshot []tracker.ConnState
 	// States, when set, counts each host's connections per state over
 	// the capture (the HTML report's states chart).
-	States *StateRecorder
-}
-
-// collectorChunk is how many records or findings one storage chunk holds;
-// fixed-size chunks never move what they hold, so growing costs no copy.
-const collectorChunk = 4096
-
-// chunked stores values in fixed-size chunks.
-type chunked[T any] struct {
-	chunks [][]T
-	n      int
-}
-
-func (c *chunked[T]) add(v *T) {
-	if c.n%collectorChunk == 0 {
-		c.chunks = append(c.chunks, make([]T, 0, collectorChunk))
-	}
-	last := &c.chunks[len(c.chunks)-1]
-	*last = append(*last, *v)
-	c.n++
-}
-
-func (c *chunked[T]) appendTo(out []T) []T {
-	for _, ch := range c.chunks {
-		out = append(out, ch...)
-	}
-	return out
-}
-
-// Collector is a tracker.Sink that keeps every record and finding, in
-// storage of its own per shard so shards never contend. Records are held
-// without their timelines, in pointer-free chunks: a flood brings a million
-// of them, and storage the garbage collector need not scan, copied without
-// write barriers, is what keeps that affordable.
-type Collector struct {
-	records  []shardRecords
-	findings []chunked[tracker.Finding]
-	// Keep, when set, decides whether a record is kept (default: all).
-	Keep func(r *tracker.Record) bool
-	// Fold, when set with FoldAfter, tells whether a connection could be
-	// one member of a flood, which, and its victim's side (for example
-	// detect.FloodMember). Past the first FoldAfter members per victim and
-	// kind, such records are counted into a tracker.Folded instead of kept,
-	// unless they carry a finding or a timeline.
-	Fold      func(c *tracker.Conn) (kind tracker.AnomalyKind, victim tracker.Side, ok bool)
-	FoldAfter int
-}
-
-// foldKey names one possible flood: its kind and victim.
-type foldKey struct {
-	kind   tracker.AnomalyKind
-	victim tracker.Endpoint
-}
-
-// storedRecord is a record without its timeline.
-type storedRecord struct {
-	conn   tracker.Conn
-	reason tracker.EndReason
-}
-
-// shardRecords holds one shard's records, and the timelines of the few
-// that have one, by position.
-type shardRecords struct {
-	chunked[storedRecord]
-	timelines map[int32]timeline
-	members   map[foldKey]int
-	folded    map[foldKey]*tracker.Folded
-}
-
-type timeline struct {
-	entries     []tracker.TimelineEntry
-	transitions []tracker.Transition
-}
-
-// NewCollector returns a Collector for a tracker with the given shard count.
-func NewCollector(shards int) *Collector {
-	return &Collector{records: make([]shardRecords, shards), findings: make([]chunked[tracker.Finding], shards)}
-}
-
-// Conn keeps a copy of r.
-func (c *Collector) Conn(shard int, r *tracker.Record) {
-	if c.Keep != nil && !c.Keep(r) {
-		return
-	}
-	s := &c.records[shard]
-	if c.Fold != nil && c.FoldAfter > 0 && r.Timeline == nil && r.Transitions == nil && !r.Conn.Anomalous() && c.fold(s, &r.Conn) {
-		return
-	}
-	if r.Timeline != nil || r.Transitions != nil {
-		if s.timelines == nil {
-			s.timelines = map[int32]timeline{}
-		}
-		s.timelines[int32(s.n)] = timeline{r.Timeline, r.Transitions}
-	}
-	s.add(&storedRecord{conn: r.Conn, reason: r.Reason})
-}
-
-// fold counts conn into its flood's tally, once its victim has had more
-// than its share of FoldAfter members in this shard, and reports whether it
-// did.
-func (c *Collector) fold(s *shardRecords, conn *tracker.Conn) bool {
-	kind, side, ok := c.Fold(conn)
-	if !ok {
-		return false
-	}
-	k := foldKey{kind, conn.Endpoint(side)}
-	if s.members == nil {
-		s.members, s.folded = map[foldKey]int{}, map[foldKey]*tracker.Folded{}
-	}
-	s.members[k]++
-	if s.members[k] <= (c.FoldAfter+len(c.records)-1)/len(c.records) {
-		return false
-	}
-	f := s.folded[k]
-	if f == nil {
-		f = &tracker.Folded{Kind: kind, Victim: k.victim}
-		s.folded[k] = f
-	}
-	f.Add(conn, side)
-	return true
-}
-
-// Folded returns the flood members counted instead of kept, per kind and
-// victim, in a stable order.
-func (c *Collector) Folded() []tracker.Folded {
-	byKey := map[foldKey]*tracker.Folded{}
-	var out []tracker.Folded
-	for i := range c.records {
-		for k, f := range c.records[i].folded {
-			if byKey[k] == nil {
-				byKey[k] = &tracker.Folded{Kind: k.kind, Victim: k.victim}
-			}
-			byKey[k].Merge(f)
-		}
-	}
-	for _, f := range byKey {
-		out = append(out, *f)
-	}
-	slices.SortFunc(out, func(a, b tracker.Folded) int {
-		if a.Kind != b.Kind {
-			return cmp.Compare(a.Kind, b.Kind)
-		}
-		if a.Victim.Addr != b.Victim.Addr {
-			if addrLess(&a.Victim.Addr, &b.Victim.Addr) {
-				return -1
-			}
-			return 1
-		}
-		return cmp.Compare(a.Victim.Port, b.Victim.Port)
-	})
-	return out
+	States StateSource
+	// Show says which timelines and transitions the reports print.
+	Show Show
 }
 
 // FoldedCount returns the number of connections folded.
@@ -216,113 +100,6 @@ func FoldedCount(folded []tracker.Folded) int {
 		n += folded[i].Count
 	}
 	return n
-}
-
-// Finding keeps a copy of f.
-func (c *Collector) Finding(shard int, f *tracker.Finding) {
-	c.findings[shard].add(f)
-}
-
-// recordKey places one stored record in the sorted output.
-type recordKey struct {
-	start int64
-	uid   tracker.UID
-	shard uint32
-	pos   int32
-}
-
-// Records returns every kept record, sorted by start time, then uid, and
-// releases the collector's copy. It sorts small keys, not records, and
-// copies each record once.
-func (c *Collector) Records() []tracker.Record {
-	n := 0
-	for i := range c.records {
-		n += c.records[i].n
-	}
-	keys := make([]recordKey, 0, n)
-	for si := range c.records {
-		s := &c.records[si]
-		pos := int32(0)
-		for _, ch := range s.chunks {
-			for i := range ch {
-				keys = append(keys, recordKey{ch[i].conn.Start, ch[i].conn.UID, uint32(si), pos})
-				pos++
-			}
-		}
-	}
-	keys = sortKeys(keys)
-	out := make([]tracker.Record, n)
-	hugepages.Advise(out)
-	// Writing fresh memory is mostly page faults: two goroutines take
-	// them on two cores.
-	halves(n, func(_, from, to int) {
-		for i := from; i < to; i++ {
-			k := &keys[i]
-			s := &c.records[k.shard]
-			st := &s.chunks[k.pos/collectorChunk][k.pos%collectorChunk]
-			out[i].Conn = st.conn
-			out[i].Reason = st.reason
-			if tl, ok := s.timelines[k.pos]; ok {
-				out[i].Timeline, out[i].Transitions = tl.entries, tl.transitions
-			}
-		}
-	})
-	for i := range c.records {
-		c.records[i] = shardRecords{folded: c.records[i].folded}
-	}
-	return out
-}
-
-// compareKeys orders record keys by start time, then uid.
-func compareKeys(a, b recordKey) int {
-	if a.start != b.start {
-		return cmp.Compare(a.start, b.start)
-	}
-	return cmp.Compare(a.uid, b.uid)
-}
-
-// sortKeys sorts keys, its two halves on two goroutines, and returns them
-// merged (in a new slice when large).
-func sortKeys(keys []recordKey) []recordKey {
-	if len(keys) < 8192 {
-		slices.SortFunc(keys, compareKeys)
-		return keys
-	}
-	mid := len(keys) / 2
-	halves(len(keys), func(_, from, to int) { slices.SortFunc(keys[from:to], compareKeys) })
-	out := make([]recordKey, 0, len(keys))
-	a, b := keys[:mid], keys[mid:]
-	for len(a) > 0 && len(b) > 0 {
-		if compareKeys(b[0], a[0]) < 0 {
-			out = append(out, b[0])
-			b = b[1:]
-		} else {
-			out = append(out, a[0])
-			a = a[1:]
-		}
-	}
-	out = append(out, a...)
-	return append(out, b...)
-}
-
-// Findings returns every finding, in a stable order: by time, kind, uid.
-func (c *Collector) Findings() []tracker.Finding {
-	out := gather(c.findings)
-	SortFindings(out)
-	return out
-}
-
-// gather joins the shards' chunked storage into one slice.
-func gather[T any](parts []chunked[T]) []T {
-	n := 0
-	for i := range parts {
-		n += parts[i].n
-	}
-	out := make([]T, 0, n)
-	for i := range parts {
-		out = parts[i].appendTo(out)
-	}
-	return out
 }
 
 // SortRecords orders records by start time, then uid.

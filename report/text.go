@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/wirestate/wirestate/internal/par"
+
 	"github.com/wirestate/wirestate/tracker"
 )
 
@@ -196,7 +198,7 @@ func writeConns(w *bufio.Writer, res *Result, opt *Options) {
 	}
 	n := len(res.Records)
 	var part [2][len(head)]int
-	halves(n, func(k, from, to int) {
+	par.Halves(n, func(k, from, to int) {
 		var cell cells
 		st := stamper{local: opt.Local}
 		for i := from; i < to; i++ {

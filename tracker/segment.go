@@ -8,6 +8,7 @@
 package tracker
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
 
@@ -65,6 +66,15 @@ func (a Addr) Is4() bool {
 
 // Netip returns a as a net/netip address (IPv4 unmapped).
 func (a Addr) Netip() netip.Addr { return netip.AddrFrom16(a).Unmap() }
+
+// Less orders addresses as reports list them: IPv4 before IPv6, then by
+// bytes.
+func (a *Addr) Less(b *Addr) bool {
+	if a4, b4 := a.Is4(), b.Is4(); a4 != b4 {
+		return a4
+	}
+	return bytes.Compare(a[:], b[:]) < 0
+}
 
 // String formats a as dotted quad or RFC 5952 IPv6 text.
 func (a Addr) String() string { return a.Netip().String() }

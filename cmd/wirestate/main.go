@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/pflag"
+	"github.com/wirestate/wirestate/pipeline"
+	"github.com/wirestate/wirestate/report"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -55,24 +57,87 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
-	out := stdout
-	if fl.Output != "" && fl.Output != "-" {
-		f, err := os.Create(fl.Output)
-		if err != nil {
+	if fl.Live.ListInterfaces {
+		if err := listInterfaces(stdout); err != nil {
 			fmt.Fprintf(stderr, "wirestate: %v\n", err)
 			return 1
 		}
-		defer f.Close()
-		out = f
+		return 0
 	}
-	work := offline
-	if liveWanted(fl) {
-		work = live
+	cfg, closeOutputs, err := pipelineConfig(fl, stdout, stderr)
+	defer closeOutputs()
+	if err != nil {
+		fmt.Fprintf(stderr, "wirestate: %v\n", err)
+		return 1
 	}
-	if err := work(ctx, fl, out, stderr); err != nil {
+	if cfg.Live != nil {
+		defer exitOnSecondSignal(stderr)()
+	}
+	if err := pipeline.Run(ctx, cfg); err != nil {
 		fmt.Fprintf(stderr, "wirestate: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// pipelineConfig turns the flags into the pipeline's configuration: the
+// tracker's and detectors' settings, the selection, and the outputs (the
+// report in --format on -o, and the HTML report beside it). The returned
+// function closes the files it created.
+func pipelineConfig(fl *Flags, stdout, stderr io.Writer) (*pipeline.Config, func(), error) {
+	var files []*os.File
+	closeAll := func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	zcfg, err := zeekTrackerConfig(fl) // Zeek mode and originator rules (zeek.go)
+	if err != nil {
+		return nil, closeAll, err
+	}
+	sel, err := pipeline.NewSelection(fl.Conns, fl.Hosts, fl.Ports)
+	if err != nil {
+		return nil, closeAll, err
+	}
+	mode, _ := pipeline.ParseTimelineMode(fl.Timeline)
+	cfg := &pipeline.Config{
+		Files: fl.Read, Strict: fl.Strict, Decoder: zeekDecoderOptions(fl), // checksums: -C (zeek.go)
+		MSL: fl.MSL, IdleTimeout: fl.IdleTimeout, Shards: fl.Shards, MaxConns: fl.MaxConns, FoldAfter: fl.FoldAfter,
+		Zeek: zcfg, Detect: fl.Detect, Timelines: mode, Select: sel, At: fl.At,
+		WriteFindings: fl.HTML.WriteFindings,
+	}
+	if liveWanted(fl) {
+		if cfg.Live, err = liveConfig(fl, stderr); err != nil {
+			return nil, closeAll, err
+		}
+	}
+	opt := report.StreamOptions{Local: fl.LocalTime, Live: cfg.Live != nil, Version: version,
+		AllTimelines: len(fl.Conns) > 0 || mode == pipeline.TimelinesAll}
+	create := func(path string) (io.Writer, error) {
+		f, err := os.Create(path)
+		if err == nil {
+			files = append(files, f)
+		}
+		return f, err
+	}
+	if fl.HTML.Path != "" {
+		w, err := create(fl.HTML.Path)
+		if err != nil {
+			return nil, closeAll, err
+		}
+		s, _ := report.NewStream("html", w, opt)
+		cfg.Outputs = append(cfg.Outputs, pipeline.Output{Name: fl.HTML.Path, Stream: s})
+	}
+	out := stdout
+	if fl.Output != "" && fl.Output != "-" {
+		if out, err = create(fl.Output); err != nil {
+			return nil, closeAll, err
+		}
+	}
+	s, err := report.NewStream(fl.Format, out, opt)
+	if err != nil {
+		return nil, closeAll, err
+	}
+	cfg.Outputs = append(cfg.Outputs, pipeline.Output{Stream: s})
+	return cfg, closeAll, nil
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/wirestate/wirestate/pipeline"
 	"github.com/wirestate/wirestate/report"
 	"github.com/wirestate/wirestate/tracker"
 )
@@ -66,7 +68,12 @@ func analyzeFor(t *testing.T, path string, extra ...string) *report.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, _, err := analyze(context.Background(), fl)
+	cfg, closeOutputs, err := pipelineConfig(fl, io.Discard, io.Discard)
+	defer closeOutputs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := pipeline.Analyze(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/binary"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,9 +10,7 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
-
-	"github.com/wirestate/wirestate/tracker"
+	"github.com/wirestate/wirestate/internal/pcaptest"
 )
 
 // transitionsByUID returns the "transitions" of every conn record of a
@@ -108,128 +105,36 @@ func TestSecondPassTimelines(t *testing.T) {
 	}
 }
 
-// capturePacket is one packet of a capture read by readCapture.
-type capturePacket struct {
-	ci   gopacket.CaptureInfo
-	data []byte
-}
-
-// readCapture returns the link type, snapshot length and packets of the
-// pcap file at path.
-func readCapture(t *testing.T, path string) (layers.LinkType, uint32, []capturePacket) {
-	t.Helper()
-	in, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	r, err := pcapgo.NewReader(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pkts []capturePacket
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
-		pkts = append(pkts, capturePacket{ci, append([]byte(nil), data...)})
-	}
-	if len(pkts) == 0 {
-		t.Fatalf("%s holds no packet", path)
-	}
-	return r.LinkType(), r.Snaplen(), pkts
-}
-
-// writeCapture writes pkts to a new pcap file named name in a temporary
-// directory and returns its path.
-func writeCapture(t *testing.T, name string, link layers.LinkType, snaplen uint32, pkts []capturePacket) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
-	out, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	w := pcapgo.NewWriterNanos(out)
-	if err := w.WriteFileHeader(snaplen, link); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range pkts {
-		if err := w.WritePacket(p.ci, p.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return path
-}
-
 // withLaterTraffic copies the capture at path and appends n packets of
 // another connection (its first TCP packet with the source port changed),
 // one a second after its last packet.
 func withLaterTraffic(t *testing.T, path string, n int) string {
 	t.Helper()
-	link, snaplen, pkts := readCapture(t, path)
-	first := append([]byte(nil), pkts[0].data...)
+	link, snaplen, pkts := pcaptest.Read(t, path)
+	first := append([]byte(nil), pkts[0].Data...)
 	if link != layers.LinkTypeEthernet || first[12] != 0x08 || first[13] != 0x00 {
 		t.Fatalf("%s: want Ethernet/IPv4 packets", path)
 	}
 	tcp := 14 + int(first[14]&0x0f)*4
 	binary.BigEndian.PutUint16(first[tcp:], 1) // source port 1: another connection
 	first[tcp+13] = 0x10                       // a bare ACK, picked up mid-stream
-	last := pkts[len(pkts)-1].ci.Timestamp
+	last := pkts[len(pkts)-1].CI.Timestamp
 	for i := 1; i <= n; i++ {
 		ci := gopacket.CaptureInfo{Timestamp: last.Add(time.Duration(i) * time.Second), CaptureLength: len(first), Length: len(first)}
-		pkts = append(pkts, capturePacket{ci, first})
+		pkts = append(pkts, pcaptest.Packet{CI: ci, Data: first})
 	}
-	return writeCapture(t, "later-traffic.pcap", link, snaplen, pkts)
+	return pcaptest.Write(t, "later-traffic.pcap", link, snaplen, pkts)
 }
 
 // withResent copies the capture at path and appends its packet number
 // frame again, one second after its last packet.
 func withResent(t *testing.T, path string, frame int) string {
 	t.Helper()
-	link, snaplen, pkts := readCapture(t, path)
+	link, snaplen, pkts := pcaptest.Read(t, path)
 	if frame < 1 || frame > len(pkts) {
 		t.Fatalf("%s has no packet %d", path, frame)
 	}
 	again := pkts[frame-1]
-	again.ci.Timestamp = pkts[len(pkts)-1].ci.Timestamp.Add(time.Second)
-	return writeCapture(t, "resent.pcap", link, snaplen, append(pkts, again))
-}
-
-// TestReadUntil checks how far the second pass reads for each kind of
-// connection end.
-func TestReadUntil(t *testing.T) {
-	const twoMSL, inputLast = 60, 1000
-	conn := func(last int64, flags uint16, states [2]tracker.State, stale bool) tracker.Conn {
-		c := tracker.Conn{Last: last, Flags: flags}
-		c.Peers[0].State, c.Peers[1].State = states[0], states[1]
-		if stale {
-			c.Mark(tracker.AnomStaleSegment)
-		}
-		return c
-	}
-	closed := [2]tracker.State{tracker.Closed, tracker.Closed}
-	timeWait := [2]tracker.State{tracker.Closed, tracker.TimeWait}
-	re, late := tracker.ConnReincarnated, tracker.ConnLateSegments
-	for _, tc := range []struct {
-		name   string
-		conn   tracker.Conn
-		reason tracker.EndReason
-		want   int64
-	}{
-		{"ordinary", conn(100, 0, timeWait, false), tracker.EndCaptureEnd, 101},
-		{"stale segment", conn(100, 0, closed, true), tracker.EndClosed, 161},
-		{"replaced, closed", conn(100, re, closed, false), tracker.EndCaptureEnd, 101},
-		{"replaced, timer ran out", conn(100, re, closed, false), tracker.EndClosed, 101},
-		{"replaced in TIME_WAIT, emitted before its timer", conn(100, re, timeWait, false), tracker.EndCaptureEnd, 161},
-		{"replaced while open", conn(100, re, [2]tracker.State{tracker.Established, tracker.Established}, false), tracker.EndSuperseded, 101},
-		{"replaced, then sent segments", conn(100, re|late, closed, false), tracker.EndClosed, inputLast + 1},
-		{"replaced, stale", conn(100, re|late, timeWait, true), tracker.EndCaptureEnd, inputLast + 1},
-	} {
-		r := tracker.Record{Conn: tc.conn, Reason: tc.reason}
-		if got := readUntil(&r, twoMSL, inputLast); got != tc.want {
-			t.Errorf("%s: read until %d, want %d", tc.name, got, tc.want)
-		}
-	}
+	again.CI.Timestamp = pkts[len(pkts)-1].CI.Timestamp.Add(time.Second)
+	return pcaptest.Write(t, "resent.pcap", link, snaplen, append(pkts, again))
 }

@@ -2,12 +2,10 @@ package main
 
 import (
 	"fmt"
-	"io"
 
 	"github.com/spf13/pflag"
 
 	"github.com/wirestate/wirestate/capture"
-	"github.com/wirestate/wirestate/report"
 	"github.com/wirestate/wirestate/tracker"
 )
 
@@ -77,10 +75,4 @@ func zeekTrackerConfig(fl *Flags) (*tracker.ZeekConfig, error) {
 func zeekDecoderOptions(fl *Flags) capture.DecoderOptions {
 	validate := fl.Zeek.ValidateChecksums || zeekMode(fl) && !fl.Zeek.IgnoreChecksums
 	return capture.DecoderOptions{ValidateChecksums: validate}
-}
-
-// writeZeek writes res as Zeek's conn.log. The #open and #close lines carry
-// the first and last packet times.
-func writeZeek(w io.Writer, res *report.Result, fl *Flags) error {
-	return report.WriteZeek(w, res, report.ZeekOptions{Open: res.Input.First, Close: res.Input.Last, Local: fl.LocalTime})
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wirestate/wirestate/pipeline"
 	"github.com/wirestate/wirestate/tracker"
 )
 
@@ -261,7 +262,12 @@ func runZeekCase(zc zeekCase) ([]byte, error) {
 		return nil, err
 	}
 	var out bytes.Buffer
-	if err := offline(context.Background(), fl, &out, io.Discard); err != nil {
+	cfg, closeOutputs, err := pipelineConfig(fl, &out, io.Discard)
+	defer closeOutputs()
+	if err != nil {
+		return nil, err
+	}
+	if err := pipeline.Run(context.Background(), cfg); err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil

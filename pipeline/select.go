@@ -1,49 +1,50 @@
-package main
+package pipeline
 
 import (
 	"fmt"
 	"net/netip"
-	"runtime"
 
 	"github.com/wirestate/wirestate/tracker"
 )
 
-func defaultShards() int { return runtime.GOMAXPROCS(0) }
-
-// selection holds the --conn, --host and --port choices.
-type selection struct {
+// Selection narrows a report to chosen connections: by uid (--conn), by
+// address at either end (--host), by port at either end (--port). The zero
+// value selects everything.
+type Selection struct {
 	uids  map[tracker.UID]bool
 	hosts map[tracker.Addr]bool
 	ports map[uint16]bool
 }
 
-func newSelection(fl *Flags) (*selection, error) {
-	s := &selection{uids: map[tracker.UID]bool{}, hosts: map[tracker.Addr]bool{}, ports: map[uint16]bool{}}
-	for _, c := range fl.Conns {
+// NewSelection parses the chosen uids, addresses and ports.
+func NewSelection(conns, hosts []string, ports []uint) (Selection, error) {
+	s := Selection{uids: map[tracker.UID]bool{}, hosts: map[tracker.Addr]bool{}, ports: map[uint16]bool{}}
+	for _, c := range conns {
 		u, ok := tracker.ParseUID(c)
 		if !ok {
-			return nil, fmt.Errorf("--conn %q: not a connection uid (like C4fG7hK2mQ9x)", c)
+			return Selection{}, fmt.Errorf("--conn %q: not a connection uid (like C4fG7hK2mQ9x)", c)
 		}
 		s.uids[u] = true
 	}
-	for _, h := range fl.Hosts {
+	for _, h := range hosts {
 		a, err := netip.ParseAddr(h)
 		if err != nil {
-			return nil, fmt.Errorf("--host %q: %v", h, err)
+			return Selection{}, fmt.Errorf("--host %q: %v", h, err)
 		}
 		s.hosts[tracker.AddrFromSlice(a.Unmap().AsSlice())] = true
 	}
-	for _, p := range fl.Ports {
+	for _, p := range ports {
 		s.ports[uint16(p)] = true
 	}
 	return s, nil
 }
 
-func (s *selection) empty() bool { return len(s.uids) == 0 && len(s.hosts) == 0 && len(s.ports) == 0 }
+// Empty reports whether nothing is chosen (everything is selected).
+func (s *Selection) Empty() bool { return len(s.uids) == 0 && len(s.hosts) == 0 && len(s.ports) == 0 }
 
-// match reports whether a record passes every given filter (uids, hosts
+// Match reports whether a record passes every given filter (uids, hosts
 // and ports each match if empty).
-func (s *selection) match(r *tracker.Record) bool {
+func (s *Selection) Match(r *tracker.Record) bool {
 	c := &r.Conn
 	if len(s.uids) > 0 && !s.uids[c.UID] && len(s.hosts) == 0 && len(s.ports) == 0 {
 		return false
@@ -58,13 +59,13 @@ func (s *selection) match(r *tracker.Record) bool {
 }
 
 // filter keeps the records that pass every filter, in place.
-func (s *selection) filter(recs []tracker.Record) []tracker.Record {
-	if s.empty() {
+func (s *Selection) filter(recs []tracker.Record) []tracker.Record {
+	if s.Empty() {
 		return recs
 	}
 	kept := recs[:0]
 	for i := range recs {
-		if s.match(&recs[i]) {
+		if s.Match(&recs[i]) {
 			kept = append(kept, recs[i])
 		}
 	}
@@ -74,8 +75,8 @@ func (s *selection) filter(recs []tracker.Record) []tracker.Record {
 // filterFolded keeps the folded flood tallies whose victim passes the host
 // and port filters (their sources are not known, and --conn names listed
 // connections only), in place.
-func (s *selection) filterFolded(fs []tracker.Folded) []tracker.Folded {
-	if s.empty() {
+func (s *Selection) filterFolded(fs []tracker.Folded) []tracker.Folded {
+	if s.Empty() {
 		return fs
 	}
 	kept := fs[:0]

@@ -1,14 +1,9 @@
-package main
+package pipeline
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"os"
-
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/wirestate/wirestate/capture"
 	"github.com/wirestate/wirestate/report"
@@ -40,14 +35,14 @@ func (p *uidProbe) Advance(int64)                           {}
 func (p *uidProbe) Finish(*tracker.Conn, tracker.EndReason) {}
 func (p *uidProbe) Close(int64)                             {}
 
-// writeFindingsPcap writes, when --write-findings is given, the raw
-// packets of every connection with a warning or critical finding to a
-// pcap file. It reads the input once more through an inline tracker that
-// sees only those connections' 4-tuples, so that each packet is attributed
-// to the right incarnation, and copies each packet of a chosen connection
-// as captured.
-func writeFindingsPcap(ctx context.Context, fl *Flags, names []string, res *report.Result) error {
-	if fl.HTML.WriteFindings == "" {
+// writeFindingsPcap writes, when WriteFindings is set, the raw packets of
+// every connection with a warning or critical finding to a pcap file. It
+// reads the input once more through an inline tracker that sees only
+// those connections' 4-tuples, so that each packet is attributed to the
+// right incarnation, and copies each packet of a chosen connection as
+// captured.
+func writeFindingsPcap(ctx context.Context, cfg *Config, names []string, res *report.Result) error {
+	if cfg.WriteFindings == "" {
 		return nil
 	}
 	uids := findingUIDs(res.Findings)
@@ -57,44 +52,40 @@ func writeFindingsPcap(ctx context.Context, fl *Flags, names []string, res *repo
 			keys[c.Key()] = true
 		}
 	}
-	if _, err := writeConnPackets(ctx, fl, names, uids, keys, fl.HTML.WriteFindings); err != nil {
+	if _, err := writeConnPackets(ctx, cfg, names, uids, keys, cfg.WriteFindings); err != nil {
 		return fmt.Errorf("--write-findings: %w", err)
 	}
 	return nil
 }
 
+// findingsSnaplen is the snapshot length the findings pcap declares.
+const findingsSnaplen = 262144
+
 // writeConnPackets copies the packets of the connections in uids (whose
 // 4-tuples are keys) from the inputs to the pcap file path and returns how
 // many it wrote. Packets of another link type than the first one written
 // cannot share a pcap file and are counted in the error.
-func writeConnPackets(ctx context.Context, fl *Flags, names []string, uids map[tracker.UID]bool, keys map[tracker.FlowKey]bool, path string) (int, error) {
-	zcfg, err := zeekTrackerConfig(fl)
-	if err != nil {
-		return 0, err
-	}
-	src, err := capture.Open(names, capture.FileOptions{Strict: fl.Strict, Decoder: zeekDecoderOptions(fl)})
+func writeConnPackets(ctx context.Context, cfg *Config, names []string, uids map[tracker.UID]bool, keys map[tracker.FlowKey]bool, path string) (int, error) {
+	src, err := capture.Open(names, capture.FileOptions{Strict: cfg.Strict, Decoder: cfg.Decoder})
 	if err != nil {
 		return 0, err
 	}
 	defer src.Close()
-	out, err := os.Create(path)
-	if err != nil {
-		return 0, err
-	}
-	bw := bufio.NewWriterSize(out, 1<<20)
-	w := pcapgo.NewWriterNanos(bw)
 	probe := &uidProbe{}
-	tr := tracker.New(tracker.Config{
-		Inline:      true,
-		MaxConns:    fl.MaxConns,
-		MSL:         int64(fl.MSL),
-		IdleTimeout: int64(fl.IdleTimeout),
-		Zeek:        zcfg,
-		Observers:   func(int, func(*tracker.Finding)) []tracker.Observer { return []tracker.Observer{probe} },
-	})
+	tcfg := cfg.trackerConfig(1, nil, func(int, func(*tracker.Finding)) []tracker.Observer { return []tracker.Observer{probe} })
+	tcfg.Inline = true
+	tr := tracker.New(tcfg)
+	defer tr.Close()
 	var seg tracker.Segment
+	var w *capture.PcapWriter // made with the first packet's link type
 	written, mixed := 0, 0
 	var link capture.LinkType
+	fail := func(err error) (int, error) {
+		if w != nil {
+			w.Close()
+		}
+		return written, err
+	}
 	for i := 0; ; i++ {
 		if i&0xffff == 0 && ctx.Err() != nil {
 			break
@@ -104,8 +95,7 @@ func writeConnPackets(ctx context.Context, fl *Flags, names []string, uids map[t
 			break
 		}
 		if err != nil {
-			out.Close()
-			return written, err
+			return fail(err)
 		}
 		k, _ := tracker.MakeFlowKey(seg.Src, seg.Dst)
 		if !keys[k] {
@@ -116,10 +106,9 @@ func writeConnPackets(ctx context.Context, fl *Flags, names []string, uids map[t
 			continue
 		}
 		data, ci, lt := src.CurrentPacket()
-		if written == 0 && mixed == 0 {
+		if w == nil {
 			link = lt
-			if err := w.WriteFileHeader(262144, layers.LinkType(lt)); err != nil {
-				out.Close()
+			if w, err = capture.CreatePcap(path, lt, findingsSnaplen, 0); err != nil {
 				return 0, err
 			}
 		}
@@ -127,25 +116,18 @@ func writeConnPackets(ctx context.Context, fl *Flags, names []string, uids map[t
 			mixed++
 			continue
 		}
-		if err := w.WritePacket(ci, data); err != nil {
-			out.Close()
-			return written, err
+		if err := w.WritePacket(ci.Timestamp.UnixNano(), ci.Length, data); err != nil {
+			return fail(err)
 		}
 		written++
 	}
-	tr.Close()
-	if written == 0 && mixed == 0 {
+	if w == nil {
 		// No packet: still a valid, empty capture.
-		if err := w.WriteFileHeader(262144, layers.LinkTypeEthernet); err != nil {
-			out.Close()
+		if w, err = capture.CreatePcap(path, capture.LinkEthernet, findingsSnaplen, 0); err != nil {
 			return 0, err
 		}
 	}
-	if err := bw.Flush(); err != nil {
-		out.Close()
-		return written, err
-	}
-	if err := out.Close(); err != nil {
+	if err := w.Close(); err != nil {
 		return written, err
 	}
 	if mixed > 0 {

@@ -1,4 +1,4 @@
-package report
+package pipeline
 
 import (
 	"math/rand/v2"

@@ -1,11 +1,8 @@
-package main
+package pipeline
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -22,13 +19,9 @@ import (
 type liveSink struct {
 	mu sync.Mutex
 
-	// Output: exactly one of jw (JSON Lines) and tw (text) is set, or
-	// neither (--format zeek streams nothing).
-	jw  *report.JSONWriter
-	tw  *bufio.Writer
-	raw io.Writer // the stream under jw or tw, for stats records
-	opt report.Options
-	err error // the first write error
+	// outs receive each finding as it is decided, and status records.
+	outs []Output
+	err  error // the first write error
 
 	drops    *dropLog
 	metrics  *liveMetrics
@@ -58,19 +51,11 @@ type liveSink struct {
 	uncertain   uint64
 }
 
-// newLiveSink returns a sink streaming to out in the given format.
-func newLiveSink(out io.Writer, format string, opt report.Options, maxRecords int) *liveSink {
-	s := &liveSink{raw: out, opt: opt, drops: &dropLog{}, byKind: map[string]uint64{},
+// newLiveSink returns a sink streaming to outs.
+func newLiveSink(outs []Output, maxRecords int) *liveSink {
+	return &liveSink{outs: outs, drops: &dropLog{}, byKind: map[string]uint64{},
 		maxRecords: maxRecords, maxFindings: maxRecords,
 		now: func() int64 { return time.Now().UnixNano() }}
-	switch format {
-	case "json":
-		s.jw = report.NewJSONWriter(out, opt)
-		s.jw.Flush = true
-	case "text":
-		s.tw = bufio.NewWriter(out)
-	}
-	return s
 }
 
 // absenceKinds are the finding kinds that rest on a packet not being seen:
@@ -152,53 +137,28 @@ func (s *liveSink) finding(f *tracker.Finding, keep bool) {
 	s.findings = append(s.findings, *f)
 }
 
-// write streams one finding.
+// write streams one finding to every output.
 func (s *liveSink) write(f *tracker.Finding) {
-	if s.err != nil {
-		return
-	}
-	switch {
-	case s.jw != nil:
-		s.err = s.jw.Finding(f)
-	case s.tw != nil:
-		writeFindingLine(s.tw, f, &s.opt)
-		s.err = s.tw.Flush()
+	for i := range s.outs {
+		if s.err != nil {
+			return
+		}
+		o := &s.outs[i]
+		s.err = o.wrap(o.Stream.Finding(f))
 	}
 }
 
-// writeFindingLine writes one finding as one line of text:
-// time, severity, kind, uid, endpoints, summary.
-func writeFindingLine(w *bufio.Writer, f *tracker.Finding, opt *report.Options) {
-	t := time.Unix(0, f.Time)
-	if !opt.Local {
-		t = t.UTC()
-	}
-	who := f.Scope
-	if f.UID != 0 {
-		who = fmt.Sprintf("%s %s → %s", f.UID, f.Orig, f.Resp)
-	}
-	fmt.Fprintf(w, "%s %-8s %s %s: %s", t.Format("15:04:05.000000"), strings.ToUpper(f.Severity.String()), f.Kind, who, f.Summary)
-	if f.Uncertain {
-		fmt.Fprint(w, " [uncertain]")
-	}
-	fmt.Fprintln(w)
-}
-
-// writeRaw writes b (a stats line or record) to the stream between
-// findings.
-func (s *liveSink) writeRaw(b []byte) {
+// stats writes a status record to every output.
+func (s *liveSink) stats(st *report.Stats) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.err != nil {
-		return
-	}
-	if s.tw != nil {
-		if _, s.err = s.tw.Write(b); s.err == nil {
-			s.err = s.tw.Flush()
+	for i := range s.outs {
+		if s.err != nil {
+			return
 		}
-		return
+		o := &s.outs[i]
+		s.err = o.wrap(o.Stream.Stats(st))
 	}
-	_, s.err = s.raw.Write(b)
 }
 
 // counts returns a copy of the run's counts.

@@ -1,4 +1,4 @@
-package report
+package pipeline
 
 import (
 	"cmp"
@@ -6,6 +6,9 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/wirestate/wirestate/internal/chunk"
+	"github.com/wirestate/wirestate/internal/rank"
+	"github.com/wirestate/wirestate/report"
 	"github.com/wirestate/wirestate/tracker"
 )
 
@@ -66,7 +69,7 @@ type stateObserver struct {
 	conns []int // connections per host index
 	// deltas grows in fixed chunks: a flood brings millions, and a slice
 	// would copy them all at each doubling.
-	deltas chunked[stateDelta]
+	deltas chunk.List[stateDelta]
 }
 
 func (o *stateObserver) host(a tracker.Addr) uint32 {
@@ -82,7 +85,7 @@ func (o *stateObserver) host(a tracker.Addr) uint32 {
 
 func (o *stateObserver) add(t int64, h uint32, st tracker.State, d int8) {
 	if st.Open() {
-		o.deltas.add(&stateDelta{t: t, host: h, state: uint8(st), d: d})
+		o.deltas.Add(&stateDelta{t: t, host: h, state: uint8(st), d: d})
 	}
 }
 
@@ -156,30 +159,6 @@ func (o *stateObserver) Finish(c *tracker.Conn, reason tracker.EndReason) {
 // Close does nothing.
 func (o *stateObserver) Close(now int64) {}
 
-// StateTimeline is the merged result of a StateRecorder: for each chosen
-// host, the most connections it held at once in each state during each
-// time bucket (a second, or a fraction of one for a short capture, or
-// longer ones for a long capture).
-type StateTimeline struct {
-	// Start is the start of the first bucket and Step the width of each,
-	// in nanoseconds; N is the number of buckets.
-	Start, Step int64
-	N           int
-	// Hosts holds the chosen hosts, most connections first.
-	Hosts []HostSeries
-}
-
-// HostSeries is one host's state counts over time.
-type HostSeries struct {
-	Host tracker.Addr
-	// Conns counts the connections with an endpoint on the host.
-	Conns int
-	// Peak holds, per state, the most connections in that state at any
-	// instant of each bucket (including its start); nil when the state
-	// never occurred on the host.
-	Peak [tracker.NumStates][]int32
-}
-
 // hostConns is one host seen and its connection count.
 type hostConns struct {
 	host  tracker.Addr
@@ -225,14 +204,14 @@ const maxFineBuckets = 100
 // chosen: every host in pin, then the hosts with the most connections, up
 // to maxHosts in all. first and last bound the capture (nanoseconds since
 // the epoch). Call it after the tracker is closed.
-func (r *StateRecorder) Timeline(first, last int64, maxHosts int, pin []tracker.Addr) *StateTimeline {
+func (r *StateRecorder) Timeline(first, last int64, maxHosts int, pin []tracker.Addr) *report.StateTimeline {
 	all := r.hostConns()
 	connsOf := make(map[tracker.Addr]int, len(all))
 	for _, h := range all {
 		connsOf[h.host] = h.conns
 	}
 	chosen := map[tracker.Addr]int{}
-	var hosts []HostSeries
+	var hosts []report.HostSeries
 	choose := func(a tracker.Addr) {
 		if _, ok := chosen[a]; ok || len(hosts) >= maxHosts {
 			return
@@ -241,15 +220,15 @@ func (r *StateRecorder) Timeline(first, last int64, maxHosts int, pin []tracker.
 			return
 		}
 		chosen[a] = len(hosts)
-		hosts = append(hosts, HostSeries{Host: a, Conns: connsOf[a]})
+		hosts = append(hosts, report.HostSeries{Host: a, Conns: connsOf[a]})
 	}
 	for _, a := range pin {
 		choose(a)
 	}
 	// Then the busiest hosts (lowest addresses among equals), picked
 	// without sorting them all.
-	less := func(i, j int32) bool { return addrLess(&all[i].host, &all[j].host) }
-	top := busiest(len(all), max(maxHosts, 0), func(i int32) int { return all[i].conns }, less)
+	less := func(i, j int32) bool { return all[i].host.Less(&all[j].host) }
+	top := rank.Busiest(len(all), max(maxHosts, 0), func(i int32) int { return all[i].conns }, less)
 	slices.SortFunc(top, func(i, j int32) int {
 		switch {
 		case all[i].conns != all[j].conns:
@@ -283,7 +262,7 @@ func (r *StateRecorder) Timeline(first, last int64, maxHosts int, pin []tracker.
 	stepNS := step * 1e6
 	start := first - ((first%stepNS)+stepNS)%stepNS
 	n := int((last-start)/stepNS) + 1
-	tl := &StateTimeline{Start: start, Step: stepNS, N: n, Hosts: hosts}
+	tl := &report.StateTimeline{Start: start, Step: stepNS, N: n, Hosts: hosts}
 
 	r.mu.Lock()
 	var ds []stateDelta
@@ -296,7 +275,7 @@ func (r *StateRecorder) Timeline(first, last int64, maxHosts int, pin []tracker.
 				remap[i] = -1
 			}
 		}
-		for _, chunk := range o.deltas.chunks {
+		for _, chunk := range o.deltas.Chunks {
 			for _, d := range chunk {
 				if j := remap[d.host]; j >= 0 {
 					d.host = uint32(j)

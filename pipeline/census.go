@@ -1,0 +1,105 @@
+package pipeline
+
+import (
+	"sort"
+	"time"
+
+	"github.com/wirestate/wirestate/report"
+	"github.com/wirestate/wirestate/tracker"
+)
+
+// statsHosts is how many of the busiest hosts a status line lists.
+const statsHosts = 5
+
+// hostCount counts one host's endpoints by state.
+type hostCount struct {
+	host   tracker.Addr
+	total  int
+	states [tracker.NumStates]int
+}
+
+// census counts the connections the tracker holds, by side and state, and
+// per host (both ends of each connection count for their host).
+type census struct {
+	conns  int
+	bySide [2][tracker.NumStates]int
+	hosts  []hostCount // the busiest, most connections first
+}
+
+// takeCensus walks the tracker's connections (each shard under its lock).
+func takeCensus(tr *tracker.Tracker, top int) *census {
+	c := &census{}
+	byHost := map[tracker.Addr]*hostCount{}
+	count := func(a tracker.Addr, st tracker.State) {
+		if !st.Open() {
+			return
+		}
+		h := byHost[a]
+		if h == nil {
+			h = &hostCount{host: a}
+			byHost[a] = h
+		}
+		h.total++
+		h.states[st]++
+	}
+	tr.Each(func(cn *tracker.Conn) {
+		c.conns++
+		for side := range cn.Peers {
+			c.bySide[side][cn.Peers[side].State]++
+		}
+		count(cn.Orig.Addr, cn.Peers[tracker.Orig].State)
+		count(cn.Resp.Addr, cn.Peers[tracker.Resp].State)
+	})
+	c.hosts = topHosts(byHost, top)
+	return c
+}
+
+// topHosts returns the n hosts with the most endpoints, ties by address.
+func topHosts(m map[tracker.Addr]*hostCount, n int) []hostCount {
+	out := make([]hostCount, 0, len(m))
+	for _, h := range m {
+		out = append(out, *h)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].total != out[j].total {
+			return out[i].total > out[j].total
+		}
+		return out[i].host.String() < out[j].host.String()
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+// writeStats takes a census and writes a status line (text) or a stats
+// record (JSON), and updates the metrics. final marks the last one, after
+// the capture stopped (the tracker is closed: no census).
+func (r *liveRun) writeStats(now time.Time, final bool) {
+	var c *census
+	if final {
+		c = &census{}
+	} else {
+		c = takeCensus(r.tr, statsHosts)
+		r.metrics.census(c)
+	}
+	st := r.src.Stats()
+	conns, evicted, idle, byKind := r.sink.counts()
+	rec := report.Stats{
+		Time: now.UnixNano(), Type: "stats", TS: float64(now.UnixNano()) / 1e9, Final: final, Elapsed: now.Sub(r.start).Seconds(),
+		Packets: st.Packets, TCPPackets: st.TCPSegments,
+		Received: r.cc.Received, Dropped: r.cc.Dropped, IfDropped: r.cc.IfDropped,
+		Connections: c.conns, Emitted: conns, Evicted: evicted, IdleExpired: idle,
+		Hosts: []report.StatsHost{}, Findings: byKind,
+	}
+	for _, h := range c.hosts {
+		sh := report.StatsHost{Host: h.host.String(), States: map[string]int{}}
+		for s, n := range h.states {
+			if n > 0 {
+				sh.States[tracker.State(s).String()] = n
+			}
+		}
+		rec.Hosts = append(rec.Hosts, sh)
+	}
+	r.sink.stats(&rec)
+}

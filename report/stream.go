@@ -1,0 +1,348 @@
+package report
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/wirestate/wirestate/tracker"
+)
+
+// Stream is one output of a run: the pipeline hands every output the same
+// findings, status records and final result, live and offline alike, and
+// several streams may run side by side (a report on stdout, JSON Lines in
+// a file, an HTML report).
+//
+// Offline, the pipeline calls Finding for every finding, then Summary once,
+// then Close. Live, Record and Finding come as connections end and findings
+// are decided, Stats every status interval, then Summary with what the run
+// kept (whose findings were all streamed already), then Close. Calls never
+// overlap.
+type Stream interface {
+	// Needs says what the stream prints, so that the pipeline records it.
+	Needs() Needs
+	// Record is one connection's record as the connection ends (live).
+	// Streams that list connections in the summary ignore it.
+	Record(r *tracker.Record) error
+	// Finding is one finding: as it is decided (live), or before the
+	// summary (offline).
+	Finding(f *tracker.Finding) error
+	// Stats is a status record of a live run.
+	Stats(s *Stats) error
+	// Summary is the end of the report: totals, states, connections.
+	Summary(res *Result) error
+	// Close flushes what is buffered. It does not close the writer.
+	Close() error
+}
+
+// Needs tells the pipeline what a stream shows beyond records and findings.
+type Needs struct {
+	// History keeps Zeek's history and conn_state in the records.
+	History bool
+	// ExampleTimelines asks for the timelines of this many example
+	// connections per warning or critical finding kind.
+	ExampleTimelines int
+	// WarningTimelines asks for the timelines of the connections of every
+	// warning or critical finding, up to this many.
+	WarningTimelines int
+	// FindingTimelines asks for the timelines of the connections of every
+	// finding, most severe first, up to this many.
+	FindingTimelines int
+	// States asks for every host's connection states over time
+	// (Result.States).
+	States bool
+}
+
+// StreamOptions configure a stream when it is made.
+type StreamOptions struct {
+	// Local prints times in the local zone instead of UTC.
+	Local bool
+	// Live streams findings and status records as they come.
+	Live bool
+	// Version is wirestate's version, for reports that name it.
+	Version string
+	// AllTimelines embeds every recorded timeline in the HTML report, not
+	// only those of connections with findings.
+	AllTimelines bool
+}
+
+// Format is one registered output format.
+type Format struct {
+	// Name is what --format (or the flag of the output) calls it.
+	Name string
+	// Doc is a one-line description for --help.
+	Doc string
+	// New makes a stream writing to w.
+	New func(w io.Writer, opt StreamOptions) Stream
+}
+
+// formats lists the output formats by name, in --help order.
+var formats = []Format{
+	{Name: "text", Doc: "a report for a person at a terminal", New: newTextStream},
+	{Name: "json", Doc: "JSON Lines: anomaly, conn and summary records", New: newJSONStream},
+	{Name: "zeek", Doc: "Zeek's conn.log", New: newZeekStream},
+	{Name: "html", Doc: "one self-contained HTML file", New: newHTMLStream},
+}
+
+// FormatNames returns the registered format names, in order.
+func FormatNames() []string {
+	out := make([]string, len(formats))
+	for i, f := range formats {
+		out[i] = f.Name
+	}
+	return out
+}
+
+// NewStream returns a stream of the named format writing to w.
+func NewStream(name string, w io.Writer, opt StreamOptions) (Stream, error) {
+	for _, f := range formats {
+		if f.Name == name {
+			return f.New(w, opt), nil
+		}
+	}
+	return nil, fmt.Errorf("unknown format %q: want %s", name, strings.Join(FormatNames(), ", "))
+}
+
+// Show says which connections' timelines and transitions a report prints;
+// the pipeline sets it on the Result from what it recorded.
+type Show struct {
+	// Timelines selects the records whose timelines are printed.
+	Timelines func(r *tracker.Record) bool
+	// Transitions adds each connection's transitions to JSON records.
+	Transitions bool
+}
+
+// options returns opt with the result's choices of timelines.
+func (res *Result) options(opt Options) Options {
+	opt.Timelines, opt.Transitions = res.Show.Timelines, res.Show.Transitions
+	return opt
+}
+
+// textStream writes the text report; live, a line per finding and status.
+type textStream struct {
+	raw io.Writer
+	bw  *bufio.Writer
+	opt StreamOptions
+}
+
+func newTextStream(w io.Writer, opt StreamOptions) Stream {
+	return &textStream{raw: w, bw: bufio.NewWriter(w), opt: opt}
+}
+
+// ExampleTimelinesPerKind is how many example timelines per finding kind
+// the text report prints.
+const ExampleTimelinesPerKind = 3
+
+func (s *textStream) Needs() Needs                 { return Needs{ExampleTimelines: ExampleTimelinesPerKind} }
+func (s *textStream) Record(*tracker.Record) error { return nil }
+
+// Finding writes, live, one line: time, severity, kind, uid, endpoints,
+// summary. Offline, findings are printed grouped in the summary.
+func (s *textStream) Finding(f *tracker.Finding) error {
+	if !s.opt.Live {
+		return nil
+	}
+	t := time.Unix(0, f.Time)
+	if !s.opt.Local {
+		t = t.UTC()
+	}
+	who := f.Scope
+	if f.UID != 0 {
+		who = fmt.Sprintf("%s %s → %s", f.UID, f.Orig, f.Resp)
+	}
+	fmt.Fprintf(s.bw, "%s %-8s %s %s: %s", t.Format("15:04:05.000000"), strings.ToUpper(f.Severity.String()), f.Kind, who, f.Summary)
+	if f.Uncertain {
+		fmt.Fprint(s.bw, " [uncertain]")
+	}
+	fmt.Fprintln(s.bw)
+	return s.bw.Flush()
+}
+
+func (s *textStream) Stats(st *Stats) error {
+	s.bw.WriteString(st.line(s.opt.Local))
+	return s.bw.Flush()
+}
+
+func (s *textStream) Summary(res *Result) error {
+	if err := s.bw.Flush(); err != nil {
+		return err
+	}
+	return WriteText(s.raw, res, res.options(Options{Local: s.opt.Local}))
+}
+
+func (s *textStream) Close() error { return s.bw.Flush() }
+
+// MaxJSONTimelines bounds the connections whose transitions JSON output
+// carries by default.
+const MaxJSONTimelines = 10000
+
+// jsonStream writes JSON Lines.
+type jsonStream struct {
+	jw *JSONWriter
+}
+
+func newJSONStream(w io.Writer, opt StreamOptions) Stream {
+	jw := NewJSONWriter(w, Options{Local: opt.Local})
+	jw.Flush = opt.Live
+	return &jsonStream{jw: jw}
+}
+
+func (s *jsonStream) Needs() Needs {
+	return Needs{History: true, WarningTimelines: MaxJSONTimelines}
+}
+func (s *jsonStream) Record(*tracker.Record) error     { return nil }
+func (s *jsonStream) Finding(f *tracker.Finding) error { return s.jw.Finding(f) }
+
+func (s *jsonStream) Stats(st *Stats) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return s.jw.emit(append(b, '\n'))
+}
+
+func (s *jsonStream) Summary(res *Result) error {
+	s.jw.opt = res.options(s.jw.opt)
+	if err := s.jw.conns(res.Records); err != nil {
+		return err
+	}
+	return s.jw.Summary(res)
+}
+
+func (s *jsonStream) Close() error { return s.jw.Close() }
+
+// zeekStream writes Zeek's conn.log at the end of the run. The #open and
+// #close lines carry the first and last packet times.
+type zeekStream struct {
+	w   io.Writer
+	opt StreamOptions
+}
+
+func newZeekStream(w io.Writer, opt StreamOptions) Stream { return &zeekStream{w: w, opt: opt} }
+
+func (s *zeekStream) Needs() Needs                     { return Needs{History: true} }
+func (s *zeekStream) Record(*tracker.Record) error     { return nil }
+func (s *zeekStream) Finding(f *tracker.Finding) error { return nil }
+func (s *zeekStream) Stats(*Stats) error               { return nil }
+func (s *zeekStream) Summary(res *Result) error {
+	return WriteZeek(s.w, res, ZeekOptions{Open: res.Input.First, Close: res.Input.Last, Local: s.opt.Local})
+}
+func (s *zeekStream) Close() error { return nil }
+
+// MaxHTMLTimelines bounds the connections whose timelines are recorded for
+// the HTML report.
+const MaxHTMLTimelines = 20000
+
+// htmlStream writes the HTML report at the end of the run.
+type htmlStream struct {
+	w   io.Writer
+	opt StreamOptions
+}
+
+func newHTMLStream(w io.Writer, opt StreamOptions) Stream { return &htmlStream{w: w, opt: opt} }
+
+func (s *htmlStream) Needs() Needs                     { return Needs{States: true, FindingTimelines: MaxHTMLTimelines} }
+func (s *htmlStream) Record(*tracker.Record) error     { return nil }
+func (s *htmlStream) Finding(f *tracker.Finding) error { return nil }
+func (s *htmlStream) Stats(*Stats) error               { return nil }
+func (s *htmlStream) Summary(res *Result) error {
+	var names []string
+	for _, src := range res.Input.Sources {
+		names = append(names, filepath.Base(src))
+	}
+	title := "wirestate report"
+	if len(names) > 0 {
+		title = "wirestate: " + strings.Join(names, ", ")
+	}
+	bw := bufio.NewWriterSize(s.w, 1<<20)
+	err := WriteHTML(bw, res, HTMLOptions{Title: title, Version: s.opt.Version, Local: s.opt.Local,
+		MaxTimelines: MaxHTMLTimelines, AllTimelines: s.opt.AllTimelines})
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+func (s *htmlStream) Close() error { return nil }
+
+// Stats is a live run's status record: {"type":"stats",...} in JSON, a
+// STATS line in text.
+type Stats struct {
+	Type        string            `json:"type"`
+	TS          float64           `json:"ts"`
+	Final       bool              `json:"final,omitempty"`
+	Elapsed     float64           `json:"elapsed"`
+	Packets     uint64            `json:"packets"`
+	TCPPackets  uint64            `json:"tcp_packets"`
+	Received    uint64            `json:"received"`
+	Dropped     uint64            `json:"dropped"`
+	IfDropped   uint64            `json:"if_dropped"`
+	Connections int               `json:"connections"`
+	Emitted     uint64            `json:"connections_ended"`
+	Evicted     uint64            `json:"evicted"`
+	IdleExpired uint64            `json:"idle_expired"`
+	Hosts       []StatsHost       `json:"hosts"`
+	Findings    map[string]uint64 `json:"findings"`
+	// Time is when the record was taken (Unix nanoseconds).
+	Time int64 `json:"-"`
+}
+
+// StatsHost is one host's endpoints by state in a status record.
+type StatsHost struct {
+	Host   string         `json:"host"`
+	States map[string]int `json:"states"`
+}
+
+// line formats a status record as one line of text.
+func (rec *Stats) line(local bool) string {
+	now := time.Unix(0, rec.Time)
+	if !local {
+		now = now.UTC()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s STATS    packets %d (%d TCP); capture: %d received, %d dropped, %d dropped by the interface",
+		now.Format("15:04:05.000000"), rec.Packets, rec.TCPPackets, rec.Received, rec.Dropped, rec.IfDropped)
+	if rec.Final {
+		fmt.Fprintf(&b, "; connections ended: %d", rec.Emitted)
+	} else {
+		fmt.Fprintf(&b, "; connections: %d held, %d ended", rec.Connections, rec.Emitted)
+	}
+	if rec.Evicted > 0 || rec.IdleExpired > 0 {
+		fmt.Fprintf(&b, " (%d evicted, %d expired idle)", rec.Evicted, rec.IdleExpired)
+	}
+	for _, h := range rec.Hosts {
+		fmt.Fprintf(&b, "; %s: %s", h.Host, stateCounts(h.States))
+	}
+	if len(rec.Findings) > 0 {
+		kinds := make([]string, 0, len(rec.Findings))
+		for k := range rec.Findings {
+			kinds = append(kinds, k)
+		}
+		sort.Strings(kinds)
+		parts := make([]string, len(kinds))
+		for i, k := range kinds {
+			parts[i] = fmt.Sprintf("%s %d", k, rec.Findings[k])
+		}
+		fmt.Fprintf(&b, "; findings: %s", strings.Join(parts, ", "))
+	} else {
+		b.WriteString("; findings: none")
+	}
+	b.WriteByte('\n')
+	return b.String()
+}
+
+// stateCounts formats a host's states in RFC 793 order: "ESTABLISHED 3,
+// TIME_WAIT 1".
+func stateCounts(m map[string]int) string {
+	var parts []string
+	for s := tracker.State(0); int(s) < tracker.NumStates; s++ {
+		if n := m[s.String()]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", s, n))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
