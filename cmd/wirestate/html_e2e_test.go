@@ -19,7 +19,7 @@ import (
 
 // htmlTestdata holds fixed copies of sample captures, so that re-recorded
 // captures in pcaps/ do not move the expectations.
-const htmlTestdata = "../../report/testdata"
+const htmlTestdata = "../../pcaps"
 
 // chromiumPath returns the Chromium binary, or skips the test.
 func chromiumPath(t *testing.T) string {
