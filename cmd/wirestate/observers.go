@@ -1,6 +1,8 @@
 package main
 
 import (
+	"slices"
+
 	"github.com/wirestate/wirestate/tracker"
 	"github.com/wirestate/wirestate/tracker/detect"
 )
@@ -11,15 +13,6 @@ func observers(fl *Flags) func(shard int, emit func(*tracker.Finding)) []tracker
 }
 
 // detectorKinds lists every finding kind, each of which has a --no-KIND flag.
-func detectorKinds() []string {
-	var out []string
-	for _, s := range detect.Registry {
-		for _, k := range s.Kinds {
-			out = append(out, k.String())
-		}
-	}
-	for _, k := range detect.AggregateKinds {
-		out = append(out, k.String())
-	}
-	return out
+func detectorKinds() []tracker.AnomalyKind {
+	return slices.Collect(tracker.AllKinds())
 }
