@@ -58,17 +58,6 @@ func newLiveSink(outs []Output, maxRecords int) *liveSink {
 		now: func() int64 { return time.Now().UnixNano() }}
 }
 
-// absenceKinds are the finding kinds that rest on a packet not being seen:
-// capture loss during their evidence can fake them.
-var absenceKinds = map[string]bool{
-	tracker.AnomSYNUnanswered.String():           true,
-	tracker.AnomSYNACKUnanswered.String():        true,
-	tracker.AnomLostFinalACK.String():            true,
-	tracker.AnomHalfOpen.String():                true,
-	tracker.AnomAcceptQueueOverflowDrop.String(): true,
-	tracker.AnomCloseWaitStuck.String():          true,
-}
-
 // Conn implements tracker.Sink.
 func (s *liveSink) Conn(_ int, r *tracker.Record) {
 	s.mu.Lock()
@@ -114,12 +103,12 @@ func (s *liveSink) finding(f *tracker.Finding, keep bool) {
 	if s.match != nil && !s.match(f) {
 		return
 	}
-	if absenceKinds[f.Kind] {
+	if f.Kind.AbsenceBased() { // capture loss during its evidence can fake it
 		if s.drops.markUncertain(f, s.now()) {
 			s.uncertain++
 		}
 	}
-	s.byKind[f.Kind]++
+	s.byKind[f.Kind.String()]++
 	s.metrics.finding(f)
 	if f.Severity >= tracker.SevWarning && f.UID != 0 {
 		k, _ := tracker.MakeFlowKey(f.Orig, f.Resp)

@@ -75,7 +75,7 @@ func TestDropLogBounded(t *testing.T) {
 
 // sinkFinding makes a per-connection finding of kind k at time ts (s).
 func sinkFinding(k tracker.AnomalyKind, sev tracker.Severity, ts int64, port uint16) tracker.Finding {
-	return tracker.Finding{Kind: k.String(), Severity: sev, Time: ts * 1e9, UID: tracker.UID(1000 + uint64(port)),
+	return tracker.Finding{Kind: k, Severity: sev, Time: ts * 1e9, UID: tracker.UID(1000 + uint64(port)),
 		Orig:     tracker.Endpoint{Addr: tracker.AddrFromSlice([]byte{10, 0, 0, 1}), Port: port},
 		Resp:     tracker.Endpoint{Addr: tracker.AddrFromSlice([]byte{10, 0, 0, 2}), Port: 80},
 		Summary:  "what happened",

@@ -96,7 +96,7 @@ func (m *liveMetrics) finding(f *tracker.Finding) {
 	if m == nil {
 		return
 	}
-	m.findings.WithLabelValues(f.Kind, f.Severity.String()).Inc()
+	m.findings.WithLabelValues(f.Kind.String(), f.Severity.String()).Inc()
 }
 
 // record counts an emitted connection record's end reason.

@@ -11,7 +11,7 @@ import (
 
 // KindGroup gathers the findings of one kind for the text report.
 type KindGroup struct {
-	Kind     string
+	Kind     tracker.AnomalyKind
 	Severity tracker.Severity
 	// Conn holds the per-connection findings, Scoped the aggregates.
 	Conn, Scoped []*tracker.Finding
@@ -21,8 +21,8 @@ type KindGroup struct {
 // GroupFindings groups findings by kind, most severe kinds first, then by
 // number of findings.
 func GroupFindings(fs []tracker.Finding) []KindGroup {
-	byKind := map[string]*KindGroup{}
-	var order []string
+	byKind := map[tracker.AnomalyKind]*KindGroup{}
+	var order []tracker.AnomalyKind
 	for i := range fs {
 		f := &fs[i]
 		g := byKind[f.Kind]

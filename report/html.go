@@ -301,9 +301,9 @@ func buildHTMLDoc(res *Result, opt *HTMLOptions) *htmlDoc {
 		}
 		return i
 	}
-	kindIdx := map[string]int{}
+	kindIdx := map[tracker.AnomalyKind]int{}
 	for _, g := range GroupFindings(res.Findings) {
-		k := htmlKind{Name: g.Kind, Severity: int(g.Severity), Count: len(g.Conn) + len(g.Scoped),
+		k := htmlKind{Name: g.Kind.String(), Severity: int(g.Severity), Count: len(g.Conn) + len(g.Scoped),
 			Conns: len(g.Conn), First: us(g.First), Last: us(g.Last), Hint: -1}
 		switch {
 		case len(g.Conn) > 0:
@@ -613,7 +613,7 @@ func transRow(tr *tracker.Transition, start int64) [6]int64 {
 // affected ranks listeners (the responder endpoint of each finding's
 // connection, or an aggregate's scope) and hosts (either address) by their
 // findings at warning or above, or of any severity when there are none.
-func affected(fs []tracker.Finding, kindIdx map[string]int, kinds []htmlKind) htmlAffected {
+func affected(fs []tracker.Finding, kindIdx map[tracker.AnomalyKind]int, kinds []htmlKind) htmlAffected {
 	minSev := tracker.SevWarning
 	hasWarn := false
 	for i := range fs {

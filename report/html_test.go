@@ -11,7 +11,7 @@ import (
 // TestWriteHTML checks the page is self-contained: one data block, inline
 // style and script, no external reference.
 func TestWriteHTML(t *testing.T) {
-	res := &Result{Findings: []tracker.Finding{{Kind: "lost-final-ack", Severity: tracker.SevWarning,
+	res := &Result{Findings: []tracker.Finding{{Kind: tracker.AnomLostFinalACK, Severity: tracker.SevWarning,
 		Summary: "the final ACK was lost </script><script>alert(1)</script>"}}}
 	var b bytes.Buffer
 	if err := WriteHTML(&b, res, HTMLOptions{Title: "a <b> & c"}); err != nil {

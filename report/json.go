@@ -236,7 +236,7 @@ func (j *jsonBuf) conn(r *tracker.Record, opt *Options) []byte {
 func (jw *JSONWriter) Finding(f *tracker.Finding) error {
 	j := &jw.j
 	j.begin("anomaly")
-	j.str("kind", f.Kind)
+	j.str("kind", f.Kind.String())
 	j.str("severity", f.Severity.String())
 	j.secs("ts", f.Time)
 	if f.UID != 0 {
@@ -335,8 +335,8 @@ func (jw *JSONWriter) Summary(res *Result) error {
 		}
 	}
 	j.close('}')
-	findings := map[string]int{}
-	var kinds []string
+	findings := map[tracker.AnomalyKind]int{}
+	var kinds []tracker.AnomalyKind
 	for i := range res.Findings {
 		k := res.Findings[i].Kind
 		if findings[k] == 0 {
@@ -346,7 +346,7 @@ func (jw *JSONWriter) Summary(res *Result) error {
 	}
 	j.open("findings", '{')
 	for _, k := range kinds {
-		j.uint(k, uint64(findings[k]))
+		j.uint(k.String(), uint64(findings[k]))
 	}
 	j.close('}')
 	at := in.Last

@@ -121,7 +121,7 @@ func SortFindings(fs []tracker.Finding) {
 			return a.Time < b.Time
 		}
 		if a.Kind != b.Kind {
-			return a.Kind < b.Kind
+			return a.Kind.String() < b.Kind.String() // by name, as the outputs have always been
 		}
 		return a.UID < b.UID
 	})

@@ -10,8 +10,15 @@
 # each commit of a refactor that must not change what users see.
 set -uo pipefail
 old=$1 new=$2; shift 2
+# Paths are taken relative to the caller's directory, not the repository's.
+[[ $old == */* ]] && old=$(realpath "$old")
+[[ $new == */* ]] && new=$(realpath "$new")
+caps=()
+for c in "$@"; do
+	[ -f "$c" ] || { echo "no such capture: $c" >&2; exit 2; }
+	caps+=("$(realpath "$c")")
+done
 cd "$(dirname "$0")/.."
-caps=("$@")
 if [ ${#caps[@]} -eq 0 ]; then
 	caps=(pcaps/*.pcap)
 	[ -f bench/out/bench.pcap ] && caps+=(bench/out/bench.pcap)
@@ -29,6 +36,7 @@ variants=(
 	"sel|--port 8080 --format json"
 )
 for cap in "${caps[@]}"; do
+	path=$cap; [[ $cap == /* ]] || path=$PWD/$cap
 	big=0; [ "$(stat -c %s "$cap")" -gt 50000000 ] && big=1
 	for v in "${variants[@]}"; do
 		name=${v%%|*} args=${v#*|}
@@ -39,7 +47,7 @@ for cap in "${caps[@]}"; do
 			a=${args//--html H/--html $b.html}
 			a=${a//--write-findings W/--write-findings $b.findings.pcap}
 			rm -f "$tmp/$b.html" "$tmp/$b.findings.pcap"
-			(cd "$tmp" && "$bin" -r "$OLDPWD/$cap" $a >"$b.out" 2>"$b.err"; echo $? >"$b.rc")
+			(cd "$tmp" && "$bin" -r "$path" $a >"$b.out" 2>"$b.err"; echo $? >"$b.rc")
 			sed -i 's/wirestate [^<"]*\(dev\|[0-9a-f]\{7,\}\)[^<"]*//' "$tmp/$b.html" 2>/dev/null
 		done
 		runs=$((runs + 1))

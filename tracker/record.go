@@ -95,7 +95,7 @@ type Evidence struct {
 // Finding is one named failure on a connection, or on many connections of
 // one listener or host (Scope and UIDs set).
 type Finding struct {
-	Kind     string
+	Kind     AnomalyKind
 	Severity Severity
 	Time     int64
 	UID      UID

@@ -90,7 +90,7 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 	fs.IntVar(&f.Detect.HalfOpenRetrans, "half-open-retrans", f.Detect.HalfOpenRetrans, "half-open: unanswered retransmissions in a row that mean the peer is gone")
 	f.Disabled = map[string]*bool{}
 	for _, k := range detectorKinds() {
-		f.Disabled[k] = fs.Bool("no-"+k, false, "turn off the "+k+" detector")
+		f.Disabled[k.String()] = fs.Bool("no-"+k.String(), false, "turn off the "+k.String()+" detector ("+k.Doc()+")")
 	}
 
 	fs.BoolVar(&f.Version, "version", false, "print the version and exit")

@@ -91,7 +91,7 @@ func TestHTMLBrowser(t *testing.T) {
 	}
 	var evidence uint64
 	for _, f := range res.Findings {
-		if f.Kind == "lost-final-ack" {
+		if f.Kind == tracker.AnomLostFinalACK {
 			for _, e := range f.Evidence {
 				if strings.Contains(e.What, "retransmitted") {
 					evidence = e.Frame

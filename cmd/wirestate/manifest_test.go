@@ -130,7 +130,7 @@ func checkCapture(t *testing.T, path string, cs *captureSpec) {
 	}
 	found := map[string]int{}
 	for _, f := range res.Findings {
-		found[f.Kind]++
+		found[f.Kind.String()]++
 	}
 	for kind, min := range cs.Anomalies {
 		if found[kind] < min {

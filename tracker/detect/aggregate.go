@@ -33,7 +33,7 @@ func Aggregate(records []tracker.Record, findings []tracker.Finding, folded []tr
 		g := map[string][]*tracker.Finding{}
 		for i := range findings {
 			f := &findings[i]
-			if f.Kind == kind.String() && f.Scope == "" {
+			if f.Kind == kind && f.Scope == "" {
 				k := scope(f)
 				g[k] = append(g[k], f)
 			}
@@ -116,7 +116,7 @@ func Aggregate(records []tracker.Record, findings []tracker.Finding, folded []tr
 		if !cfg.Enabled(out[i].Kind) {
 			continue
 		}
-		k, _ := tracker.ParseAnomalyKind(out[i].Kind)
+		k := out[i].Kind
 		for _, u := range out[i].UIDs {
 			if j, ok := idx[u]; ok {
 				records[j].Conn.Mark(k)
@@ -138,7 +138,7 @@ func Aggregate(records []tracker.Record, findings []tracker.Finding, folded []tr
 // summarize builds an aggregate finding over members.
 func summarize(kind tracker.AnomalyKind, scope string, members []*tracker.Finding, maxMembers int) tracker.Finding {
 	sort.Slice(members, func(i, j int) bool { return members[i].Time < members[j].Time })
-	f := tracker.Finding{Kind: kind.String(), Scope: scope, Count: len(members)}
+	f := tracker.Finding{Kind: kind, Scope: scope, Count: len(members)}
 	f.First, f.Last = members[0].Time, members[len(members)-1].Time
 	f.Time = f.First
 	for _, m := range members {
@@ -167,7 +167,7 @@ func summarize(kind tracker.AnomalyKind, scope string, members []*tracker.Findin
 func pawsReuse(findings []tracker.Finding, records []tracker.Record, cfg *Config) []tracker.Finding {
 	reported := map[tracker.UID]bool{}
 	for i := range findings {
-		if findings[i].Kind == tracker.AnomPortReuse.String() {
+		if findings[i].Kind == tracker.AnomPortReuse {
 			reported[findings[i].UID] = true
 		}
 	}
@@ -184,7 +184,7 @@ func pawsReuse(findings []tracker.Finding, records []tracker.Record, cfg *Config
 	for listener, rs := range byListener {
 		sort.Slice(rs, func(i, j int) bool { return rs[i].Conn.Start < rs[j].Conn.Start })
 		agg := tracker.Finding{
-			Kind: tracker.AnomPortReuse.String(), Severity: tracker.SevInfo, Scope: listener.String(), Count: len(rs),
+			Kind: tracker.AnomPortReuse, Severity: tracker.AnomPortReuse.DefaultSeverity(), Scope: listener.String(), Count: len(rs),
 			Resp: listener, First: rs[0].Conn.Start, Last: rs[len(rs)-1].Conn.Start, Time: rs[0].Conn.Start, Hint: hint,
 			Summary: fmt.Sprintf("%s reused 4-tuples towards %s inside 2MSL, each protected by TCP timestamps (PAWS rejects old duplicates): tcp_tw_reuse at work",
 				plural(len(rs), "connection"), listener),
@@ -200,7 +200,7 @@ func pawsReuse(findings []tracker.Finding, records []tracker.Record, cfg *Config
 				agg.Evidence = append(agg.Evidence, ev)
 			}
 			out = append(out, tracker.Finding{
-				Kind: tracker.AnomPortReuse.String(), Severity: tracker.SevInfo, Time: c.Start, UID: c.UID, Orig: c.Orig, Resp: c.Resp, Hint: hint,
+				Kind: tracker.AnomPortReuse, Severity: tracker.AnomPortReuse.DefaultSeverity(), Time: c.Start, UID: c.UID, Orig: c.Orig, Resp: c.Resp, Hint: hint,
 				Summary:  fmt.Sprintf("new connection on %s → %s inside 2MSL of the previous incarnation %s, protected by TCP timestamps (PAWS)", c.Orig, c.Resp, c.PrevUID),
 				Evidence: []tracker.Evidence{ev},
 			})
@@ -379,7 +379,7 @@ func synFloods(findings []tracker.Finding, records []tracker.Record, folded []tr
 					flood[m.rec.Conn.UID] = true
 				}
 				agg := tracker.Finding{
-					Kind: tracker.AnomSYNFlood.String(), Severity: tracker.SevCritical,
+					Kind: tracker.AnomSYNFlood, Severity: tracker.AnomSYNFlood.DefaultSeverity(),
 					Scope: listener.String(), Count: fr.count, Resp: listener,
 					First: fr.first, Last: fr.last, Time: fr.first, Hint: hint,
 					Summary: fmt.Sprintf("SYN flood on %s: %d handshakes left half-open from %d sources within %s; the listener answered %d with a SYN-ACK that was never acknowledged%s",
@@ -401,7 +401,7 @@ func synFloods(findings []tracker.Finding, records []tracker.Record, folded []tr
 					}
 					c := &m.rec.Conn
 					out = append(out, tracker.Finding{
-						Kind: tracker.AnomSYNFlood.String(), Severity: tracker.SevCritical, Time: m.t,
+						Kind: tracker.AnomSYNFlood, Severity: tracker.AnomSYNFlood.DefaultSeverity(), Time: m.t,
 						UID: c.UID, Orig: c.Orig, Resp: c.Resp, Hint: hint,
 						Summary:  fmt.Sprintf("part of the SYN flood on %s: a SYN from %s that never completed its handshake", listener, c.Orig),
 						Evidence: []tracker.Evidence{{Time: m.t, Frame: c.UID.FirstFrame(), What: "SYN"}},
@@ -425,13 +425,13 @@ func synFloods(findings []tracker.Finding, records []tracker.Record, folded []tr
 				continue
 			}
 			n++
-			sev := tracker.SevInfo
+			sev := tracker.AnomSYNACKUnanswered.DefaultSeverity()
 			if flood[c.UID] {
 				sev = tracker.SevWarning
 			}
 			r := &c.Peers[tracker.Resp]
 			out = append(out, tracker.Finding{
-				Kind: tracker.AnomSYNACKUnanswered.String(), Severity: sev, Time: m.t,
+				Kind: tracker.AnomSYNACKUnanswered, Severity: sev, Time: m.t,
 				UID: c.UID, Orig: c.Orig, Resp: c.Resp,
 				Summary: fmt.Sprintf("%s's SYN-ACK (sent %s) was never acknowledged by %s: a half-open handshake left in the SYN queue",
 					c.Resp, times(int(r.Pkts)), c.Orig),
@@ -469,7 +469,7 @@ func rstAckFloods(records []tracker.Record, folded []tracker.Folded, cfg *Config
 			continue
 		}
 		agg := tracker.Finding{
-			Kind: tracker.AnomRSTACKFlood.String(), Severity: tracker.SevCritical,
+			Kind: tracker.AnomRSTACKFlood, Severity: tracker.AnomRSTACKFlood.DefaultSeverity(),
 			Scope: victim.String(), Count: fr.count, Resp: victim,
 			First: fr.first, Last: fr.last, Time: fr.first,
 			Summary: fmt.Sprintf("%d lone RST or ACK segments for connections never seen went to %s from %d sources within %s: a spoofed RST/ACK flood, or a middlebox that lost its state%s",
@@ -566,12 +566,12 @@ func timeWaitLoad(records []tracker.Record, cfg *Config) []tracker.Finding {
 		case h.closedFirst < h.conns:
 			who = fmt.Sprintf("the client closed first in %d and the server in %d", h.closedFirst, h.conns-h.closedFirst)
 		}
-		sev := tracker.SevInfo
+		sev := tracker.AnomTimeWaitLoad.DefaultSeverity()
 		if peak >= 100000 {
 			sev = tracker.SevWarning
 		}
 		out = append(out, tracker.Finding{
-			Kind: tracker.AnomTimeWaitLoad.String(), Severity: sev, Time: peakAt,
+			Kind: tracker.AnomTimeWaitLoad, Severity: sev, Time: peakAt,
 			Scope: addr.String(), Count: h.conns, First: firstT, Last: lastT,
 			Orig: h.sampleOrig, Resp: h.res,
 			Summary: fmt.Sprintf("%s held TIME_WAIT for %s (%s); at most %d TIME_WAIT sockets at once (at %s)",
@@ -630,12 +630,12 @@ func ephemeralPorts(records []tracker.Record, cfg *Config) []tracker.Finding {
 		if peak*10 < rangeSize {
 			continue
 		}
-		sev := tracker.SevInfo
+		sev := tracker.AnomEphemeralPorts.DefaultSeverity()
 		if peak*2 > rangeSize {
 			sev = tracker.SevWarning
 		}
 		out = append(out, tracker.Finding{
-			Kind: tracker.AnomEphemeralPorts.String(), Severity: sev, Time: peakAt,
+			Kind: tracker.AnomEphemeralPorts, Severity: sev, Time: peakAt,
 			Scope: fmt.Sprintf("%s → %s", k.client, k.server), Count: peak,
 			Resp: k.server, Orig: tracker.Endpoint{Addr: k.client},
 			Summary: fmt.Sprintf("%s used %d distinct source ports towards %s within 2MSL (%s): %d%% of the default ip_local_port_range %d-%d",

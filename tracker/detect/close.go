@@ -96,7 +96,7 @@ func (u *lostFinalACK) Finish(c *tracker.Conn, reason tracker.EndReason) {
 		ending = fmt.Sprintf("%s was still in LAST_ACK when the capture ended", closer)
 	}
 	f := &tracker.Finding{
-		Severity: tracker.SevWarning, Time: n.retransTime,
+		Severity: tracker.AnomLostFinalACK.DefaultSeverity(), Time: n.retransTime,
 		Summary: fmt.Sprintf("%s (the passive closer) retransmitted its FIN %s from LAST_ACK: the final ACK of the active closer never reached it; %s; %s",
 			closer, times(n.retrans), where, ending),
 		Evidence: []tracker.Evidence{{Time: n.finTime, Frame: n.finFrame, What: "FIN from the passive closer (CLOSE_WAIT → LAST_ACK)"}},
@@ -183,7 +183,7 @@ func (u *closeWait) report(c *tracker.Conn, n *cwNotes, now int64) {
 	n.reported = true
 	ep := c.Endpoint(n.side)
 	f := &tracker.Finding{
-		Severity: tracker.SevWarning, Time: n.since,
+		Severity: tracker.AnomCloseWaitStuck.DefaultSeverity(), Time: n.since,
 		Summary: fmt.Sprintf("%s acknowledged its peer's FIN and has sent no FIN of its own for %s: the application has not called close() (CLOSE_WAIT)",
 			ep, secs(now-n.since)),
 		Evidence: []tracker.Evidence{{Time: n.since, Frame: n.frame, What: "ACK of the peer's FIN: CLOSE_WAIT begins"}},
@@ -242,7 +242,7 @@ func (u *abort) Packet(a *tracker.Analysis) {
 		why = "in CLOSE_WAIT, after the peer's FIN, instead of its own FIN: SO_LINGER 0 or unread data at close()"
 	}
 	f := &tracker.Finding{
-		Severity: tracker.SevInfo, Time: seg.Time,
+		Severity: tracker.AnomAbortiveClose.DefaultSeverity(), Time: seg.Time,
 		Summary:  fmt.Sprintf("%s (%s) aborted the connection with a RST %s", c.Endpoint(s), sideName(s), why),
 		Evidence: []tracker.Evidence{ev(seg, "RST from %s", sideName(s))},
 		Hint: "An abortive close skips TIME_WAIT and discards unsent data. If it is deliberate (SO_LINGER 0 to avoid TIME_WAIT), " +

@@ -3,11 +3,12 @@
 // an explanation and a fix. Like the tracker, it is pure: packet time is its
 // only clock, and it does no I/O.
 //
-// Each detector is registered in Registry with its kind's name (which is
-// also the name of the flag that turns it off) and runs inside every tracker
-// shard as part of an Engine, so it needs no locking. Findings about many
-// connections (per listener or host) are made afterwards by Aggregate from
-// the per-connection findings and records.
+// Each detector is registered in Registry with the kinds it reports (each
+// kind's name, default severity and documentation are its row in tracker's
+// kinds table; the name is also that of the flag that turns it off) and
+// runs inside every tracker shard as part of an Engine, so it needs no
+// locking. Findings about many connections (per listener or host) are made
+// afterwards by Aggregate from the per-connection findings and records.
 package detect
 
 import (
@@ -97,8 +98,8 @@ func (c *Config) fill() {
 	}
 }
 
-// Enabled reports whether the detector of kind name runs.
-func (c *Config) Enabled(name string) bool { return !c.Disabled[name] }
+// Enabled reports whether the detector of kind k runs.
+func (c *Config) Enabled(k tracker.AnomalyKind) bool { return !c.Disabled[k.String()] }
 
 // Unit is one detector inside one shard.
 type Unit interface {
@@ -111,33 +112,30 @@ type Unit interface {
 	Finish(c *tracker.Conn, reason tracker.EndReason)
 }
 
-// Spec registers a detector.
+// Spec registers a detector unit. Everything else about its kinds (name,
+// default severity, documentation) is their row in tracker's kinds table.
 type Spec struct {
 	// Kinds lists the finding kinds the detector reports; each has its
 	// own --no-KIND flag, and the unit runs while any is enabled.
 	Kinds []tracker.AnomalyKind
-	// Doc is a one-line description for --help.
-	Doc string
 	// New makes the detector for one shard.
 	New func(env *Env) Unit
 }
 
-// Registry lists every per-connection detector. Aggregates (syn-flood,
-// time-wait-load, ephemeral-ports and the per-listener views) are made by
+// Registry lists every per-connection detector. The aggregate kinds
+// (tracker.AnomalyKind.Aggregate: syn-flood, time-wait-load,
+// ephemeral-ports and the like) and the per-listener views are made by
 // Aggregate.
 var Registry = []Spec{
 	{Kinds: []tracker.AnomalyKind{tracker.AnomSYNUnanswered, tracker.AnomConnectionRefused, tracker.AnomAcceptQueueOverflowRST, tracker.AnomAcceptQueueOverflowDrop},
-		Doc: "connection set-up: unanswered SYNs, refusals, accept-queue overflows", New: newHandshake},
-	{Kinds: []tracker.AnomalyKind{tracker.AnomLostFinalACK}, Doc: "the passive closer retransmits its FIN from LAST_ACK", New: newLostFinalACK},
-	{Kinds: []tracker.AnomalyKind{tracker.AnomCloseWaitStuck}, Doc: "an endpoint acknowledged its peer's FIN but never sent its own", New: newCloseWait},
-	{Kinds: []tracker.AnomalyKind{tracker.AnomHalfOpen}, Doc: "one endpoint lost the connection the other still holds", New: newHalfOpen},
-	{Kinds: []tracker.AnomalyKind{tracker.AnomPortReuse, tracker.AnomStaleSegment}, Doc: "4-tuple reuse and segments of a previous incarnation", New: newIncarnation},
-	{Kinds: []tracker.AnomalyKind{tracker.AnomAbortiveClose}, Doc: "an established connection ended by a RST", New: newAbort},
-	{Kinds: []tracker.AnomalyKind{tracker.AnomZeroWindow, tracker.AnomKeepalive}, Doc: "zero windows and keepalive probes", New: newFlow},
+		New: newHandshake},
+	{Kinds: []tracker.AnomalyKind{tracker.AnomLostFinalACK}, New: newLostFinalACK},
+	{Kinds: []tracker.AnomalyKind{tracker.AnomCloseWaitStuck}, New: newCloseWait},
+	{Kinds: []tracker.AnomalyKind{tracker.AnomHalfOpen}, New: newHalfOpen},
+	{Kinds: []tracker.AnomalyKind{tracker.AnomPortReuse, tracker.AnomStaleSegment}, New: newIncarnation},
+	{Kinds: []tracker.AnomalyKind{tracker.AnomAbortiveClose}, New: newAbort},
+	{Kinds: []tracker.AnomalyKind{tracker.AnomZeroWindow, tracker.AnomKeepalive}, New: newFlow},
 }
-
-// AggregateKinds lists the kinds only Aggregate reports.
-var AggregateKinds = []tracker.AnomalyKind{tracker.AnomSYNFlood, tracker.AnomSYNACKUnanswered, tracker.AnomRSTACKFlood, tracker.AnomTimeWaitLoad, tracker.AnomEphemeralPorts}
 
 // Env is what a detector unit shares with its engine.
 type Env struct {
@@ -150,10 +148,10 @@ type Env struct {
 // Emit hands finding f to the sink and marks its kind on c, unless kind k
 // is disabled.
 func (e *Env) Emit(c *tracker.Conn, k tracker.AnomalyKind, f *tracker.Finding) {
-	if !e.Cfg.Enabled(k.String()) {
+	if !e.Cfg.Enabled(k) {
 		return
 	}
-	f.Kind = k.String()
+	f.Kind = k
 	if c != nil {
 		c.Mark(k)
 		if f.UID == 0 {
@@ -176,7 +174,7 @@ func NewEngine(cfg Config, emit func(*tracker.Finding)) *Engine {
 	e := &Engine{env: Env{Cfg: &cfg, emit: emit}}
 	for _, s := range Registry {
 		for _, k := range s.Kinds {
-			if cfg.Enabled(k.String()) {
+			if cfg.Enabled(k) {
 				e.units = append(e.units, s.New(&e.env))
 				break
 			}

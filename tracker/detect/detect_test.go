@@ -17,7 +17,7 @@ func runDetect(segs []tracker.Segment, cfg Config) *tt.Collector {
 func kinds(fs []tracker.Finding) map[string]int {
 	m := map[string]int{}
 	for _, f := range fs {
-		m[f.Kind]++
+		m[f.Kind.String()]++
 	}
 	return m
 }
@@ -107,6 +107,11 @@ func TestDetectors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			for _, k := range append(tc.want[:len(tc.want):len(tc.want)], tc.not...) {
+				if _, ok := tracker.ParseAnomalyKind(k); !ok {
+					t.Errorf("no kind is named %q", k)
+				}
+			}
 			col := runDetect(tc.convo.Segs, Config{})
 			got := kinds(col.Findings)
 			for _, k := range tc.want {
@@ -121,7 +126,7 @@ func TestDetectors(t *testing.T) {
 			}
 			if tc.text != "" {
 				for _, f := range col.Findings {
-					if f.Kind == tc.want[0] && !strings.Contains(f.Summary, tc.text) {
+					if f.Kind.String() == tc.want[0] && !strings.Contains(f.Summary, tc.text) {
 						t.Errorf("%s summary %q lacks %q", f.Kind, f.Summary, tc.text)
 					}
 				}
@@ -137,6 +142,9 @@ func TestDetectors(t *testing.T) {
 				}
 			}
 			for _, f := range col.Findings {
+				if f.Severity < f.Kind.DefaultSeverity() {
+					t.Errorf("%s finding at %s, below its default %s", f.Kind, f.Severity, f.Kind.DefaultSeverity())
+				}
 				if len(f.Evidence) == 0 && f.Scope == "" {
 					t.Errorf("%s finding has no evidence", f.Kind)
 				}
@@ -147,6 +155,28 @@ func TestDetectors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRegistryCoversKinds checks that every kind but the aggregates is
+// reported by exactly one registered unit, and no aggregate by any.
+func TestRegistryCoversKinds(t *testing.T) {
+	units := map[tracker.AnomalyKind]int{}
+	for _, s := range Registry {
+		if len(s.Kinds) == 0 || s.New == nil {
+			t.Errorf("registry entry %v lacks kinds or a constructor", s.Kinds)
+		}
+		for _, k := range s.Kinds {
+			units[k]++
+		}
+	}
+	for k := range tracker.AllKinds() {
+		switch {
+		case k.Aggregate() && units[k] != 0:
+			t.Errorf("aggregate kind %s has a registered unit", k)
+		case !k.Aggregate() && units[k] != 1:
+			t.Errorf("kind %s has %d registered units, want 1 (or mark it aggregate)", k, units[k])
+		}
 	}
 }
 

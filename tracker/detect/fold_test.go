@@ -62,7 +62,7 @@ func TestFloodsCountFoldedMembers(t *testing.T) {
 			}
 			var got *tracker.Finding
 			for _, f := range Aggregate(all[:tc.kept], nil, fo, cfg) {
-				if f.Kind == tc.kind.String() && f.Scope != "" {
+				if f.Kind == tc.kind && f.Scope != "" {
 					got = &f
 				}
 			}

@@ -54,7 +54,7 @@ func (u *halfOpen) Packet(a *tracker.Analysis) {
 		}
 		if st := old.Peers[holder].State; st.Synchronized() && st != tracker.TimeWait {
 			f := &tracker.Finding{
-				Severity: tracker.SevCritical, Time: seg.Time,
+				Severity: tracker.AnomHalfOpen.DefaultSeverity(), Time: seg.Time,
 				Summary: fmt.Sprintf("%s opened a new connection on the same 4-tuple while %s still held the old one in %s: %s lost its state (restart, crash, NAT or firewall timeout)",
 					c.Orig, old.Endpoint(holder), st, c.Orig),
 				Evidence: []tracker.Evidence{ev(seg, "SYN with a new ISN on a 4-tuple the peer still holds")},
@@ -94,7 +94,7 @@ func (u *halfOpen) bareRST(a *tracker.Analysis) {
 		return
 	}
 	f := &tracker.Finding{
-		Severity: tracker.SevCritical, Time: seg.Time,
+		Severity: tracker.AnomHalfOpen.DefaultSeverity(), Time: seg.Time,
 		Summary: fmt.Sprintf("%s answered a segment of an open connection with a bare RST (no ACK, seq = the segment's ACK): it has no such connection any more, while %s still holds it in %s — a half-open connection",
 			c.Endpoint(s), c.Endpoint(s^1), peerBefore),
 		Evidence: []tracker.Evidence{ev(seg, "RST without ACK, seq %d = the peer's last ACK", c.RelSeq(s, seg.Seq))},
@@ -120,7 +120,7 @@ func (u *halfOpen) Finish(c *tracker.Conn, reason tracker.EndReason) {
 			ending = "then fell silent: it gave up (tcp_retries2)"
 		}
 		f := &tracker.Finding{
-			Severity: tracker.SevCritical, Time: n.firstTime[s], Uncertain: true,
+			Severity: tracker.AnomHalfOpen.DefaultSeverity(), Time: n.firstTime[s], Uncertain: true,
 			Summary: fmt.Sprintf("%s retransmitted the same data %s over %s with no answer from %s; %s. The peer is gone (crash, reboot, NAT or firewall state timeout) or the path between is down",
 				c.Endpoint(s), times(n.run[s]), secs(n.lastTime[s]-n.firstTime[s]), c.Endpoint(s^1), ending),
 			Evidence: []tracker.Evidence{

@@ -183,7 +183,7 @@ func (h *handshake) respRST(c *tracker.Conn, n *hsNotes, seg *tracker.Segment) {
 		}
 		last, lastFrame := n.syn.last()
 		f := &tracker.Finding{
-			Severity: tracker.SevWarning, Time: seg.Time,
+			Severity: tracker.AnomConnectionRefused.DefaultSeverity(), Time: seg.Time,
 			Summary: fmt.Sprintf("SYN to %s answered by RST %s later: nothing listens on that port, or a firewall rejects with a TCP reset", c.Resp, secs(seg.Time-last)),
 			Evidence: []tracker.Evidence{
 				{Time: last, Frame: lastFrame, What: "SYN"},
@@ -199,7 +199,7 @@ func (h *handshake) respRST(c *tracker.Conn, n *hsNotes, seg *tracker.Segment) {
 		// with tcp_abort_on_overflow=1 Linux resets a connection whose
 		// ACK finds the accept queue full.
 		f := &tracker.Finding{
-			Severity: tracker.SevCritical, Time: seg.Time,
+			Severity: tracker.AnomAcceptQueueOverflowRST.DefaultSeverity(), Time: seg.Time,
 			Summary: fmt.Sprintf("%s reset the connection %s after the client's handshake ACK, before sending anything: its accept queue was full and tcp_abort_on_overflow=1", c.Resp, secs(seg.Time-n.ackTime)),
 			Evidence: []tracker.Evidence{
 				{Time: n.syn.first.t, Frame: n.syn.first.f, What: "SYN"},
@@ -238,7 +238,7 @@ func (h *handshake) synUnanswered(c *tracker.Conn, n *hsNotes, ending string, at
 	}
 	n.synReported = true
 	f := &tracker.Finding{
-		Severity: tracker.SevWarning, Time: n.syn.first.t,
+		Severity: tracker.AnomSYNUnanswered.DefaultSeverity(), Time: n.syn.first.t,
 		Summary: fmt.Sprintf("%s sent its SYN %s with no SYN-ACK (intervals %s); %s",
 			c.Orig, times(n.syn.n), n.syn.intervals(), ending),
 		Evidence: n.syn.evidence("SYN"),
@@ -252,7 +252,7 @@ func (h *handshake) synUnanswered(c *tracker.Conn, n *hsNotes, ending string, at
 // acceptDrop reports SYN-ACKs retransmitted after the handshake ACK.
 func (h *handshake) acceptDrop(c *tracker.Conn, n *hsNotes, ending string, at *tracker.Segment) {
 	f := &tracker.Finding{
-		Severity: tracker.SevCritical, Time: n.dropFirstTime,
+		Severity: tracker.AnomAcceptQueueOverflowDrop.DefaultSeverity(), Time: n.dropFirstTime,
 		Summary: fmt.Sprintf("%s retransmitted its SYN-ACK %s after the client's ACK was seen: its accept queue was full "+
 			"(tcp_abort_on_overflow=0) and it dropped the ACK. The client believes it is ESTABLISHED while the server holds SYN_RECEIVED; "+
 			"client data retransmitted %s; %s", c.Resp, times(n.dropAfter), times(n.origRetrans), ending),

@@ -33,11 +33,11 @@ func (u *incarnation) reuse(a *tracker.Analysis) {
 		return
 	}
 	twoMSL := 2 * int64(u.env.Cfg.MSL)
-	sev := tracker.SevWarning
+	sev := tracker.SevWarning // inside 2MSL, or the old one still open
 	gap := seg.Time - old.DoneAt
 	if old.Done() {
 		if gap >= twoMSL {
-			sev = tracker.SevInfo
+			sev = tracker.AnomPortReuse.DefaultSeverity()
 		} else if old.Peers[tracker.Orig].UsesTimestamps() && old.Peers[tracker.Resp].UsesTimestamps() && seg.Opts&tracker.OptTimestamp != 0 {
 			// RFC 7323 PAWS rejects old duplicates by their timestamps,
 			// which is what makes tcp_tw_reuse safe. Such reuse is
@@ -86,7 +86,7 @@ func (u *incarnation) stale(a *tracker.Analysis) {
 		"(net.ipv4.tcp_timestamps=1), do not cut TIME_WAIT short (SO_LINGER 0, tcp_max_tw_buckets too low), and look for the path that delayed the segment."
 	for _, c := range []*tracker.Conn{old, cur} {
 		f := &tracker.Finding{
-			Severity: tracker.SevCritical, Time: seg.Time,
+			Severity: tracker.AnomStaleSegment.DefaultSeverity(), Time: seg.Time,
 			Summary:  summary,
 			Evidence: []tracker.Evidence{ev(seg, "segment with sequence numbers of %s", old.UID)},
 			Hint:     hint,
@@ -149,7 +149,7 @@ func (u *flow) Finish(c *tracker.Conn, reason tracker.EndReason) {
 		p := &c.Peers[s]
 		if n.zwFrame[s] != 0 {
 			f := &tracker.Finding{
-				Severity: tracker.SevInfo, Time: n.zwTime[s],
+				Severity: tracker.AnomZeroWindow.DefaultSeverity(), Time: n.zwTime[s],
 				Summary: fmt.Sprintf("%s advertised a zero window %s (its application stopped reading); %s from the peer",
 					c.Endpoint(s), times(int(p.ZeroWindows)), plural(n.probes[s^1], "window probe")),
 				Evidence: []tracker.Evidence{{Time: n.zwTime[s], Frame: n.zwFrame[s], What: "first zero window"}},
@@ -159,7 +159,7 @@ func (u *flow) Finish(c *tracker.Conn, reason tracker.EndReason) {
 		}
 		if n.kaFrame[s] != 0 {
 			f := &tracker.Finding{
-				Severity: tracker.SevInfo, Time: n.kaTime[s],
+				Severity: tracker.AnomKeepalive.DefaultSeverity(), Time: n.kaTime[s],
 				Summary:  fmt.Sprintf("%s sent %s", c.Endpoint(s), plural(int(p.Keepalives), "keepalive probe")),
 				Evidence: []tracker.Evidence{{Time: n.kaTime[s], Frame: n.kaFrame[s], What: "first keepalive probe"}},
 				Hint:     "Keepalive probes keep idle connections alive through NAT and firewalls and detect dead peers (net.ipv4.tcp_keepalive_time, _intvl, _probes; TCP_KEEPIDLE per socket).",

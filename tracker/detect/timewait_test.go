@@ -38,7 +38,7 @@ func TestTimeWaitPeak(t *testing.T) {
 			col := tt.Run(segs, tracker.Config{MSL: int64(30 * time.Second)})
 			var got *tracker.Finding
 			for _, f := range Aggregate(col.Recs, nil, nil, cfg) {
-				if f.Kind == tracker.AnomTimeWaitLoad.String() && f.Scope == tt.A.Addr.String() {
+				if f.Kind == tracker.AnomTimeWaitLoad && f.Scope == tt.A.Addr.String() {
 					got = &f
 				}
 			}
