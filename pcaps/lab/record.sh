@@ -556,7 +556,7 @@ for SCEN in "${want[@]}"; do
   ns_up
   "sc_$SCEN"
   ns_del
-  log "$(printf '%-30s %5s packets  %2ss  -> %s' "$SCEN" "$PACKETS" $((SECONDS - start)) "$OUT/$(for n in ${MULTI[$SCEN]:-$SCEN}; do printf "%s.pcap " "$n"; done)")"
+  log "$(printf '%-30s %5s packets  %2ss  -> %s' "$SCEN" "$PACKETS" $((SECONDS - start)) "$(for n in ${MULTI[$SCEN]:-$SCEN}; do printf '%s ' "$OUT/$n.pcap"; done)")"
 done
 SCEN=""
 log "recorded ${#want[@]} capture(s) in $((SECONDS - t0))s"
