@@ -33,7 +33,13 @@ ALL=(
   lost-final-ack accept-queue-overflow-rst accept-queue-overflow-drop
   syn-unanswered syn-flood close-wait-stuck half-open port-reuse
   stale-segment abortive-close-server zero-window
+  app-abort-after-request tw-reuse
+  accept-queue-overflow-rst-v6 accept-queue-overflow-drop-v6 both-sides
 )
+# Scenarios that write more than one capture (OUT/<name>.pcap each); the
+# others write OUT/<scenario>.pcap. A capture's name also selects its
+# scenario on the command line.
+declare -A MULTI=([both-sides]="both-sides-client both-sides-server")
 
 die() { echo "record.sh: $*" >&2; exit 1; }
 log() { printf '%s %s\n' "$(date +%T.%3N)" "$*" >&2; }
@@ -46,11 +52,15 @@ for tool in ip nft tc tcpdump go flock; do
   command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
 
-want=("$@")
-[[ ${#want[@]} -gt 0 ]] || want=("${ALL[@]}")
-for s in "${want[@]}"; do
+want=()
+for s in "$@"; do
+  for m in "${!MULTI[@]}"; do
+    [[ " ${MULTI[$m]} " == *" $s "* ]] && s=$m
+  done
   [[ " ${ALL[*]} " == *" $s "* ]] || die "unknown scenario '$s' (try --list)"
+  [[ " ${want[*]} " == *" $s "* ]] || want+=("$s")
 done
+[[ ${#want[@]} -gt 0 ]] || want=("${ALL[@]}")
 
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -62,7 +72,8 @@ flock -n 9 || die "another record.sh is running (/run/wirestate-lab.lock)"
 
 WORK=$(mktemp -d /tmp/wirestate-lab.XXXXXX)
 PIDS=()          # every background process this script started
-TCPDUMP=""       # the running capture's pid
+TCPDUMP=""       # the last capture's pid
+CAPS=()          # the running captures, NAME:PID
 SCEN=""          # the scenario being recorded
 
 ns_del() {
@@ -163,27 +174,35 @@ ns_up() {
   mkdir -p "$CTL"
 }
 
-# cap_start client|server [SNAPLEN]: tcpdump on that side's veth.
+# cap_start client|server [SNAPLEN] [NAME]: tcpdump on that side's veth,
+# into NAME.pcap (default: the scenario's name).
 cap_start() {
-  local ns=$CLI ifc=$CIF
+  local ns=$CLI ifc=$CIF name=${3:-$SCEN}
   if [[ $1 == server ]]; then ns=$SRV ifc=$SIF; fi
-  CAP=$WORK/$SCEN.pcap
+  CAP=$WORK/$name.pcap
   ip netns exec "$ns" tcpdump -i "$ifc" --immediate-mode -U -w "$CAP" -Z root -nn -s "${2:-$SNAPLEN_DEFAULT}" tcp \
-    2>"$WORK/logs/tcpdump" 9>&- &
+    2>"$WORK/logs/tcpdump-$name" 9>&- &
   TCPDUMP=$!
   PIDS+=("$TCPDUMP")
-  wait_for 10 grep -qs "listening on" "$WORK/logs/tcpdump"
+  CAPS+=("$name:$TCPDUMP")
+  wait_for 10 grep -qs "listening on" "$WORK/logs/tcpdump-$name"
 }
 
+# cap_stop: stop every capture cap_start started and move the files to OUT.
 cap_stop() {
-  kill -INT "$TCPDUMP"
-  wait "$TCPDUMP" || die "$SCEN: tcpdump exited with status $?"
-  local n
-  n=$(sed -n 's/^\([0-9]*\) packets\{0,1\} captured.*/\1/p' "$WORK/logs/tcpdump")
-  [[ ${n:-0} -gt 0 ]] || die "$SCEN: tcpdump captured no packet"
-  cp "$CAP" "$OUT/$SCEN.pcap.tmp"
-  mv "$OUT/$SCEN.pcap.tmp" "$OUT/$SCEN.pcap"
-  PACKETS=$n
+  local c name pid n
+  PACKETS=""
+  for c in "${CAPS[@]}"; do
+    name=${c%%:*} pid=${c##*:}
+    kill -INT "$pid"
+    wait "$pid" || die "$SCEN: tcpdump ($name) exited with status $?"
+    n=$(sed -n 's/^\([0-9]*\) packets\{0,1\} captured.*/\1/p' "$WORK/logs/tcpdump-$name")
+    [[ ${n:-0} -gt 0 ]] || die "$SCEN: tcpdump ($name) captured no packet"
+    cp "$WORK/$name.pcap" "$OUT/$name.pcap.tmp"
+    mv "$OUT/$name.pcap.tmp" "$OUT/$name.pcap"
+    PACKETS="${PACKETS:+$PACKETS+}$n"
+  done
+  CAPS=()
 }
 
 srv() { # peer server args...
@@ -356,10 +375,12 @@ syn_recv() {
 # overflow_setup: see overflowConns in peer/scenarios.go. The server's
 # egress is corked while 41001's and then 41002's SYNs arrive, so both get
 # a request socket before either handshake can complete.
-overflow_setup() {
+overflow_setup() { # [SERVER_HOST CLIENT_HOST]: IPv4 by default
+  local sh=${1:-$S4} ch=${2:-$C4}
+  [[ $sh == *:* ]] && sh="[$sh]"
   cap_start server
-  srv -addr "$S4:8080"
-  cli -addr "$S4:8080"
+  srv -addr "$sh:8080"
+  cli -addr "$sh:8080" -local "$ch"
   wait_file first
   cork "$SRV" "$SIF" "$C4"
   touch "$CTL/dial1"
@@ -369,10 +390,10 @@ overflow_setup() {
   uncork "$SRV" "$SIF" "$C4"
 }
 
-sc_accept-queue-overflow-rst() {
+sc_accept-queue-overflow-rst() { # [SERVER_HOST CLIENT_HOST]
   sysctls "$SRV" net.ipv4.tcp_abort_on_overflow=1 net.ipv4.tcp_syncookies=0
   udp_sink "$CLI"
-  overflow_setup
+  overflow_setup "$@"
   wait_file done 10
   pause 0.3
   cap_stop
@@ -380,10 +401,10 @@ sc_accept-queue-overflow-rst() {
   stop "$SRVPID"
 }
 
-sc_accept-queue-overflow-drop() {
+sc_accept-queue-overflow-drop() { # [SERVER_HOST CLIENT_HOST]
   sysctls "$SRV" net.ipv4.tcp_abort_on_overflow=0 net.ipv4.tcp_syncookies=0 net.ipv4.tcp_synack_retries=2
   udp_sink "$CLI"
-  overflow_setup
+  overflow_setup "$@"
   # Start accepting 1.2 s after the client's write: after the SYN-ACK
   # retransmission (+1 s after the SYN-ACK) and a few of 41002's data
   # retransmissions; the next one creates the child.
@@ -394,6 +415,36 @@ sc_accept-queue-overflow-drop() {
   pause 0.4
   cap_stop
   stop "$SRVPID"
+}
+
+# The same over IPv6 (the net.ipv4.tcp_* sysctls apply to IPv6 too; the
+# cork frames stay IPv4, they only have to fill the qdisc).
+sc_accept-queue-overflow-rst-v6() { sc_accept-queue-overflow-rst "$S6" "$C6"; }
+sc_accept-queue-overflow-drop-v6() { sc_accept-queue-overflow-drop "$S6" "$C6"; }
+
+# The server reads the request and aborts (SO_LINGER 0) at once: recorded
+# at the server, where its RST follows the request by microseconds.
+sc_app-abort-after-request() { simple server "$S4:8080"; }
+
+sc_tw-reuse() {
+  # The client closes first and reconnects from the same port while its
+  # old socket is in TIME_WAIT; tcp_tw_reuse=1 (the default 2 is loopback
+  # only) lets connect() take it over, with timestamps on (the default).
+  sysctls "$CLI" net.ipv4.tcp_tw_reuse=1 net.ipv4.tcp_timestamps=1
+  simple client "$S4:8080"
+}
+
+sc_both-sides() {
+  # One client-close connection recorded by two tcpdumps at once: at the
+  # client's veth end and at the server's.
+  cap_start client "" both-sides-client
+  cap_start server "" both-sides-server
+  srv -addr "$S4:8080"
+  cli -addr "$S4:8080"
+  wait_ok "$CLIPID" 20
+  wait_ok "$SRVPID" 20
+  pause 0.4
+  cap_stop
 }
 
 sc_syn-unanswered() {
@@ -505,7 +556,7 @@ for SCEN in "${want[@]}"; do
   ns_up
   "sc_$SCEN"
   ns_del
-  log "$(printf '%-28s %5s packets  %2ss  -> %s' "$SCEN" "$PACKETS" $((SECONDS - start)) "$OUT/$SCEN.pcap")"
+  log "$(printf '%-30s %5s packets  %2ss  -> %s' "$SCEN" "$PACKETS" $((SECONDS - start)) "$(for n in ${MULTI[$SCEN]:-$SCEN}; do printf '%s ' "$OUT/$n.pcap"; done)")"
 done
 SCEN=""
 log "recorded ${#want[@]} capture(s) in $((SECONDS - t0))s"

@@ -225,7 +225,7 @@ func (u *abort) Packet(a *tracker.Analysis) {
 	}
 	p := &c.Peers[s]
 	if before == tracker.SynReceived || p.Pkts == 1 && !c.Partial() ||
-		p.SawSYNACK() && p.Bytes == 0 && p.Pkts <= p.Retrans+2 {
+		p.SawSYNACK() && p.Bytes == 0 && p.Pkts <= p.Retrans+2 && !acksPeerData(c, s, seg) {
 		return // a handshake-phase reset: the handshake detectors own it
 	}
 	o := &c.Peers[s^1]

@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/wirestate/wirestate/tracker"
 )
@@ -193,11 +194,16 @@ func (h *handshake) respRST(c *tracker.Conn, n *hsNotes, seg *tracker.Segment) {
 				"if it is, look for an nftables/iptables rule with `reject with tcp reset` on the path.",
 		}
 		h.env.Emit(c, tracker.AnomConnectionRefused, f)
-	case n.synack.n > 0 && n.ackFrame != 0 && resp.Bytes == 0 && resp.Pkts == uint32(n.synack.n)+1:
+	case n.synack.n > 0 && n.ackFrame != 0 && resp.Bytes == 0 && resp.Pkts == uint32(n.synack.n)+1 &&
+		!acksPeerData(c, tracker.Resp, seg) && seg.Time-n.ackTime <= overflowRSTDelay(n):
 		// The listener answered the SYN, the client completed the
-		// handshake, and the listener reset it without sending anything:
-		// with tcp_abort_on_overflow=1 Linux resets a connection whose
-		// ACK finds the accept queue full.
+		// handshake, and the listener reset it at once without sending
+		// or acknowledging anything: with tcp_abort_on_overflow=1 Linux
+		// answers the ACK that finds the accept queue full with a bare
+		// RST (no ACK bit, seq = the ACK's ack). A RST that acknowledges
+		// client data comes from an established socket (an application
+		// abort, see abort in close.go), and one long after the ACK
+		// answers something else (a scanner's late data, a stray FIN).
 		f := &tracker.Finding{
 			Severity: tracker.AnomAcceptQueueOverflowRST.DefaultSeverity(), Time: seg.Time,
 			Summary: fmt.Sprintf("%s reset the connection %s after the client's handshake ACK, before sending anything: its accept queue was full and tcp_abort_on_overflow=1", c.Resp, secs(seg.Time-n.ackTime)),
@@ -215,15 +221,42 @@ func (h *handshake) respRST(c *tracker.Conn, n *hsNotes, seg *tracker.Segment) {
 			f.Evidence = append(f.Evidence, tracker.Evidence{Time: n.dataTime, Frame: n.dataFrame, What: "client sends data it believes will be read"})
 		}
 		f.Evidence = append(f.Evidence, ev(seg, "RST from the listener"))
-		if seg.Time-n.ackTime > 200e6 {
-			f.Uncertain = true
-			f.Summary += fmt.Sprintf(" (the RST came %s after the ACK: an application that accepted and aborted the connection looks the same)", secs(seg.Time-n.ackTime))
-		}
 		h.env.Emit(c, tracker.AnomAcceptQueueOverflowRST, f)
 	}
 	if n.dropAfter > 0 {
 		h.acceptDrop(c, n, fmt.Sprintf("the listener gave up and reset the connection (frame %d)", seg.Frame), seg)
 	}
+}
+
+// overflowRSTWindow is the longest a listener's RST may follow, at the
+// capture point, the client's ACK that completed the handshake and still be
+// reported as accept-queue-overflow-rst. Linux sends that RST from the
+// softirq that processes the ACK (tcp_check_req with tcp_abort_on_overflow=1),
+// so near the listener it follows within microseconds; 10 ms leaves room for
+// a loaded host. Captured near the client the RST also takes the path back:
+// overflowRSTDelay adds the SYN to SYN-ACK time seen at the capture point.
+const overflowRSTWindow = 10 * time.Millisecond
+
+// overflowRSTDelay is how long after the handshake ACK a RST can be the
+// kernel's answer to it: overflowRSTWindow plus the time from the last SYN
+// to the first SYN-ACK at the capture point (about a round trip near the
+// client, about nothing near the listener).
+func overflowRSTDelay(n *hsNotes) int64 {
+	d := int64(overflowRSTWindow)
+	if n.syn.n > 0 {
+		last, _ := n.syn.last()
+		if rtt := n.synack.first.t - last; rtt > 0 {
+			d += rtt
+		}
+	}
+	return d
+}
+
+// acksPeerData reports whether seg, sent by side s, acknowledges anything
+// the other side sent after its SYN (data or a FIN): only an endpoint that
+// took the connection does, so such a RST is not a handshake-phase reset.
+func acksPeerData(c *tracker.Conn, s tracker.Side, seg *tracker.Segment) bool {
+	return seg.Flags&tracker.FlagACK != 0 && seg.Ack.GreaterThan(c.Peers[s^1].ISN.Add(1))
 }
 
 const acceptQueueHint = "The accept queue holds min(listen backlog, net.core.somaxconn) connections. " +

@@ -23,6 +23,7 @@ var (
 // capture is one recorded scenario, for the packet-level checks.
 type capture struct {
 	name string
+	dir  string // where the capture was read from (for checks that compare captures)
 	info *pcapInfo
 	pkts []*packet
 }
@@ -73,28 +74,34 @@ func data(p *packet) bool { return p.paylen > 0 }
 // checks are the scenario-specific packet-level assertions: what the
 // manifest claims, verified on the packets themselves.
 var checks = map[string]func(*capture, *errf){
-	"client-close":               checkActiveCloser(true),
-	"server-close":               checkActiveCloser(false),
-	"ipv6":                       checkAll(checkActiveCloser(true), checkIPv6),
-	"syn-retransmit":             checkAll(checkActiveCloser(true), checkSynRetransmit),
-	"snaplen96":                  checkAll(checkActiveCloser(true), checkSnaplen96),
-	"keepalive":                  checkAll(checkActiveCloser(true), checkKeepalive),
-	"midstream":                  checkAll(checkActiveCloser(true), checkMidstream),
-	"simultaneous-close":         checkSimultaneous,
-	"half-close":                 checkAll(checkActiveCloser(true), checkHalfClose),
-	"linger0-abort":              checkLinger0,
-	"refused":                    checkRefused,
-	"lost-final-ack":             checkAll(checkActiveCloser(true), checkLostFinalACK),
-	"accept-queue-overflow-rst":  checkOverflowRST,
-	"accept-queue-overflow-drop": checkOverflowDrop,
-	"syn-unanswered":             checkSynUnanswered,
-	"syn-flood":                  checkSynFlood,
-	"close-wait-stuck":           checkCloseWait,
-	"half-open":                  checkHalfOpen,
-	"port-reuse":                 checkPortReuse,
-	"stale-segment":              checkStale,
-	"abortive-close-server":      checkAbortMany,
-	"zero-window":                checkAll(checkActiveCloser(true), checkZeroWindow),
+	"client-close":                  checkActiveCloser(true),
+	"server-close":                  checkActiveCloser(false),
+	"ipv6":                          checkAll(checkActiveCloser(true), checkIPv6),
+	"syn-retransmit":                checkAll(checkActiveCloser(true), checkSynRetransmit),
+	"snaplen96":                     checkAll(checkActiveCloser(true), checkSnaplen96),
+	"keepalive":                     checkAll(checkActiveCloser(true), checkKeepalive),
+	"midstream":                     checkAll(checkActiveCloser(true), checkMidstream),
+	"simultaneous-close":            checkSimultaneous,
+	"half-close":                    checkAll(checkActiveCloser(true), checkHalfClose),
+	"linger0-abort":                 checkLinger0,
+	"refused":                       checkRefused,
+	"lost-final-ack":                checkAll(checkActiveCloser(true), checkLostFinalACK),
+	"accept-queue-overflow-rst":     checkOverflowRST,
+	"accept-queue-overflow-drop":    checkOverflowDrop,
+	"syn-unanswered":                checkSynUnanswered,
+	"syn-flood":                     checkSynFlood,
+	"close-wait-stuck":              checkCloseWait,
+	"half-open":                     checkHalfOpen,
+	"port-reuse":                    checkPortReuse,
+	"stale-segment":                 checkStale,
+	"abortive-close-server":         checkAbortMany,
+	"zero-window":                   checkAll(checkActiveCloser(true), checkZeroWindow),
+	"app-abort-after-request":       checkAppAbort,
+	"tw-reuse":                      checkTWReuse,
+	"accept-queue-overflow-rst-v6":  checkAll(checkIPv6, checkOverflowRST),
+	"accept-queue-overflow-drop-v6": checkAll(checkIPv6, checkOverflowDrop),
+	"both-sides-client":             checkAll(checkActiveCloser(true), checkBothSides("both-sides-server")),
+	"both-sides-server":             checkAll(checkActiveCloser(true), checkBothSides("both-sides-client")),
 }
 
 func checkAll(fs ...func(*capture, *errf)) func(*capture, *errf) {
@@ -562,6 +569,145 @@ func checkZeroWindow(c *capture, e *errf) {
 	}
 }
 
+// checkAppAbort: the client's request is answered by a RST from the
+// server whose ACK covers it, and the server sent nothing between its
+// SYN-ACK and that RST (no ACK of the request, no data, no FIN): the shape
+// that was mistaken for an accept-queue overflow.
+func checkAppAbort(c *capture, e *errf) {
+	d, i := c.first(0, and(c.fromCli, data))
+	if d == nil {
+		e.add("no request from the client")
+		return
+	}
+	if d.paylen != requestBytes {
+		e.add("%s: request of %d bytes, want %d", d, d.paylen, requestBytes)
+	}
+	sa, j := c.first(0, and(c.fromSrv, flags(fSYN|fACK)))
+	r, k := c.first(0, and(c.fromSrv, flags(fRST)))
+	switch {
+	case sa == nil || r == nil:
+		e.add("want a SYN-ACK and a RST from the server")
+		return
+	case !r.has(fACK) || r.ack != d.seq+uint32(d.paylen):
+		e.add("%s: the RST does not acknowledge the request %s", r, d)
+	case k < i:
+		e.add("the RST %s comes before the request", r)
+	}
+	if n := c.count(and(c.fromSrv, func(p *packet) bool { return p.n > sa.n && p.n < r.n })); n > 0 || j > k {
+		e.add("%d server segments between its SYN-ACK and its RST, want none", n)
+	}
+	if n := c.count(flags(fFIN)); n > 0 {
+		e.add("%d FINs in an abort", n)
+	}
+}
+
+// checkTWReuse: two incarnations on one 4-tuple with timestamps; the client
+// closes the first one first and acknowledges the server's FIN (so it holds
+// TIME_WAIT) before its new SYN, which comes within 2MSL; no RST.
+func checkTWReuse(c *capture, e *errf) {
+	s := newSYNs(c)
+	if len(s) != 2 || s[0].src != s[1].src || s[0].dst != s[1].dst {
+		e.add("want two SYNs with different ISNs on one 4-tuple, got %d", len(s))
+		return
+	}
+	if s[0].src.Port() != twReusePort {
+		e.add("%s: client port %d, want %d", s[0], s[0].src.Port(), twReusePort)
+	}
+	for _, p := range s {
+		if !hasTimestamps(p) {
+			e.add("%s: no timestamp option", p)
+		}
+	}
+	fc, i := c.first(0, flags(fFIN))
+	if fc == nil || !c.fromCli(fc) {
+		e.add("the first FIN must come from the client")
+		return
+	}
+	fs, j := c.first(i+1, and(c.fromSrv, flags(fFIN)))
+	if fs == nil {
+		e.add("no server FIN in the first incarnation")
+		return
+	}
+	_, k := c.first(j+1, and(c.fromCli, flags(fACK), noFlags(fFIN|fSYN|fRST), func(p *packet) bool { return p.ack == fs.seq+1 }))
+	if k < 0 || c.pkts[k].ts.After(s[1].ts) {
+		e.add("the client does not acknowledge the server's FIN %s before its new SYN", fs)
+	}
+	if d := s[1].ts.Sub(s[0].ts); d > 60*time.Second {
+		e.add("the new SYN comes %v after the first, not within 2MSL", d)
+	}
+	if n := c.count(flags(fRST)); n > 0 {
+		e.add("%d RSTs", n)
+	}
+	if n := c.count(flags(fFIN)); n != 4 {
+		e.add("%d FINs, want 4 (two closed incarnations)", n)
+	}
+}
+
+// hasTimestamps reports whether a segment carries the TCP timestamp option.
+func hasTimestamps(p *packet) bool {
+	opts := p.tcp[20:min(len(p.tcp), int(p.tcp[12]>>4)*4)]
+	for len(opts) > 0 {
+		switch opts[0] {
+		case 0:
+			return false
+		case 1:
+			opts = opts[1:]
+			continue
+		case 8:
+			return true
+		}
+		if len(opts) < 2 || opts[1] < 2 || int(opts[1]) > len(opts) {
+			return false
+		}
+		opts = opts[opts[1]:]
+	}
+	return false
+}
+
+// checkBothSides: the capture taken at the other veth end of the same run
+// holds the same segments (compared by addresses, flags, sequence and
+// acknowledgement numbers and length), and each side's segments appear
+// earlier in the capture taken on its own side.
+func checkBothSides(other string) func(*capture, *errf) {
+	return func(c *capture, e *errf) {
+		info, err := readPcapInfo(filepath.Join(c.dir, other+".pcap"))
+		if err != nil {
+			e.add("the other vantage: %v", err)
+			return
+		}
+		type key struct {
+			src, dst netip.AddrPort
+			flags    uint8
+			seq, ack uint32
+			n        int
+		}
+		seen := map[key][]time.Time{}
+		for _, p := range info.pkts {
+			k := key{p.src, p.dst, p.flags, p.seq, p.ack, p.paylen}
+			seen[k] = append(seen[k], p.ts)
+		}
+		local := c.fromCli
+		if strings.HasSuffix(c.name, "-server") {
+			local = c.fromSrv
+		}
+		for _, p := range c.pkts {
+			k := key{p.src, p.dst, p.flags, p.seq, p.ack, p.paylen}
+			ts := seen[k]
+			if len(ts) == 0 {
+				e.add("%s is not in %s.pcap", p, other)
+				continue
+			}
+			seen[k] = ts[1:]
+			if local(p) && ts[0].Before(p.ts) {
+				e.add("%s: seen at the far end (%v) before it left (%v)", p, ts[0], p.ts)
+			}
+		}
+		if len(c.pkts) != len(info.pkts) {
+			e.add("%d packets here, %d in %s.pcap", len(c.pkts), len(info.pkts), other)
+		}
+	}
+}
+
 func runCheck(args []string) error {
 	fs := flag.NewFlagSet("check", flag.ExitOnError)
 	dir := fs.String("dir", "pcaps", "directory with the captures")
@@ -582,7 +728,13 @@ func checkCaptures(w io.Writer, dir, manifestFile string, names []string) error 
 	if len(names) == 0 {
 		names = scenarioNames()
 	}
+	var caps []string
+	for _, n := range names {
+		caps = append(caps, capturesOf(n)...)
+	}
+	names = caps
 	sort.Strings(names)
+	known := set(captureNames()...)
 	entries := map[string]*manifestCapture{}
 	if manifestFile != "" {
 		m, err := readManifest(manifestFile)
@@ -591,7 +743,7 @@ func checkCaptures(w io.Writer, dir, manifestFile string, names []string) error 
 		}
 		for i := range m.Captures {
 			mc := &m.Captures[i]
-			if _, ok := scenarios[mc.Scenario]; !ok {
+			if !known[mc.Scenario] {
 				return fmt.Errorf("manifest: unknown scenario %q", mc.Scenario)
 			}
 			if entries[mc.Scenario] != nil {
@@ -599,7 +751,7 @@ func checkCaptures(w io.Writer, dir, manifestFile string, names []string) error 
 			}
 			entries[mc.Scenario] = mc
 		}
-		for _, n := range scenarioNames() {
+		for _, n := range captureNames() {
 			if entries[n] == nil {
 				return fmt.Errorf("manifest: no entry for %q", n)
 			}
@@ -618,7 +770,7 @@ func checkCaptures(w io.Writer, dir, manifestFile string, names []string) error 
 			failed++
 			continue
 		}
-		c := &capture{name: name, info: info, pkts: info.pkts}
+		c := &capture{name: name, dir: dir, info: info, pkts: info.pkts}
 		var e errf
 		checkCommon(c, &e)
 		if len(e) == 0 {

@@ -21,25 +21,31 @@ func TestCommittedCaptures(t *testing.T) {
 // the checks must not pass everything.
 func TestChecksDiscriminate(t *testing.T) {
 	swaps := map[string]string{
-		"server-close":               "client-close",
-		"simultaneous-close":         "server-close",
-		"lost-final-ack":             "client-close",
-		"accept-queue-overflow-rst":  "accept-queue-overflow-drop",
-		"accept-queue-overflow-drop": "accept-queue-overflow-rst",
-		"half-open":                  "linger0-abort",
-		"stale-segment":              "port-reuse",
-		"zero-window":                "keepalive",
-		"keepalive":                  "client-close",
-		"close-wait-stuck":           "client-close",
-		"syn-unanswered":             "syn-retransmit",
-		"half-close":                 "client-close",
+		"server-close":                  "client-close",
+		"simultaneous-close":            "server-close",
+		"lost-final-ack":                "client-close",
+		"accept-queue-overflow-rst":     "accept-queue-overflow-drop",
+		"accept-queue-overflow-drop":    "accept-queue-overflow-rst",
+		"half-open":                     "linger0-abort",
+		"stale-segment":                 "port-reuse",
+		"zero-window":                   "keepalive",
+		"keepalive":                     "client-close",
+		"close-wait-stuck":              "client-close",
+		"syn-unanswered":                "syn-retransmit",
+		"half-close":                    "client-close",
+		"app-abort-after-request":       "abortive-close-server",
+		"tw-reuse":                      "port-reuse",
+		"both-sides-client":             "client-close",
+		"both-sides-server":             "client-close",
+		"accept-queue-overflow-rst-v6":  "accept-queue-overflow-rst",
+		"accept-queue-overflow-drop-v6": "accept-queue-overflow-drop",
 	}
 	for want, have := range swaps {
 		info, err := readPcapInfo("../../" + have + ".pcap")
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := &capture{name: want, info: info, pkts: info.pkts}
+		c := &capture{name: want, dir: "../..", info: info, pkts: info.pkts}
 		var e errf
 		checks[want](c, &e)
 		if len(e) == 0 {
@@ -49,13 +55,14 @@ func TestChecksDiscriminate(t *testing.T) {
 }
 
 func TestEveryScenarioHasACheck(t *testing.T) {
-	for _, n := range scenarioNames() {
+	known := set(captureNames()...)
+	for _, n := range captureNames() {
 		if checks[n] == nil {
 			t.Errorf("no check for %s", n)
 		}
 	}
 	for n := range checks {
-		if _, ok := scenarios[n]; !ok {
+		if !known[n] {
 			t.Errorf("check for unknown scenario %s", n)
 		}
 	}

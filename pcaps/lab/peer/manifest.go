@@ -45,18 +45,21 @@ var (
 		"close-wait-stuck", "half-open", "port-reuse", "stale-segment", "abortive-close",
 		"zero-window", "keepalive")
 	failureKinds = map[string]string{ // scenario -> the kind it must name
-		"lost-final-ack":             "lost-final-ack",
-		"accept-queue-overflow-rst":  "accept-queue-overflow-rst",
-		"accept-queue-overflow-drop": "accept-queue-overflow-drop",
-		"syn-unanswered":             "syn-unanswered",
-		"syn-flood":                  "syn-flood",
-		"close-wait-stuck":           "close-wait-stuck",
-		"half-open":                  "half-open",
-		"port-reuse":                 "port-reuse",
-		"stale-segment":              "stale-segment",
-		"abortive-close-server":      "abortive-close",
-		"zero-window":                "zero-window",
-		"refused":                    "connection-refused",
+		"lost-final-ack":                "lost-final-ack",
+		"accept-queue-overflow-rst":     "accept-queue-overflow-rst",
+		"accept-queue-overflow-drop":    "accept-queue-overflow-drop",
+		"syn-unanswered":                "syn-unanswered",
+		"syn-flood":                     "syn-flood",
+		"close-wait-stuck":              "close-wait-stuck",
+		"half-open":                     "half-open",
+		"port-reuse":                    "port-reuse",
+		"stale-segment":                 "stale-segment",
+		"abortive-close-server":         "abortive-close",
+		"zero-window":                   "zero-window",
+		"refused":                       "connection-refused",
+		"app-abort-after-request":       "abortive-close",
+		"accept-queue-overflow-rst-v6":  "accept-queue-overflow-rst",
+		"accept-queue-overflow-drop-v6": "accept-queue-overflow-drop",
 	}
 )
 

@@ -58,6 +58,39 @@ var scenarios = map[string]scenario{
 	"abortive-close-server":      {srvAbortMany, cliAbortMany},
 	"zero-window":                {srvZeroWindow, cliZeroWindow},
 	"syn-retransmit":             {srvCloseAfterEOF, cliHelloClose},
+	// Added for the accept-queue-overflow-rst false positive and the
+	// two-vantage recording.
+	"app-abort-after-request":       {srvAbortAfterRequest, cliRequestReset},
+	"tw-reuse":                      {srvServeTwoAfterEOF, cliTWReuse},
+	"accept-queue-overflow-rst-v6":  {srvNeverAccept, cliOverflowRST},
+	"accept-queue-overflow-drop-v6": {srvAcceptLate, cliOverflowDrop},
+	"both-sides":                    {srvCloseAfterEOF, cliHelloClose},
+}
+
+// captures maps a scenario that writes more than one capture to the
+// captures it writes (record.sh names them the same way); every other
+// scenario writes the one capture named after it.
+var captures = map[string][]string{
+	"both-sides": {"both-sides-client", "both-sides-server"},
+}
+
+// captureNames returns every capture the scenarios write, sorted.
+func captureNames() []string {
+	var n []string
+	for _, s := range scenarioNames() {
+		n = append(n, capturesOf(s)...)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// capturesOf returns the captures a scenario writes, or the name itself when
+// it is a capture rather than a scenario.
+func capturesOf(name string) []string {
+	if c, ok := captures[name]; ok {
+		return c
+	}
+	return []string{name}
 }
 
 func scenarioNames() []string {
@@ -908,6 +941,136 @@ func cliZeroWindow(e *env) error {
 		return err
 	}
 	e.log.Printf("%q after %v", l, time.Since(start).Round(time.Millisecond))
+	time.Sleep(100 * time.Millisecond)
+	return c.Close()
+}
+
+// requestBytes is the size of the request in app-abort-after-request, as
+// in the capture that first showed the false accept-queue overflow.
+const requestBytes = 169
+
+// srvAbortAfterRequest accepts one connection, reads the client's request
+// and aborts at once (SO_LINGER {1, 0} and close()): a RST whose ACK covers
+// the request, microseconds after it. A new connection is in quick-ACK
+// mode and would ACK the request at once; TCP_QUICKACK=0 (set before the
+// client may send, which it does on "accepted") delays that ACK (40 ms), so
+// the RST is the server's first segment after its SYN-ACK, as in the
+// capture that was mistaken for an accept-queue overflow.
+func srvAbortAfterRequest(e *env) error {
+	c, err := serveOne(e)
+	if err != nil {
+		return err
+	}
+	if err := setConnOpt(c.TCPConn, optInt(syscall.IPPROTO_TCP, syscall.TCP_QUICKACK, 0)); err != nil {
+		return err
+	}
+	if err := e.ctl.touch("accepted"); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(c.r, make([]byte, requestBytes)); err != nil {
+		return err
+	}
+	if err := c.SetLinger(0); err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// cliRequestReset sends a request and expects the connection to be reset.
+func cliRequestReset(e *env) error {
+	c, err := dialWrapped(e, dialOpts{})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	req := fmt.Sprintf("GET /abort HTTP/1.1\r\nHost: %s\r\n", e.host)
+	req += fmt.Sprintf("X-Pad: %0*d\r\n\r\n", requestBytes-len(req)-len("X-Pad: \r\n\r\n"), 0)
+	if len(req) != requestBytes {
+		return fmt.Errorf("request of %d bytes, want %d", len(req), requestBytes)
+	}
+	if err := e.ctl.wait("accepted", 10*time.Second); err != nil {
+		return err
+	}
+	if err := c.send(req); err != nil {
+		return err
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	_, err = c.line()
+	e.log.Printf("after the request: %v", err)
+	if !errors.Is(err, syscall.ECONNRESET) {
+		return fmt.Errorf("want ECONNRESET, got %v", err)
+	}
+	return nil
+}
+
+// srvServeTwoAfterEOF serves two connections one after the other as
+// srvCloseAfterEOF does: answer, read EOF, wait 200 ms, close (the passive
+// close, so the client holds TIME_WAIT).
+func srvServeTwoAfterEOF(e *env) error {
+	l, err := listen(e.addr, 128)
+	if err != nil {
+		return err
+	}
+	if err := e.ctl.touch("ready"); err != nil {
+		return err
+	}
+	for i := 0; i < 2; i++ {
+		tc, err := accept(l)
+		if err != nil {
+			return err
+		}
+		c := wrap(tc)
+		if err := answer(c); err != nil {
+			return err
+		}
+		n, err := c.readEOF()
+		e.log.Printf("conn %d: EOF after %d more bytes (err %v)", i+1, n, err)
+		time.Sleep(200 * time.Millisecond)
+		c.Close()
+	}
+	return nil
+}
+
+// twReusePort is the client port tw-reuse binds twice.
+const twReusePort = 42100
+
+// cliTWReuse closes its first connection first (so its socket is in
+// TIME_WAIT once the server's FIN is acknowledged) and connects again from
+// the same port (SO_REUSEADDR) while it is. With net.ipv4.tcp_tw_reuse=1 and
+// timestamps the kernel lets connect() take over the TIME_WAIT socket once
+// its last timestamp is tcp_tw_reuse_delay (1 s) old; before that connect()
+// fails with EADDRNOTAVAIL without sending anything, so the client retries
+// every 100 ms.
+func cliTWReuse(e *env) error {
+	laddr := e.localPort(twReusePort)
+	c, err := dialWrapped(e, dialOpts{laddr: laddr})
+	if err != nil {
+		return err
+	}
+	if err := hello(c, "incarnation 1"); err != nil {
+		return err
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := c.Close(); err != nil {
+		return err
+	}
+	// The server's FIN comes 200 ms after it read EOF.
+	time.Sleep(1100 * time.Millisecond)
+	deadline := time.Now().Add(5 * time.Second)
+	for tries := 1; ; tries++ {
+		c, err = dialWrapped(e, dialOpts{laddr: laddr})
+		if err == nil {
+			e.log.Printf("reconnected from %s on attempt %d", laddr, tries)
+			break
+		}
+		if !errors.Is(err, syscall.EADDRNOTAVAIL) && !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
+			return fmt.Errorf("reconnect from %s (attempt %d): %w", laddr, tries, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := hello(c, "incarnation 2"); err != nil {
+		return err
+	}
 	time.Sleep(100 * time.Millisecond)
 	return c.Close()
 }
