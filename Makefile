@@ -3,18 +3,25 @@ GO      ?= go
 BIN     := bin/wirestate
 PKGS    := ./...
 
-.PHONY: all build test vet race unit fuzz bench bench-synth pcaps sample clean
+.PHONY: all build test vet lint race unit fuzz bench bench-synth pcaps sample clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/wirestate
 
-## test: vet, then every test under the race detector.
-test: vet race
+## test: vet and lint, then every test under the race detector.
+test: vet lint race
 
 vet:
 	$(GO) vet $(PKGS)
+
+## lint: staticcheck and deadcode (with tests) must find nothing.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+DEADCODE ?= golang.org/x/tools/cmd/deadcode@v0.51.0
+lint:
+	$(GO) run $(STATICCHECK) $(PKGS)
+	@out=$$($(GO) run $(DEADCODE) -test $(PKGS)); if [ -n "$$out" ]; then echo "$$out"; echo "deadcode: unreachable functions"; exit 1; fi
 
 race:
 	$(GO) test -race -count=1 $(PKGS)

@@ -41,9 +41,6 @@ const (
 
 var timelineModes = [...]string{TimelinesAnomalous: "anomalous", TimelinesAll: "all", TimelinesNone: "none"}
 
-// String returns the mode's flag value.
-func (m TimelineMode) String() string { return timelineModes[m] }
-
 // ParseTimelineMode returns the mode with the given flag value.
 func ParseTimelineMode(s string) (TimelineMode, bool) {
 	for i, n := range timelineModes {

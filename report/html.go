@@ -276,7 +276,7 @@ func buildHTMLDoc(res *Result, opt *HTMLOptions) *htmlDoc {
 	}
 	for _, s := range in.Skipped {
 		if s.Count > 0 {
-			doc.Input.Skipped = append(doc.Input.Skipped, htmlCount{s.Name, s.Count})
+			doc.Input.Skipped = append(doc.Input.Skipped, htmlCount(s))
 		}
 	}
 	for s := tracker.State(0); int(s) < tracker.NumStates; s++ {

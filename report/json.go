@@ -37,7 +37,6 @@ func (j *jsonBuf) uint(k string, v uint64) {
 	j.key(k)
 	j.b = strconv.AppendUint(j.b, v, 10)
 }
-func (j *jsonBuf) int(k string, v int64) { j.key(k); j.b = strconv.AppendInt(j.b, v, 10) }
 func (j *jsonBuf) bool(k string, v bool) { j.key(k); j.b = strconv.AppendBool(j.b, v) }
 func (j *jsonBuf) secs(k string, ns int64) {
 	j.key(k)
@@ -397,18 +396,6 @@ func (jw *JSONWriter) conns(rs []tracker.Record) error {
 
 // Close flushes buffered output.
 func (jw *JSONWriter) Close() error { return jw.w.Flush() }
-
-// WriteJSON writes every record of res as JSON Lines: findings, then
-// connections, then the summary.
-func WriteJSON(w io.Writer, res *Result, opt Options) error {
-	jw := NewJSONWriter(w, opt)
-	for i := range res.Findings {
-		if err := jw.Finding(&res.Findings[i]); err != nil {
-			return err
-		}
-	}
-	return jw.Finish(res)
-}
 
 // Finish writes every connection record of res and the summary, and
 // flushes: the end of a JSON Lines report whose findings were written

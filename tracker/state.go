@@ -69,16 +69,6 @@ func (s State) SSName() string {
 	return "INVALID"
 }
 
-// ParseState returns the State named by its RFC name (as String prints it).
-func ParseState(name string) (State, bool) {
-	for i, n := range stateNames {
-		if n == name {
-			return State(i), true
-		}
-	}
-	return Closed, false
-}
-
 // Synchronized reports whether the endpoint has completed its side of the
 // handshake (RFC 793: ESTABLISHED and every state after it).
 func (s State) Synchronized() bool { return s >= Established && s < numStates }

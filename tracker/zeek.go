@@ -295,9 +295,7 @@ func (c *Conn) ZeekDuration() int64 {
 // matchRSTOS0 reports whether history h matches main.zeek's RSTOS0 pattern
 // /\^?S[^HAFGIQ]*R.*/ exactly (Zeek's pattern == string is anchored).
 func matchRSTOS0(h string) bool {
-	if strings.HasPrefix(h, "^") {
-		h = h[1:]
-	}
+	h = strings.TrimPrefix(h, "^")
 	if !strings.HasPrefix(h, "S") {
 		return false
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -147,25 +146,4 @@ func parseFlags(args []string) (*Flags, error) {
 		}
 	}
 	return f, nil
-}
-
-// parseAt turns an --at value into nanoseconds since the epoch; start is
-// the first packet's time, for offsets.
-func parseAt(s string, start int64) (int64, error) {
-	s = strings.TrimSpace(s)
-	if strings.HasPrefix(s, "+") {
-		d, err := time.ParseDuration(s[1:])
-		if err != nil {
-			return 0, fmt.Errorf("--at %q: bad offset: %v", s, err)
-		}
-		return start + int64(d), nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UnixNano(), nil
-	}
-	if v, err := strconv.ParseFloat(s, 64); err == nil {
-		sec := int64(v)
-		return sec*1e9 + int64((v-float64(sec))*1e9+0.5), nil
-	}
-	return 0, fmt.Errorf("--at %q: want RFC 3339 (2026-11-22T10:00:00Z), epoch seconds, or +OFFSET (+12.5s)", s)
 }

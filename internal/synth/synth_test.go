@@ -68,7 +68,6 @@ type tracked struct {
 	cli, srv side
 	kind     string // "", "refused", "reset", "closed"
 	synAcked bool
-	finAcked bool
 	done     bool
 	firstFIN string
 	v6       bool

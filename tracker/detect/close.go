@@ -128,7 +128,6 @@ type cwNotes struct {
 // FIN of their own for Config.CloseWaitAfter: the application has not
 // called close().
 type closeWait struct {
-	nop
 	env   *Env
 	notes noteMap[cwNotes]
 }

@@ -15,9 +15,7 @@ import (
 )
 
 // Socket option numbers the syscall package does not name.
-const (
-	soMaxPacingRate = 47 // SO_MAX_PACING_RATE
-)
+const ()
 
 // sockopt is applied to a raw socket descriptor before bind.
 type sockopt func(fd int) error
