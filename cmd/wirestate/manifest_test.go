@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -11,53 +10,21 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wirestate/wirestate/pcaps/manifest"
 	"github.com/wirestate/wirestate/pipeline"
 	"github.com/wirestate/wirestate/report"
 	"github.com/wirestate/wirestate/tracker"
 )
 
-// manifest is pcaps/manifest.json: what each sample capture must show.
-type manifest struct {
-	Captures []captureSpec `json:"captures"`
-}
-
-type captureSpec struct {
-	File         string         `json:"file"`
-	Scenario     string         `json:"scenario"`
-	Vantage      string         `json:"vantage"`
-	ConnCount    *int           `json:"conn_count"`
-	ConnCountMin *int           `json:"conn_count_min"`
-	Conns        []connSpec     `json:"conns"`
-	Anomalies    map[string]int `json:"anomalies"`
-	Clean        bool           `json:"clean"`
-}
-
-type connSpec struct {
-	Match           map[string]any `json:"match"`
-	OrigState       string         `json:"orig_state"`
-	RespState       string         `json:"resp_state"`
-	Partial         *bool          `json:"partial"`
-	Transitions     []string       `json:"transitions"`
-	Anomalies       []string       `json:"anomalies"`
-	ForbidAnomalies []string       `json:"forbid_anomalies"`
-}
-
 const pcapDir = "../../pcaps"
 
-func loadManifest(t *testing.T) *manifest {
+func loadManifest(t *testing.T) *manifest.Manifest {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(pcapDir, "manifest.json"))
+	m, err := manifest.Load(filepath.Join(pcapDir, "manifest.json"))
 	if err != nil {
-		t.Fatalf("reading the manifest: %v", err)
+		t.Fatal(err)
 	}
-	var m manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("parsing the manifest: %v", err)
-	}
-	if len(m.Captures) == 0 {
-		t.Fatal("the manifest lists no capture")
-	}
-	return &m
+	return m
 }
 
 // analyzeFor runs the whole offline pipeline on path with the given extra
@@ -119,7 +86,7 @@ func TestManifestOnFreshRecordings(t *testing.T) {
 	}
 }
 
-func checkCapture(t *testing.T, path string, cs *captureSpec) {
+func checkCapture(t *testing.T, path string, cs *manifest.Capture) {
 	res := analyzeFor(t, path)
 	n := len(res.Records)
 	if cs.ConnCount != nil && n != *cs.ConnCount {
@@ -137,7 +104,7 @@ func checkCapture(t *testing.T, path string, cs *captureSpec) {
 			t.Errorf("%d %s findings, manifest says at least %d (found %v)", found[kind], kind, min, found)
 		}
 	}
-	if cs.Clean {
+	if cs.IsClean() {
 		for _, f := range res.Findings {
 			if f.Severity >= tracker.SevWarning {
 				t.Errorf("clean capture has a %s %s finding: %s", f.Severity, f.Kind, f.Summary)
@@ -182,27 +149,11 @@ func checkCapture(t *testing.T, path string, cs *captureSpec) {
 }
 
 // matchConn returns the nth record (in start order) whose fields match.
-func matchConn(recs []tracker.Record, match map[string]any) *tracker.Record {
-	nth := 0
-	if v, ok := match["nth"].(float64); ok {
-		nth = int(v)
-	}
+func matchConn(recs []tracker.Record, m manifest.Match) *tracker.Record {
+	nth := m.Nth
 	for i := range recs {
 		c := &recs[i].Conn
-		ok := true
-		for k, v := range match {
-			switch k {
-			case "orig_p":
-				ok = ok && float64(c.Orig.Port) == v
-			case "resp_p":
-				ok = ok && float64(c.Resp.Port) == v
-			case "orig_h":
-				ok = ok && c.Orig.Addr.String() == v
-			case "resp_h":
-				ok = ok && c.Resp.Addr.String() == v
-			}
-		}
-		if ok {
+		if m.Matches(c.Orig.Addr.String(), c.Orig.Port, c.Resp.Addr.String(), c.Resp.Port) {
 			if nth == 0 {
 				return &recs[i]
 			}

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/wirestate/wirestate/pcaps/manifest"
 )
 
 // The lab's addresses.
@@ -735,9 +737,9 @@ func checkCaptures(w io.Writer, dir, manifestFile string, names []string) error 
 	names = caps
 	sort.Strings(names)
 	known := set(captureNames()...)
-	entries := map[string]*manifestCapture{}
+	entries := map[string]*manifest.Capture{}
 	if manifestFile != "" {
-		m, err := readManifest(manifestFile)
+		m, err := manifest.Load(manifestFile)
 		if err != nil {
 			return err
 		}

@@ -1,41 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os"
 	"strings"
+
+	"github.com/wirestate/wirestate/pcaps/manifest"
 )
-
-// manifest mirrors pcaps/manifest.json.
-type manifest struct {
-	Captures []manifestCapture `json:"captures"`
-}
-
-type manifestCapture struct {
-	File         string         `json:"file"`
-	Scenario     string         `json:"scenario"`
-	Description  string         `json:"description"`
-	Vantage      string         `json:"vantage"`
-	Snaplen      int            `json:"snaplen"`
-	IP           string         `json:"ip"`
-	ConnCount    *int           `json:"conn_count"`
-	ConnCountMin *int           `json:"conn_count_min"`
-	Conns        []manifestConn `json:"conns"`
-	Anomalies    map[string]int `json:"anomalies"`
-	Clean        *bool          `json:"clean"`
-}
-
-type manifestConn struct {
-	Match           map[string]json.RawMessage `json:"match"`
-	OrigState       string                     `json:"orig_state"`
-	RespState       string                     `json:"resp_state"`
-	Partial         *bool                      `json:"partial"`
-	Transitions     []string                   `json:"transitions"`
-	Anomalies       []string                   `json:"anomalies"`
-	ForbidAnomalies []string                   `json:"forbid_anomalies"`
-}
 
 var (
 	stateSet = set("CLOSED", "LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1",
@@ -69,20 +40,6 @@ func set(s ...string) map[string]bool {
 		m[x] = true
 	}
 	return m
-}
-
-func readManifest(name string) (*manifest, error) {
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	var m manifest
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return &m, nil
 }
 
 // labConn is one connection (incarnation) as the checker splits a capture.
@@ -124,73 +81,26 @@ func connsOf(pkts []*packet) []*labConn {
 }
 
 // matchConn returns the connection a manifest match selects.
-func matchConn(conns []*labConn, match map[string]json.RawMessage) (*labConn, error) {
-	nth := 0
-	var want []func(*labConn) bool
-	for k, raw := range match {
-		switch k {
-		case "nth":
-			if err := json.Unmarshal(raw, &nth); err != nil {
-				return nil, fmt.Errorf("match.nth: %w", err)
-			}
-		case "orig_p", "resp_p":
-			var v uint16
-			if err := json.Unmarshal(raw, &v); err != nil {
-				return nil, fmt.Errorf("match.%s: %w", k, err)
-			}
-			orig := k == "orig_p"
-			want = append(want, func(c *labConn) bool {
-				if orig {
-					return c.orig.Port() == v
-				}
-				return c.resp.Port() == v
-			})
-		case "orig_h", "resp_h":
-			var s string
-			if err := json.Unmarshal(raw, &s); err != nil {
-				return nil, fmt.Errorf("match.%s: %w", k, err)
-			}
-			a, err := netip.ParseAddr(s)
-			if err != nil {
-				return nil, fmt.Errorf("match.%s: %w", k, err)
-			}
-			orig := k == "orig_h"
-			want = append(want, func(c *labConn) bool {
-				if orig {
-					return c.orig.Addr() == a
-				}
-				return c.resp.Addr() == a
-			})
-		default:
-			return nil, fmt.Errorf("unknown match field %q", k)
+func matchConn(conns []*labConn, m manifest.Match) (*labConn, error) {
+	for _, h := range []string{m.OrigH, m.RespH} {
+		if a, err := netip.ParseAddr(h); h != "" && (err != nil || a.String() != h) {
+			return nil, fmt.Errorf("match: %q is not an address in canonical form", h)
 		}
 	}
-	i := 0
+	i, nth := 0, m.Nth
 	for _, c := range conns {
-		ok := true
-		for _, f := range want {
-			ok = ok && f(c)
-		}
-		if ok {
+		if m.Matches(c.orig.Addr().String(), c.orig.Port(), c.resp.Addr().String(), c.resp.Port()) {
 			if i == nth {
 				return c, nil
 			}
 			i++
 		}
 	}
-	return nil, fmt.Errorf("match %v: only %d connections match", matchString(match), i)
-}
-
-func matchString(m map[string]json.RawMessage) string {
-	var s []string
-	for k, v := range m {
-		s = append(s, k+"="+string(v))
-	}
-	return strings.Join(s, ",")
+	return nil, fmt.Errorf("match %v: only %d connections match", m, i)
 }
 
 // checkManifestEntry validates one manifest entry against its capture.
-func checkManifestEntry(mc *manifestCapture, c *capture, e *errf) {
+func checkManifestEntry(mc *manifest.Capture, c *capture, e *errf) {
 	if mc.File != mc.Scenario+".pcap" {
 		e.add("manifest: file %q is not scenario + .pcap", mc.File)
 	}
