@@ -47,89 +47,79 @@ func (c *Conn) applyStale(seg *Segment, s Side, a *Analysis) {
 }
 
 // sequence does the per-direction sequence-space bookkeeping and classifies
-// the segment (retransmission, keepalive, duplicate ACK, ...).
+// the segment (retransmission, keepalive, duplicate ACK, ...), phase by
+// phase: options, sequence space, FIN, ACK, window. It moves no state.
 func (c *Conn) sequence(seg *Segment, s Side, a *Analysis) {
-	snd, rcv := &c.Peers[s], &c.Peers[s^1]
+	snd, rcv := &c.Peers[s], &c.Peers[s.Other()]
 	f := seg.Flags
-	syn, fin, rst, ack := f&FlagSYN != 0, f&FlagFIN != 0, f&FlagRST != 0, f&FlagACK != 0
-	if (syn && (fin || rst)) || f&(FlagSYN|FlagFIN|FlagRST|FlagACK) == 0 {
+	if (f&FlagSYN != 0 && f&(FlagFIN|FlagRST) != 0) || f&(FlagSYN|FlagFIN|FlagRST|FlagACK) == 0 {
 		a.Kind |= KindOddFlags
 	}
-	if syn {
-		if seg.Opts&OptMSS != 0 {
-			snd.MSS = seg.MSS
-		}
-		if seg.Opts&OptWScale != 0 {
-			snd.flags |= peerWScale
-			snd.WScale = seg.WScale
-		}
-		if seg.Opts&OptSACKPermitted != 0 {
-			snd.flags |= peerSACK
-		}
-		if ack {
-			snd.flags |= peerSYNACK
-		}
+	snd.options(seg)
+	keepalive := snd.sequenceSpace(seg, rcv, a)
+	if f&FlagFIN != 0 {
+		c.sentFINSequence(seg, s, a)
+	}
+	if f&FlagACK != 0 {
+		snd.ackNumber(seg, rcv, keepalive, a)
+	}
+	rcv.flags &^= peerProbePending
+	if keepalive {
+		snd.flags |= peerProbePending
+	}
+	if f&FlagRST == 0 {
+		snd.window(seg, a)
+	}
+}
+
+// options records the TCP options segment seg shows its sender p uses: MSS
+// (RFC 9293 section 3.7.1), window scale (RFC 7323 section 2) and SACK
+// (RFC 2018) are offered in the SYN only; timestamps (RFC 7323 section 3)
+// in any segment.
+func (p *Peer) options(seg *Segment) {
+	if seg.Flags&FlagSYN != 0 {
+		p.synOptions(seg)
 	}
 	if seg.Opts&OptTimestamp != 0 {
-		snd.flags |= peerTS
+		p.flags |= peerTS
 	}
+}
 
+// synOptions records the options of SYN segment seg sent by p.
+func (p *Peer) synOptions(seg *Segment) {
+	if seg.Opts&OptMSS != 0 {
+		p.MSS = seg.MSS
+	}
+	if seg.Opts&OptWScale != 0 {
+		p.flags |= peerWScale
+		p.WScale = seg.WScale
+	}
+	if seg.Opts&OptSACKPermitted != 0 {
+		p.flags |= peerSACK
+	}
+	if seg.Flags&FlagACK != 0 {
+		p.flags |= peerSYNACK
+	}
+}
+
+// sequenceSpace places segment seg, sent by snd to rcv, in its sender's
+// sequence space: a SYN, the first segment seen mid-stream, a keepalive or
+// window probe, a pure ACK, a retransmission or new data. It advances
+// snd.Next and snd.Bytes and reports whether seg is a keepalive.
+func (snd *Peer) sequenceSpace(seg *Segment, rcv *Peer, a *Analysis) (keepalive bool) {
+	f := seg.Flags
 	seqLen := seg.SeqLen()
 	end := seg.Seq.Add(seqLen)
-	payloadStart := seg.Seq
-	if syn {
-		payloadStart = payloadStart.Add(1)
-	}
-	payloadEnd := payloadStart.Add(seqnum.Size(seg.PayloadLen))
-	keepalive := false
-
 	switch {
-	case syn:
-		if snd.flags&peerSawSYN != 0 && seg.Seq == snd.ISN {
-			a.Kind |= KindRetransmission
-			if ack {
-				a.Kind |= KindSYNACKRetransmission
-			} else {
-				a.Kind |= KindSYNRetransmission
-			}
-			snd.Retrans++
-			if end.GreaterThan(snd.Next) {
-				snd.Next = end
-			}
-		} else {
-			snd.ISN = seg.Seq
-			snd.flags |= peerSawSYN | peerHaveSeq
-			snd.flags &^= peerSawFIN
-			snd.Next = end
-			snd.Bytes += uint64(seg.PayloadLen)
-			a.Kind |= KindNewData
-		}
+	case f&FlagSYN != 0:
+		snd.synSequence(seg, end, a)
 	case snd.flags&peerHaveSeq == 0:
-		// First segment from this side without a SYN (picked up
-		// mid-stream): pretend the SYN was one sequence number earlier, so
-		// relative sequence numbers start at 1 as after a handshake.
-		snd.ISN = seg.Seq.Add(^seqnum.Size(0))
-		snd.flags |= peerHaveSeq
-		snd.Next = end
-		if seqLen > 0 {
-			a.Kind |= KindNewData
-			snd.Bytes += uint64(seg.PayloadLen)
-		}
-	case !rst && !fin && seg.PayloadLen <= 1 && seg.Seq.Add(1) == snd.Next:
-		// RFC 1122 4.2.3.6: a keepalive carries SEG.SEQ = SND.NXT-1 and
-		// zero or one byte. Into a zero window it is a window probe (as
-		// Linux's tcp_xmit_probe_skb sends them).
-		keepalive = true
-		if rcv.flags&peerZeroWin != 0 {
-			a.Kind |= KindWindowProbe
-		} else {
-			a.Kind |= KindKeepalive
-			if snd.Keepalives < ^uint16(0) {
-				snd.Keepalives++
-			}
-		}
+		snd.pickUp(seg, end, a)
+	case f&(FlagRST|FlagFIN) == 0 && seg.PayloadLen <= 1 && seg.Seq.Add(1) == snd.Next:
+		snd.probe(rcv, a)
+		return true
 	case seqLen == 0:
-		if !rst && seg.Seq.GreaterThan(snd.Next) {
+		if f&FlagRST == 0 && seg.Seq.GreaterThan(snd.Next) {
 			a.Kind |= KindGap
 			snd.Next = seg.Seq
 		}
@@ -137,226 +127,350 @@ func (c *Conn) sequence(seg *Segment, s Side, a *Analysis) {
 		a.Kind |= KindRetransmission
 		snd.Retrans++
 	default:
-		if seg.Seq.GreaterThan(snd.Next) {
-			a.Kind |= KindGap
+		snd.newData(seg, end, rcv, a)
+	}
+	return false
+}
+
+// synSequence places SYN segment seg (whose sequence space ends at end): the
+// same ISN again is a retransmission; a new one (re)starts the sender's
+// sequence space (RFC 9293 section 3.4.1).
+func (snd *Peer) synSequence(seg *Segment, end seqnum.Value, a *Analysis) {
+	if snd.flags&peerSawSYN != 0 && seg.Seq == snd.ISN {
+		a.Kind |= KindRetransmission
+		if seg.Flags&FlagACK != 0 {
+			a.Kind |= KindSYNACKRetransmission
+		} else {
+			a.Kind |= KindSYNRetransmission
 		}
-		if rcv.flags&peerZeroWin != 0 && seg.PayloadLen > 0 && seg.Seq == snd.Next {
-			a.Kind |= KindWindowProbe
+		snd.Retrans++
+		if end.GreaterThan(snd.Next) {
+			snd.Next = end
 		}
-		from := seqnum.Max(payloadStart, snd.Next)
-		if payloadEnd.GreaterThan(from) {
-			snd.Bytes += uint64(from.Size(payloadEnd))
-		}
-		snd.Next = end
+		return
+	}
+	snd.ISN = seg.Seq
+	snd.flags |= peerSawSYN | peerHaveSeq
+	snd.flags &^= peerSawFIN
+	snd.Next = end
+	snd.Bytes += uint64(seg.PayloadLen)
+	a.Kind |= KindNewData
+}
+
+// pickUp starts the sequence space of a sender first seen without a SYN
+// (picked up mid-stream): it pretends the SYN was one sequence number
+// earlier, so relative sequence numbers start at 1 as after a handshake.
+func (snd *Peer) pickUp(seg *Segment, end seqnum.Value, a *Analysis) {
+	snd.ISN = seg.Seq.Add(^seqnum.Size(0))
+	snd.flags |= peerHaveSeq
+	snd.Next = end
+	if seg.SeqLen() > 0 {
 		a.Kind |= KindNewData
+		snd.Bytes += uint64(seg.PayloadLen)
 	}
+}
 
-	if fin {
-		finSeq := payloadEnd
-		if snd.flags&peerSawFIN != 0 && finSeq == snd.FinSeq {
-			a.Kind |= KindFINRetransmission
-		} else {
-			snd.FinSeq = finSeq
-			snd.flags |= peerSawFIN
-			if c.Flags&(ConnOrigClosedFirst|ConnRespClosedFirst) == 0 {
-				c.Flags |= ConnOrigClosedFirst << s
-			}
-		}
+// probe classifies a keepalive, whose SEG.SEQ is SND.NXT-1 with zero or one
+// byte (RFC 1122 section 4.2.3.6, RFC 9293 section 3.8.4). Into a zero
+// window it is a window probe (RFC 9293 section 3.8.6.1), as Linux's
+// tcp_xmit_probe_skb sends them.
+func (snd *Peer) probe(rcv *Peer, a *Analysis) {
+	if rcv.flags&peerZeroWin != 0 {
+		a.Kind |= KindWindowProbe
+		return
 	}
+	a.Kind |= KindKeepalive
+	if snd.Keepalives < ^uint16(0) {
+		snd.Keepalives++
+	}
+}
 
-	if ack {
+// newData accounts segment seg (sequence space ending at end), which reaches
+// beyond what its sender sent before: a gap if it starts beyond it, a window
+// probe if it is sent into rcv's zero window, and its new bytes.
+func (snd *Peer) newData(seg *Segment, end seqnum.Value, rcv *Peer, a *Analysis) {
+	if seg.Seq.GreaterThan(snd.Next) {
+		a.Kind |= KindGap
+	}
+	if rcv.flags&peerZeroWin != 0 && seg.PayloadLen > 0 && seg.Seq == snd.Next {
+		a.Kind |= KindWindowProbe
+	}
+	// No SYN here (synSequence takes those): the payload starts at SEG.SEQ.
+	payloadEnd := seg.Seq.Add(seqnum.Size(seg.PayloadLen))
+	from := seqnum.Max(seg.Seq, snd.Next)
+	if payloadEnd.GreaterThan(from) {
+		snd.Bytes += uint64(from.Size(payloadEnd))
+	}
+	snd.Next = end
+	a.Kind |= KindNewData
+}
+
+// sentFINSequence records the sequence number of the FIN in segment seg
+// from side s (the one after its data), or classifies it as a
+// retransmission of the FIN already seen; the first FIN of the connection
+// names its active closer (RFC 9293 section 3.6).
+func (c *Conn) sentFINSequence(seg *Segment, s Side, a *Analysis) {
+	snd := &c.Peers[s]
+	finSeq := seg.Seq.Add(seqnum.Size(seg.PayloadLen))
+	if seg.Flags&FlagSYN != 0 {
+		finSeq = finSeq.Add(1)
+	}
+	if snd.flags&peerSawFIN != 0 && finSeq == snd.FinSeq {
+		a.Kind |= KindFINRetransmission
+		return
+	}
+	snd.FinSeq = finSeq
+	snd.flags |= peerSawFIN
+	if c.Flags&(ConnOrigClosedFirst|ConnRespClosedFirst) == 0 {
+		c.Flags |= ConnOrigClosedFirst << s
+	}
+}
+
+// ackNumber follows the acknowledgement number of segment seg, sent by snd
+// to rcv: an advance (RFC 9293 section 3.10.7.4, "fifth, check the ACK
+// field"), or for a segment without sequence space, the answer to a probe,
+// a window update, or a duplicate ACK (RFC 5681 section 2).
+func (snd *Peer) ackNumber(seg *Segment, rcv *Peer, keepalive bool, a *Analysis) {
+	switch {
+	case snd.flags&peerHaveAck == 0 || seg.Ack.GreaterThan(snd.Ack):
+		snd.Ack = seg.Ack
+		snd.flags |= peerHaveAck
+		a.Kind |= KindAckAdvanced
+	case seg.SeqLen() == 0 && seg.Flags&FlagRST == 0 && !keepalive && seg.Ack == snd.Ack:
 		switch {
-		case snd.flags&peerHaveAck == 0 || seg.Ack.GreaterThan(snd.Ack):
-			snd.Ack = seg.Ack
-			snd.flags |= peerHaveAck
-			a.Kind |= KindAckAdvanced
-		case seqLen == 0 && !rst && !keepalive && seg.Ack == snd.Ack:
-			switch {
-			case rcv.flags&peerProbePending != 0:
-				a.Kind |= KindKeepaliveAck
-			case seg.Window != snd.Window:
-				a.Kind |= KindWindowUpdate
-			case rcv.Next.GreaterThan(seg.Ack):
-				// Wireshark's rule: same ACK, same window, no data,
-				// while the other side has unacknowledged data.
-				a.Kind |= KindDupAck
-				if snd.DupAcks < ^uint16(0) {
-					snd.DupAcks++
-				}
+		case rcv.flags&peerProbePending != 0:
+			a.Kind |= KindKeepaliveAck
+		case seg.Window != snd.Window:
+			a.Kind |= KindWindowUpdate
+		case rcv.Next.GreaterThan(seg.Ack):
+			// Wireshark's rule: same ACK, same window, no data,
+			// while the other side has unacknowledged data.
+			a.Kind |= KindDupAck
+			if snd.DupAcks < ^uint16(0) {
+				snd.DupAcks++
 			}
 		}
 	}
-	rcv.flags &^= peerProbePending
-	if keepalive {
-		snd.flags |= peerProbePending
-	}
+}
 
-	if !rst {
-		if seg.Window == 0 && !syn {
-			a.Kind |= KindZeroWindow
-			if snd.flags&peerZeroWin == 0 && snd.ZeroWindows < ^uint16(0) {
-				snd.ZeroWindows++
-				snd.flags |= peerZeroWin
-			}
-		} else {
-			snd.flags &^= peerZeroWin
+// window records the window segment seg (not a RST) advertises for its
+// sender, counting each time it closes to zero (RFC 9293 section 3.8.6).
+// A SYN's zero window is no closed window.
+func (snd *Peer) window(seg *Segment, a *Analysis) {
+	if seg.Window == 0 && seg.Flags&FlagSYN == 0 {
+		a.Kind |= KindZeroWindow
+		if snd.flags&peerZeroWin == 0 && snd.ZeroWindows < ^uint16(0) {
+			snd.ZeroWindows++
+			snd.flags |= peerZeroWin
 		}
-		snd.Window = seg.Window
+	} else {
+		snd.flags &^= peerZeroWin
 	}
+	snd.Window = seg.Window
 }
 
 // peerProbePending marks a keepalive or window probe awaiting its answer.
 const peerProbePending uint16 = 1 << 15
 
 // transition moves the sender on what its segment proves and the receiver on
-// what the segment's delivery would do (RFC 793 section 3.9).
+// what the segment's delivery would do (RFC 793 section 3.9, RFC 9293
+// section 3.10.7, "SEGMENT ARRIVES"). Before either, the segment may
+// correct an inference about its sender; a RST ends both.
 func (c *Conn) transition(seg *Segment, s Side, a *Analysis) {
-	snd, rcv := &c.Peers[s], &c.Peers[s^1]
 	f := seg.Flags
-	r := s ^ 1
+	r := s.Other()
 
 	corrected := false
-	if snd.flags&peerInferred != 0 && c.contradicts(seg, s) {
-		c.setState(a, seg, s, c.undo(seg, s), false, true)
+	if c.Peers[s].flags&peerInferred != 0 && c.contradicts(seg, s) {
+		c.correct(a, seg, s, c.undo(seg, s))
 		a.Kind |= KindCorrection
 		corrected = true
 	}
-
 	if f&FlagRST != 0 {
-		// RFC 793 3.9 (and 3.4, "Reset Processing"): the sender of a RST
-		// has aborted or never had the connection; the receiver aborts if
-		// the RST is acceptable, otherwise it ignores it.
-		snd.flags |= peerSawRST
-		c.setState(a, seg, s, Closed, false, false)
-		if c.rstAcceptable(seg, s) {
-			a.Kind |= KindRSTInWindow
-			c.setState(a, seg, r, Closed, true, false)
-		} else {
-			a.Kind |= KindRSTOutOfWindow
-		}
+		c.reset(seg, s, a)
 		return
 	}
 
 	// What the sender's own segment proves about the sender.
 	if f&FlagSYN != 0 {
-		if f&FlagACK == 0 {
-			// RFC 793 3.4 figure 7: OPEN call, SYN sent.
-			switch snd.State {
-			case Closed, Listen:
-				c.setState(a, seg, s, SynSent, false, false)
-			case SynSent:
-				c.confirm(s)
-			}
-		} else {
-			// RFC 793 3.4: LISTEN, SYN received, SYN-ACK sent. From
-			// SYN_SENT this is a simultaneous open (figure 8).
-			switch snd.State {
-			case Closed, Listen, SynSent:
-				c.setState(a, seg, s, SynReceived, false, false)
-			case SynReceived:
-				c.confirm(s)
-			}
-		}
+		c.sentSYN(seg, s, a)
 	}
 	if f&FlagACK != 0 {
-		switch snd.State {
-		case SynSent:
-			// RFC 793 3.9 SYN-SENT: our SYN is acknowledged and the
-			// peer's SYN received; the ACK that completes the handshake.
-			if f&FlagSYN == 0 && rcv.flags&peerSawSYN != 0 && seg.Ack.GreaterThan(rcv.ISN) {
-				c.setState(a, seg, s, Established, false, false)
-			}
-		case SynReceived:
-			// RFC 793 3.9 SYN-RECEIVED: only an endpoint whose SYN was
-			// acknowledged sends an ordinary segment.
-			if f&FlagSYN == 0 {
-				c.setState(a, seg, s, Established, false, false)
-			}
-		case Established:
-			if f&FlagSYN == 0 {
-				c.confirm(s)
-			}
-		}
-		if acksFIN(seg, rcv) {
-			if snd.flags&peerRcvdFIN == 0 {
-				snd.flags |= peerRcvdFIN
-			}
-			c.receiveFIN(a, seg, s, false)
-		}
+		c.sentACK(seg, s, a)
 	}
 	if f&FlagFIN != 0 {
-		// RFC 793 3.5: CLOSE call, FIN sent.
-		switch snd.State {
-		case Established, SynReceived:
-			c.setState(a, seg, s, FinWait1, false, false)
-		case CloseWait:
-			c.setState(a, seg, s, LastAck, false, false)
-		case FinWait1, Closing, LastAck:
-			c.confirm(s)
-		}
+		c.sentFIN(seg, s, a)
 	}
-	if corrected && rcv.flags&peerSawFIN != 0 && !acksFIN(seg, rcv) {
+	if corrected && c.Peers[r].flags&peerSawFIN != 0 && !acksFIN(seg, &c.Peers[r]) {
 		// The peer's FIN had not arrived when this was sent; it is still
 		// in flight, so its delivery is assumed again.
-		c.receiveFIN(a, seg, s, true)
+		c.receiveFIN(a, seg, s, inferred)
 	}
 
 	// What the segment's delivery would do to the receiver.
 	if f&FlagSYN != 0 {
-		if f&FlagACK != 0 {
-			if rcv.State == SynSent && seg.Ack == rcv.ISN.Add(1) {
-				c.setState(a, seg, r, Established, true, false)
-			}
-		} else if rcv.State == SynSent && rcv.flags&peerSawSYN != 0 {
-			// Simultaneous open: SYN_SENT receiving a SYN.
-			c.setState(a, seg, r, SynReceived, true, false)
-		}
-		// A SYN to an endpoint that has shown nothing moves nobody: we
-		// cannot know whether a listener is there.
+		c.deliverSYN(seg, r, a)
 	}
 	if f&FlagACK != 0 {
-		if rcv.State == SynReceived && rcv.flags&peerSawSYN != 0 && seg.Ack.GreaterThan(rcv.ISN) && f&FlagSYN == 0 {
-			c.setState(a, seg, r, Established, true, false)
-		}
-		if rcv.flags&peerSawFIN != 0 && seg.Ack.GreaterThanEq(rcv.FinSeq.Add(1)) {
-			switch rcv.State {
-			case FinWait1:
-				c.setState(a, seg, r, FinWait2, true, false)
-			case Closing:
-				c.setState(a, seg, r, TimeWait, true, false)
-			case LastAck:
-				c.setState(a, seg, r, Closed, true, false)
-			}
-		}
+		c.deliverACK(seg, r, a)
 	}
 	if f&FlagFIN != 0 {
-		c.receiveFIN(a, seg, r, true)
+		// RFC 793 section 3.9 / RFC 9293 section 3.10.7.4, "eighth,
+		// check the FIN bit".
+		c.receiveFIN(a, seg, r, inferred)
 	}
 }
 
-// receiveFIN moves side to the state RFC 793 3.9 ("eighth, check the FIN
-// bit") gives an endpoint that receives its peer's FIN.
-func (c *Conn) receiveFIN(a *Analysis, seg *Segment, side Side, inferred bool) {
+// reset applies RST segment seg from side s. Its sender has aborted or never
+// had the connection (RFC 9293 section 3.10.5, ABORT call); the receiver
+// aborts if the RST is acceptable and ignores it otherwise (RFC 793 section
+// 3.4 "Reset Processing", RFC 9293 sections 3.5.3 and 3.10.7.4, "second,
+// check the RST bit").
+func (c *Conn) reset(seg *Segment, s Side, a *Analysis) {
+	c.Peers[s].flags |= peerSawRST
+	c.observe(a, seg, s, Closed)
+	if c.rstAcceptable(seg, s) {
+		a.Kind |= KindRSTInWindow
+		c.infer(a, seg, s.Other(), Closed)
+	} else {
+		a.Kind |= KindRSTOutOfWindow
+	}
+}
+
+// sentSYN moves side s on the SYN it sent in seg.
+func (c *Conn) sentSYN(seg *Segment, s Side, a *Analysis) {
+	snd := &c.Peers[s]
+	if seg.Flags&FlagACK == 0 {
+		// RFC 793 section 3.4 figure 7 / RFC 9293 section 3.10.1: OPEN
+		// call, SYN sent.
+		switch snd.State {
+		case Closed, Listen:
+			c.observe(a, seg, s, SynSent)
+		case SynSent:
+			c.confirm(s)
+		}
+		return
+	}
+	// RFC 793 section 3.4 / RFC 9293 section 3.10.7.2: LISTEN, SYN
+	// received, SYN-ACK sent. From SYN_SENT this is a simultaneous open
+	// (RFC 793 figure 8, RFC 9293 section 3.10.7.3).
+	switch snd.State {
+	case Closed, Listen, SynSent:
+		c.observe(a, seg, s, SynReceived)
+	case SynReceived:
+		c.confirm(s)
+	}
+}
+
+// sentACK moves side s on the acknowledgement it sent in seg: one that
+// completes its handshake, and one that acknowledges the peer's FIN.
+func (c *Conn) sentACK(seg *Segment, s Side, a *Analysis) {
+	snd, rcv := &c.Peers[s], &c.Peers[s.Other()]
+	f := seg.Flags
+	switch snd.State {
+	case SynSent:
+		// RFC 793 section 3.9 / RFC 9293 section 3.10.7.3, SYN-SENT: our
+		// SYN is acknowledged and the peer's SYN received; the ACK that
+		// completes the handshake.
+		if f&FlagSYN == 0 && rcv.flags&peerSawSYN != 0 && seg.Ack.GreaterThan(rcv.ISN) {
+			c.observe(a, seg, s, Established)
+		}
+	case SynReceived:
+		// RFC 793 section 3.9 / RFC 9293 section 3.10.7.4, SYN-RECEIVED:
+		// only an endpoint whose SYN was acknowledged sends an ordinary
+		// segment.
+		if f&FlagSYN == 0 {
+			c.observe(a, seg, s, Established)
+		}
+	case Established:
+		if f&FlagSYN == 0 {
+			c.confirm(s)
+		}
+	}
+	if acksFIN(seg, rcv) {
+		snd.flags |= peerRcvdFIN
+		c.receiveFIN(a, seg, s, observed)
+	}
+}
+
+// sentFIN moves side s on the FIN it sent in seg (RFC 793 section 3.5, RFC
+// 9293 sections 3.6 and 3.10.4: CLOSE call, FIN sent).
+func (c *Conn) sentFIN(seg *Segment, s Side, a *Analysis) {
+	switch c.Peers[s].State {
+	case Established, SynReceived:
+		c.observe(a, seg, s, FinWait1)
+	case CloseWait:
+		c.observe(a, seg, s, LastAck)
+	case FinWait1, Closing, LastAck:
+		c.confirm(s)
+	}
+}
+
+// deliverSYN moves receiver r as the delivery of SYN segment seg would.
+func (c *Conn) deliverSYN(seg *Segment, r Side, a *Analysis) {
+	rcv := &c.Peers[r]
+	if rcv.State != SynSent {
+		// A SYN to an endpoint that has shown nothing moves nobody: we
+		// cannot know whether a listener is there.
+		return
+	}
+	if seg.Flags&FlagACK != 0 {
+		// RFC 9293 section 3.10.7.3, SYN-SENT: a SYN-ACK acknowledging
+		// our SYN.
+		if seg.Ack == rcv.ISN.Add(1) {
+			c.infer(a, seg, r, Established)
+		}
+	} else if rcv.flags&peerSawSYN != 0 {
+		// Simultaneous open: SYN_SENT receiving a SYN (RFC 793 figure 8).
+		c.infer(a, seg, r, SynReceived)
+	}
+}
+
+// deliverACK moves receiver r as the delivery of the acknowledgement in seg
+// would (RFC 793 section 3.9 / RFC 9293 section 3.10.7.4, "fifth, check
+// the ACK field"): it completes r's passive open, or acknowledges r's FIN.
+func (c *Conn) deliverACK(seg *Segment, r Side, a *Analysis) {
+	rcv := &c.Peers[r]
+	if rcv.State == SynReceived && rcv.flags&peerSawSYN != 0 && seg.Ack.GreaterThan(rcv.ISN) && seg.Flags&FlagSYN == 0 {
+		c.infer(a, seg, r, Established)
+	}
+	if rcv.flags&peerSawFIN != 0 && seg.Ack.GreaterThanEq(rcv.FinSeq.Add(1)) {
+		switch rcv.State {
+		case FinWait1:
+			c.infer(a, seg, r, FinWait2)
+		case Closing:
+			c.infer(a, seg, r, TimeWait)
+		case LastAck:
+			c.infer(a, seg, r, Closed)
+		}
+	}
+}
+
+// receiveFIN moves side to the state RFC 793 section 3.9 (RFC 9293 section
+// 3.10.7.4, "eighth, check the FIN bit") gives an endpoint that receives its
+// peer's FIN: observed when side's own segment acknowledges the FIN,
+// inferred when side is the FIN's receiver.
+func (c *Conn) receiveFIN(a *Analysis, seg *Segment, side Side, ev evidence) {
 	p := &c.Peers[side]
 	switch p.State {
 	case Established, SynReceived:
-		c.setState(a, seg, side, CloseWait, inferred, false)
+		c.move(a, seg, side, CloseWait, ev)
 	case FinWait1:
 		if c.finAcked(side) {
-			c.setState(a, seg, side, TimeWait, inferred, false)
+			c.move(a, seg, side, TimeWait, ev)
 		} else {
-			c.setState(a, seg, side, Closing, inferred, false)
+			c.move(a, seg, side, Closing, ev)
 		}
 	case FinWait2:
-		c.setState(a, seg, side, TimeWait, inferred, false)
+		c.move(a, seg, side, TimeWait, ev)
 	case CloseWait, Closing, LastAck:
-		if !inferred {
+		if ev != inferred {
 			c.confirm(side)
 		}
 	case TimeWait:
 		// Acknowledging the peer's FIN proves TIME_WAIT when the peer had
 		// already acknowledged our FIN (its FIN carried that ACK).
-		if !inferred && c.finAcked(side) {
+		if ev != inferred && c.finAcked(side) {
 			c.confirm(side)
 		}
 	}
@@ -364,14 +478,14 @@ func (c *Conn) receiveFIN(a *Analysis, seg *Segment, side Side, inferred bool) {
 
 // finAcked reports whether side's FIN has been acknowledged by the other side.
 func (c *Conn) finAcked(side Side) bool {
-	p, o := &c.Peers[side], &c.Peers[side^1]
+	p, o := &c.Peers[side], &c.Peers[side.Other()]
 	return p.flags&peerSawFIN != 0 && o.flags&peerHaveAck != 0 && o.Ack.GreaterThanEq(p.FinSeq.Add(1))
 }
 
 // contradicts reports whether segment seg from side s shows that an inferred
 // state of s is wrong.
 func (c *Conn) contradicts(seg *Segment, s Side) bool {
-	p, o := &c.Peers[s], &c.Peers[s^1]
+	p, o := &c.Peers[s], &c.Peers[s.Other()]
 	f := seg.Flags
 	if f&FlagRST != 0 {
 		return false
@@ -402,7 +516,7 @@ func (c *Conn) contradicts(seg *Segment, s Side) bool {
 // undo returns the state side s was in before the inference that segment seg
 // contradicts (see contradicts).
 func (c *Conn) undo(seg *Segment, s Side) State {
-	p, o := &c.Peers[s], &c.Peers[s^1]
+	p, o := &c.Peers[s], &c.Peers[s.Other()]
 	f := seg.Flags
 	switch p.State {
 	case Established:
@@ -428,7 +542,7 @@ func (c *Conn) undo(seg *Segment, s Side) State {
 // rstAcceptable reports whether the receiver of RST segment seg (sent by s)
 // would accept it (RFC 793 3.4 "Reset Processing", RFC 5961 section 3).
 func (c *Conn) rstAcceptable(seg *Segment, s Side) bool {
-	snd, rcv := &c.Peers[s], &c.Peers[s^1]
+	snd, rcv := &c.Peers[s], &c.Peers[s.Other()]
 	if rcv.State == SynSent {
 		// In SYN-SENT a RST is acceptable if its ACK acknowledges the SYN.
 		return seg.Flags&FlagACK != 0 && seg.Ack.GreaterThan(rcv.ISN) && seg.Ack.LessThanEq(rcv.Next)
@@ -437,7 +551,7 @@ func (c *Conn) rstAcceptable(seg *Segment, s Side) bool {
 		// The receiver's window is unknown: accept.
 		return true
 	}
-	wnd := c.scaledWindow(s ^ 1)
+	wnd := c.scaledWindow(s.Other())
 	if wnd == 0 {
 		wnd = 1
 	}
@@ -449,13 +563,46 @@ func (c *Conn) rstAcceptable(seg *Segment, s Side) bool {
 	return snd.flags&peerHaveSeq != 0 && seg.Seq == snd.Next
 }
 
-// setState moves side s to state to because of seg, recording the transition
-// in a. An inferred change keeps Observed; an observed one updates it.
-func (c *Conn) setState(a *Analysis, seg *Segment, s Side, to State, inferred, correction bool) {
+// evidence is what a state change rests on.
+type evidence uint8
+
+const (
+	// observed: the endpoint's own segment proves the state.
+	observed evidence = iota
+	// inferred: the delivery of the other side's segment would cause it
+	// (shown with "?").
+	inferred
+	// corrected: the endpoint's own segment proves an earlier inference
+	// wrong, and it returns to a state its packets support (shown with "!").
+	corrected
+)
+
+// observe moves side s to state to because its own segment seg proves it.
+func (c *Conn) observe(a *Analysis, seg *Segment, s Side, to State) {
+	c.move(a, seg, s, to, observed)
+}
+
+// infer moves side s to state to because the delivery of the other side's
+// segment seg would: the move rests on an assumption, and Observed stays.
+func (c *Conn) infer(a *Analysis, seg *Segment, s Side, to State) {
+	c.move(a, seg, s, to, inferred)
+}
+
+// correct moves side s back to state to because its own segment seg
+// contradicts the inference that put it where it is.
+func (c *Conn) correct(a *Analysis, seg *Segment, s Side, to State) {
+	c.move(a, seg, s, to, corrected)
+}
+
+// move moves side s to state to because of seg, on evidence ev, recording
+// the transition in a. An inferred move keeps Observed; an observed or
+// corrected one updates it. A move to the current state records nothing,
+// but the endpoint's own segment confirms that state.
+func (c *Conn) move(a *Analysis, seg *Segment, s Side, to State, ev evidence) {
 	p := &c.Peers[s]
 	from := p.State
 	if from == to {
-		if !inferred {
+		if ev != inferred {
 			c.confirm(s)
 		}
 		return
@@ -464,7 +611,7 @@ func (c *Conn) setState(a *Analysis, seg *Segment, s Side, to State, inferred, c
 	if to == TimeWait {
 		p.flags |= peerWasTimeWait
 	}
-	if inferred {
+	if ev == inferred {
 		p.flags |= peerInferred
 	} else {
 		p.flags &^= peerInferred
@@ -473,7 +620,7 @@ func (c *Conn) setState(a *Analysis, seg *Segment, s Side, to State, inferred, c
 	if a.NTrans < maxTransitions {
 		a.Trans[a.NTrans] = Transition{
 			Time: seg.Time, Frame: seg.Frame, Side: s, From: from, To: to,
-			Inferred: inferred, Correction: correction,
+			Inferred: ev == inferred, Correction: ev == corrected,
 		}
 		a.NTrans++
 	}
@@ -545,14 +692,14 @@ func (c *Conn) startsNewIncarnation(seg *Segment, s Side) bool {
 // ACK acknowledges something the other side sent, and its sequence number is
 // near what s has sent.
 func (c *Conn) fits(seg *Segment, s Side) bool {
-	snd, rcv := &c.Peers[s], &c.Peers[s^1]
+	snd, rcv := &c.Peers[s], &c.Peers[s.Other()]
 	if seg.Flags&FlagACK != 0 && rcv.flags&peerHaveSeq != 0 {
 		if !seg.Ack.InRange(rcv.ISN, rcv.Next.Add(2)) {
 			return false
 		}
 	}
 	if snd.flags&peerHaveSeq != 0 {
-		wnd := c.scaledWindow(s ^ 1)
+		wnd := c.scaledWindow(s.Other())
 		if wnd < 1<<16 {
 			wnd = 1 << 16
 		}
