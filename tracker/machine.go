@@ -56,17 +56,54 @@ func (c *Conn) sequence(seg *Segment, s Side, a *Analysis) {
 		a.Kind |= KindOddFlags
 	}
 	snd.options(seg)
-	keepalive := snd.sequenceSpace(seg, rcv, a)
+
+	// Sequence space: where the segment falls in what its sender has sent.
+	seqLen := seg.SeqLen()
+	end := seg.Seq.Add(seqLen)
+	keepalive := false
+	switch {
+	case f&FlagSYN != 0:
+		snd.synSequence(seg, end, a)
+	case snd.flags&peerHaveSeq == 0:
+		snd.pickUp(seg, end, a)
+	case f&(FlagRST|FlagFIN) == 0 && seg.PayloadLen <= 1 && seg.Seq.Add(1) == snd.Next:
+		keepalive = true
+		snd.probe(rcv, a)
+	case seqLen == 0:
+		if f&FlagRST == 0 && seg.Seq.GreaterThan(snd.Next) {
+			a.Kind |= KindGap
+			snd.Next = seg.Seq
+		}
+	case end.LessThanEq(snd.Next):
+		a.Kind |= KindRetransmission
+		snd.Retrans++
+	default:
+		snd.newData(seg, rcv, a)
+		snd.countPayload(seg)
+		snd.Next = end
+	}
+
 	if f&FlagFIN != 0 {
 		c.sentFINSequence(seg, s, a)
 	}
+
+	// ACK: an advance (RFC 9293 section 3.10.7.4, "fifth, check the ACK
+	// field"), or the same acknowledgement again.
 	if f&FlagACK != 0 {
-		snd.ackNumber(seg, rcv, keepalive, a)
+		switch {
+		case snd.flags&peerHaveAck == 0 || seg.Ack.GreaterThan(snd.Ack):
+			snd.Ack = seg.Ack
+			snd.flags |= peerHaveAck
+			a.Kind |= KindAckAdvanced
+		case seqLen == 0 && f&FlagRST == 0 && !keepalive && seg.Ack == snd.Ack:
+			snd.sameAck(seg, rcv, a)
+		}
 	}
 	rcv.flags &^= peerProbePending
 	if keepalive {
 		snd.flags |= peerProbePending
 	}
+
 	if f&FlagRST == 0 {
 		snd.window(seg, a)
 	}
@@ -100,36 +137,6 @@ func (p *Peer) synOptions(seg *Segment) {
 	if seg.Flags&FlagACK != 0 {
 		p.flags |= peerSYNACK
 	}
-}
-
-// sequenceSpace places segment seg, sent by snd to rcv, in its sender's
-// sequence space: a SYN, the first segment seen mid-stream, a keepalive or
-// window probe, a pure ACK, a retransmission or new data. It advances
-// snd.Next and snd.Bytes and reports whether seg is a keepalive.
-func (snd *Peer) sequenceSpace(seg *Segment, rcv *Peer, a *Analysis) (keepalive bool) {
-	f := seg.Flags
-	seqLen := seg.SeqLen()
-	end := seg.Seq.Add(seqLen)
-	switch {
-	case f&FlagSYN != 0:
-		snd.synSequence(seg, end, a)
-	case snd.flags&peerHaveSeq == 0:
-		snd.pickUp(seg, end, a)
-	case f&(FlagRST|FlagFIN) == 0 && seg.PayloadLen <= 1 && seg.Seq.Add(1) == snd.Next:
-		snd.probe(rcv, a)
-		return true
-	case seqLen == 0:
-		if f&FlagRST == 0 && seg.Seq.GreaterThan(snd.Next) {
-			a.Kind |= KindGap
-			snd.Next = seg.Seq
-		}
-	case end.LessThanEq(snd.Next):
-		a.Kind |= KindRetransmission
-		snd.Retrans++
-	default:
-		snd.newData(seg, end, rcv, a)
-	}
-	return false
 }
 
 // synSequence places SYN segment seg (whose sequence space ends at end): the
@@ -185,24 +192,26 @@ func (snd *Peer) probe(rcv *Peer, a *Analysis) {
 	}
 }
 
-// newData accounts segment seg (sequence space ending at end), which reaches
-// beyond what its sender sent before: a gap if it starts beyond it, a window
-// probe if it is sent into rcv's zero window, and its new bytes.
-func (snd *Peer) newData(seg *Segment, end seqnum.Value, rcv *Peer, a *Analysis) {
+// newData classifies segment seg (not a SYN), sent by snd to rcv, which
+// reaches beyond what snd sent before: new data, and a gap if it starts
+// beyond it, or a window probe if it is sent into rcv's zero window (RFC
+// 9293 section 3.8.6.1).
+func (snd *Peer) newData(seg *Segment, rcv *Peer, a *Analysis) {
 	if seg.Seq.GreaterThan(snd.Next) {
 		a.Kind |= KindGap
-	}
-	if rcv.flags&peerZeroWin != 0 && seg.PayloadLen > 0 && seg.Seq == snd.Next {
+	} else if seg.Seq == snd.Next && rcv.flags&peerZeroWin != 0 && seg.PayloadLen > 0 {
 		a.Kind |= KindWindowProbe
 	}
-	// No SYN here (synSequence takes those): the payload starts at SEG.SEQ.
-	payloadEnd := seg.Seq.Add(seqnum.Size(seg.PayloadLen))
-	from := seqnum.Max(seg.Seq, snd.Next)
-	if payloadEnd.GreaterThan(from) {
-		snd.Bytes += uint64(from.Size(payloadEnd))
-	}
-	snd.Next = end
 	a.Kind |= KindNewData
+}
+
+// countPayload adds to snd.Bytes the payload bytes of segment seg (not a
+// SYN) beyond what snd sent before, so each sequence number counts once.
+func (snd *Peer) countPayload(seg *Segment) {
+	from, to := seqnum.Max(seg.Seq, snd.Next), seg.Seq.Add(seqnum.Size(seg.PayloadLen))
+	if to.GreaterThan(from) {
+		snd.Bytes += uint64(from.Size(to))
+	}
 }
 
 // sentFINSequence records the sequence number of the FIN in segment seg
@@ -226,29 +235,21 @@ func (c *Conn) sentFINSequence(seg *Segment, s Side, a *Analysis) {
 	}
 }
 
-// ackNumber follows the acknowledgement number of segment seg, sent by snd
-// to rcv: an advance (RFC 9293 section 3.10.7.4, "fifth, check the ACK
-// field"), or for a segment without sequence space, the answer to a probe,
-// a window update, or a duplicate ACK (RFC 5681 section 2).
-func (snd *Peer) ackNumber(seg *Segment, rcv *Peer, keepalive bool, a *Analysis) {
+// sameAck classifies segment seg, without sequence space, that repeats the
+// acknowledgement its sender snd sent before: the answer to rcv's probe, a
+// window update, or (Wireshark's rule) a duplicate ACK (RFC 5681 section 2).
+func (snd *Peer) sameAck(seg *Segment, rcv *Peer, a *Analysis) {
 	switch {
-	case snd.flags&peerHaveAck == 0 || seg.Ack.GreaterThan(snd.Ack):
-		snd.Ack = seg.Ack
-		snd.flags |= peerHaveAck
-		a.Kind |= KindAckAdvanced
-	case seg.SeqLen() == 0 && seg.Flags&FlagRST == 0 && !keepalive && seg.Ack == snd.Ack:
-		switch {
-		case rcv.flags&peerProbePending != 0:
-			a.Kind |= KindKeepaliveAck
-		case seg.Window != snd.Window:
-			a.Kind |= KindWindowUpdate
-		case rcv.Next.GreaterThan(seg.Ack):
-			// Wireshark's rule: same ACK, same window, no data,
-			// while the other side has unacknowledged data.
-			a.Kind |= KindDupAck
-			if snd.DupAcks < ^uint16(0) {
-				snd.DupAcks++
-			}
+	case rcv.flags&peerProbePending != 0:
+		a.Kind |= KindKeepaliveAck
+	case seg.Window != snd.Window:
+		a.Kind |= KindWindowUpdate
+	case rcv.Next.GreaterThan(seg.Ack):
+		// Same ACK, same window, no data, while the other side has
+		// unacknowledged data.
+		a.Kind |= KindDupAck
+		if snd.DupAcks < ^uint16(0) {
+			snd.DupAcks++
 		}
 	}
 }
@@ -277,15 +278,11 @@ const peerProbePending uint16 = 1 << 15
 // section 3.10.7, "SEGMENT ARRIVES"). Before either, the segment may
 // correct an inference about its sender; a RST ends both.
 func (c *Conn) transition(seg *Segment, s Side, a *Analysis) {
+	snd, rcv := &c.Peers[s], &c.Peers[s.Other()]
 	f := seg.Flags
 	r := s.Other()
 
-	corrected := false
-	if c.Peers[s].flags&peerInferred != 0 && c.contradicts(seg, s) {
-		c.correct(a, seg, s, c.undo(seg, s))
-		a.Kind |= KindCorrection
-		corrected = true
-	}
+	corrected := snd.flags&peerInferred != 0 && c.correctInference(seg, s, a)
 	if f&FlagRST != 0 {
 		c.reset(seg, s, a)
 		return
@@ -296,22 +293,30 @@ func (c *Conn) transition(seg *Segment, s Side, a *Analysis) {
 		c.sentSYN(seg, s, a)
 	}
 	if f&FlagACK != 0 {
-		c.sentACK(seg, s, a)
+		switch {
+		case snd.State.Handshaking():
+			c.sentHandshakeACK(seg, s, a)
+		case snd.State == Established && f&FlagSYN == 0:
+			c.confirm(s)
+		}
+		if acksFIN(seg, rcv) {
+			c.sentFINACK(seg, s, a)
+		}
 	}
 	if f&FlagFIN != 0 {
 		c.sentFIN(seg, s, a)
 	}
-	if corrected && c.Peers[r].flags&peerSawFIN != 0 && !acksFIN(seg, &c.Peers[r]) {
+	if corrected && rcv.flags&peerSawFIN != 0 && !acksFIN(seg, rcv) {
 		// The peer's FIN had not arrived when this was sent; it is still
 		// in flight, so its delivery is assumed again.
 		c.receiveFIN(a, seg, s, inferred)
 	}
 
 	// What the segment's delivery would do to the receiver.
-	if f&FlagSYN != 0 {
+	if f&FlagSYN != 0 && rcv.State == SynSent {
 		c.deliverSYN(seg, r, a)
 	}
-	if f&FlagACK != 0 {
+	if f&FlagACK != 0 && rcv.State.AwaitsACK() {
 		c.deliverACK(seg, r, a)
 	}
 	if f&FlagFIN != 0 {
@@ -319,6 +324,17 @@ func (c *Conn) transition(seg *Segment, s Side, a *Analysis) {
 		// check the FIN bit".
 		c.receiveFIN(a, seg, r, inferred)
 	}
+}
+
+// correctInference undoes an inferred state of side s that its own segment
+// seg contradicts (see contradicts and undo), and reports whether it did.
+func (c *Conn) correctInference(seg *Segment, s Side, a *Analysis) bool {
+	if !c.contradicts(seg, s) {
+		return false
+	}
+	c.correct(a, seg, s, c.undo(seg, s))
+	a.Kind |= KindCorrection
+	return true
 }
 
 // reset applies RST segment seg from side s. Its sender has aborted or never
@@ -362,35 +378,34 @@ func (c *Conn) sentSYN(seg *Segment, s Side, a *Analysis) {
 	}
 }
 
-// sentACK moves side s on the acknowledgement it sent in seg: one that
-// completes its handshake, and one that acknowledges the peer's FIN.
-func (c *Conn) sentACK(seg *Segment, s Side, a *Analysis) {
-	snd, rcv := &c.Peers[s], &c.Peers[s.Other()]
-	f := seg.Flags
-	switch snd.State {
+// sentHandshakeACK moves side s, in SYN_SENT or SYN_RECEIVED, on the ACK
+// it sent in seg: the one that completes its side of the handshake.
+func (c *Conn) sentHandshakeACK(seg *Segment, s Side, a *Analysis) {
+	if seg.Flags&FlagSYN != 0 {
+		return // a SYN-ACK: see sentSYN
+	}
+	switch c.Peers[s].State {
 	case SynSent:
 		// RFC 793 section 3.9 / RFC 9293 section 3.10.7.3, SYN-SENT: our
 		// SYN is acknowledged and the peer's SYN received; the ACK that
 		// completes the handshake.
-		if f&FlagSYN == 0 && rcv.flags&peerSawSYN != 0 && seg.Ack.GreaterThan(rcv.ISN) {
+		if rcv := &c.Peers[s.Other()]; rcv.flags&peerSawSYN != 0 && seg.Ack.GreaterThan(rcv.ISN) {
 			c.observe(a, seg, s, Established)
 		}
 	case SynReceived:
 		// RFC 793 section 3.9 / RFC 9293 section 3.10.7.4, SYN-RECEIVED:
 		// only an endpoint whose SYN was acknowledged sends an ordinary
 		// segment.
-		if f&FlagSYN == 0 {
-			c.observe(a, seg, s, Established)
-		}
-	case Established:
-		if f&FlagSYN == 0 {
-			c.confirm(s)
-		}
+		c.observe(a, seg, s, Established)
 	}
-	if acksFIN(seg, rcv) {
-		snd.flags |= peerRcvdFIN
-		c.receiveFIN(a, seg, s, observed)
-	}
+}
+
+// sentFINACK moves side s on its segment seg that acknowledges the peer's
+// FIN: s has received it (RFC 9293 section 3.10.7.4, "eighth, check the
+// FIN bit"), which its own segment proves.
+func (c *Conn) sentFINACK(seg *Segment, s Side, a *Analysis) {
+	c.Peers[s].flags |= peerRcvdFIN
+	c.receiveFIN(a, seg, s, observed)
 }
 
 // sentFIN moves side s on the FIN it sent in seg (RFC 793 section 3.5, RFC
@@ -406,14 +421,11 @@ func (c *Conn) sentFIN(seg *Segment, s Side, a *Analysis) {
 	}
 }
 
-// deliverSYN moves receiver r as the delivery of SYN segment seg would.
+// deliverSYN moves receiver r, in SYN_SENT, as the delivery of SYN segment
+// seg would. (A SYN to an endpoint that has shown nothing moves nobody: we
+// cannot know whether a listener is there.)
 func (c *Conn) deliverSYN(seg *Segment, r Side, a *Analysis) {
 	rcv := &c.Peers[r]
-	if rcv.State != SynSent {
-		// A SYN to an endpoint that has shown nothing moves nobody: we
-		// cannot know whether a listener is there.
-		return
-	}
 	if seg.Flags&FlagACK != 0 {
 		// RFC 9293 section 3.10.7.3, SYN-SENT: a SYN-ACK acknowledging
 		// our SYN.
@@ -426,9 +438,10 @@ func (c *Conn) deliverSYN(seg *Segment, r Side, a *Analysis) {
 	}
 }
 
-// deliverACK moves receiver r as the delivery of the acknowledgement in seg
-// would (RFC 793 section 3.9 / RFC 9293 section 3.10.7.4, "fifth, check
-// the ACK field"): it completes r's passive open, or acknowledges r's FIN.
+// deliverACK moves receiver r, waiting for an acknowledgement (see
+// State.AwaitsACK), as the delivery of the ACK in seg would (RFC 793
+// section 3.9 / RFC 9293 section 3.10.7.4, "fifth, check the ACK field"):
+// it completes r's passive open, or acknowledges r's FIN.
 func (c *Conn) deliverACK(seg *Segment, r Side, a *Analysis) {
 	rcv := &c.Peers[r]
 	if rcv.State == SynReceived && rcv.flags&peerSawSYN != 0 && seg.Ack.GreaterThan(rcv.ISN) && seg.Flags&FlagSYN == 0 {
