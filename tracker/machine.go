@@ -278,11 +278,17 @@ const peerProbePending uint16 = 1 << 15
 // section 3.10.7, "SEGMENT ARRIVES"). Before either, the segment may
 // correct an inference about its sender; a RST ends both.
 func (c *Conn) transition(seg *Segment, s Side, a *Analysis) {
-	snd, rcv := &c.Peers[s], &c.Peers[s.Other()]
-	f := seg.Flags
 	r := s.Other()
+	snd, rcv := &c.Peers[s], &c.Peers[r]
+	f := seg.Flags
 
-	corrected := snd.flags&peerInferred != 0 && c.correctInference(seg, s, a)
+	corrected := false
+	if snd.flags&peerInferred != 0 && c.contradicts(seg, s) {
+		// The sender's own segment proves an inference about it wrong.
+		c.correct(a, seg, s, c.undo(seg, s))
+		a.Kind |= KindCorrection
+		corrected = true
+	}
 	if f&FlagRST != 0 {
 		c.reset(seg, s, a)
 		return
@@ -293,11 +299,13 @@ func (c *Conn) transition(seg *Segment, s Side, a *Analysis) {
 		c.sentSYN(seg, s, a)
 	}
 	if f&FlagACK != 0 {
-		switch {
-		case snd.State.Handshaking():
+		switch snd.State {
+		case SynSent, SynReceived:
 			c.sentHandshakeACK(seg, s, a)
-		case snd.State == Established && f&FlagSYN == 0:
-			c.confirm(s)
+		case Established:
+			if f&FlagSYN == 0 {
+				c.confirm(s)
+			}
 		}
 		if acksFIN(seg, rcv) {
 			c.sentFINACK(seg, s, a)
@@ -316,7 +324,7 @@ func (c *Conn) transition(seg *Segment, s Side, a *Analysis) {
 	if f&FlagSYN != 0 && rcv.State == SynSent {
 		c.deliverSYN(seg, r, a)
 	}
-	if f&FlagACK != 0 && rcv.State.AwaitsACK() {
+	if f&FlagACK != 0 && rcv.awaitsACK() {
 		c.deliverACK(seg, r, a)
 	}
 	if f&FlagFIN != 0 {
@@ -324,17 +332,6 @@ func (c *Conn) transition(seg *Segment, s Side, a *Analysis) {
 		// check the FIN bit".
 		c.receiveFIN(a, seg, r, inferred)
 	}
-}
-
-// correctInference undoes an inferred state of side s that its own segment
-// seg contradicts (see contradicts and undo), and reports whether it did.
-func (c *Conn) correctInference(seg *Segment, s Side, a *Analysis) bool {
-	if !c.contradicts(seg, s) {
-		return false
-	}
-	c.correct(a, seg, s, c.undo(seg, s))
-	a.Kind |= KindCorrection
-	return true
 }
 
 // reset applies RST segment seg from side s. Its sender has aborted or never
@@ -376,6 +373,14 @@ func (c *Conn) sentSYN(seg *Segment, s Side, a *Analysis) {
 	case SynReceived:
 		c.confirm(s)
 	}
+}
+
+// awaitsACK reports whether an acknowledgement can move p: p waits for the
+// ACK of its SYN (SYN_RECEIVED) or of its FIN (FIN_WAIT_1, CLOSING or
+// LAST_ACK once it sent one), as RFC 9293 section 3.10.7.4 ("fifth, check
+// the ACK field") lists. (SYN_SENT waits for a SYN-ACK: see deliverSYN.)
+func (p *Peer) awaitsACK() bool {
+	return p.State == SynReceived || p.flags&peerSawFIN != 0
 }
 
 // sentHandshakeACK moves side s, in SYN_SENT or SYN_RECEIVED, on the ACK
@@ -439,7 +444,7 @@ func (c *Conn) deliverSYN(seg *Segment, r Side, a *Analysis) {
 }
 
 // deliverACK moves receiver r, waiting for an acknowledgement (see
-// State.AwaitsACK), as the delivery of the ACK in seg would (RFC 793
+// awaitsACK), as the delivery of the ACK in seg would (RFC 793
 // section 3.9 / RFC 9293 section 3.10.7.4, "fifth, check the ACK field"):
 // it completes r's passive open, or acknowledges r's FIN.
 func (c *Conn) deliverACK(seg *Segment, r Side, a *Analysis) {

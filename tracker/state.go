@@ -86,14 +86,6 @@ func (s State) Synchronized() bool { return s >= Established && s < numStates }
 // Handshaking reports whether the endpoint is in SYN_SENT or SYN_RECEIVED.
 func (s State) Handshaking() bool { return s == SynSent || s == SynReceived }
 
-// AwaitsACK reports whether an acknowledgement can move the endpoint: it
-// waits for the ACK of its SYN (SYN_RECEIVED) or of its FIN (FIN_WAIT_1,
-// CLOSING, LAST_ACK), as RFC 9293 section 3.10.7.4 ("fifth, check the ACK
-// field") lists. SYN_SENT waits for a SYN-ACK instead.
-func (s State) AwaitsACK() bool {
-	return 1<<s&(1<<SynReceived|1<<FinWait1|1<<Closing|1<<LastAck) != 0
-}
-
 // SentFIN reports whether the endpoint has sent its FIN in this state.
 func (s State) SentFIN() bool {
 	switch s {
