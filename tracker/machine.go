@@ -5,11 +5,21 @@ import "github.com/wirestate/wirestate/tracker/seqnum"
 // This file holds the per-segment state machine. A segment seen leaving
 // endpoint S proves what S did (sent a SYN, a FIN, acknowledged data); its
 // delivery to the receiver R is only assumed. So each segment first moves S
-// on what it proves ("observed"), then moves R on what R would do if the
-// segment arrives ("inferred"). When a later segment from R contradicts an
+// on what it proves (observe), then moves R on what R would do if the
+// segment arrives (infer). When a later segment from R contradicts an
 // inference (R retransmits the FIN it was assumed to have had acknowledged),
 // the inference is undone: R returns to the last state its own packets
-// proved, and the change is marked as a correction.
+// proved (correct).
+//
+// Each segment goes through two passes, in the manner of gVisor's netstack
+// (pkg/tcpip/transport/tcp): sequence, the per-direction bookkeeping (options,
+// sequence space, FIN, ACK, window), then transition, the state changes
+// (what the sender proves: sentSYN, sentHandshakeACK, sentFINACK, sentFIN;
+// what delivery would do to the receiver: deliverSYN, deliverACK,
+// receiveFIN). The common case, a segment between ESTABLISHED endpoints, is
+// dispatched inline in sequence and transition; only rarer events (the
+// handshake, a close, a repeated ACK) call out to their phase's method, which
+// keeps the per-segment cost of a single long function.
 
 // apply updates c with segment seg sent by side s and fills a.
 func (c *Conn) apply(seg *Segment, s Side, a *Analysis) {
@@ -48,7 +58,8 @@ func (c *Conn) applyStale(seg *Segment, s Side, a *Analysis) {
 
 // sequence does the per-direction sequence-space bookkeeping and classifies
 // the segment (retransmission, keepalive, duplicate ACK, ...), phase by
-// phase: options, sequence space, FIN, ACK, window. It moves no state.
+// phase: options, sequence space, FIN, ACK, window. It moves neither
+// endpoint's RFC 793 state; transition does.
 func (c *Conn) sequence(seg *Segment, s Side, a *Analysis) {
 	snd, rcv := &c.Peers[s], &c.Peers[s.Other()]
 	f := seg.Flags
@@ -67,14 +78,18 @@ func (c *Conn) sequence(seg *Segment, s Side, a *Analysis) {
 	case snd.flags&peerHaveSeq == 0:
 		snd.pickUp(seg, end, a)
 	case f&(FlagRST|FlagFIN) == 0 && seg.PayloadLen <= 1 && seg.Seq.Add(1) == snd.Next:
+		// SEG.SEQ = SND.NXT-1 with at most one byte: a keepalive.
 		keepalive = true
 		snd.probe(rcv, a)
 	case seqLen == 0:
+		// No sequence space (a pure ACK or a RST): one beyond SND.NXT
+		// says segments were not captured.
 		if f&FlagRST == 0 && seg.Seq.GreaterThan(snd.Next) {
 			a.Kind |= KindGap
 			snd.Next = seg.Seq
 		}
 	case end.LessThanEq(snd.Next):
+		// All of it sent before: a retransmission (RFC 9293 section 3.8.1).
 		a.Kind |= KindRetransmission
 		snd.Retrans++
 	default:
@@ -303,6 +318,7 @@ func (c *Conn) transition(seg *Segment, s Side, a *Analysis) {
 		case SynSent, SynReceived:
 			c.sentHandshakeACK(seg, s, a)
 		case Established:
+			// An ordinary segment proves ESTABLISHED.
 			if f&FlagSYN == 0 {
 				c.confirm(s)
 			}
@@ -558,7 +574,8 @@ func (c *Conn) undo(seg *Segment, s Side) State {
 }
 
 // rstAcceptable reports whether the receiver of RST segment seg (sent by s)
-// would accept it (RFC 793 3.4 "Reset Processing", RFC 5961 section 3).
+// would accept it (RFC 793 3.4 "Reset Processing", RFC 9293 section 3.5.3,
+// RFC 5961 section 3).
 func (c *Conn) rstAcceptable(seg *Segment, s Side) bool {
 	snd, rcv := &c.Peers[s], &c.Peers[s.Other()]
 	if rcv.State == SynSent {
@@ -667,7 +684,8 @@ func (c *Conn) updateDone(now int64) {
 }
 
 // expireTimeWait moves endpoints in TIME_WAIT to CLOSED when the 2MSL timer
-// has run out by time now (RFC 793 3.9, "Timeouts"), returning the changes.
+// has run out by time now (RFC 793 3.9 / RFC 9293 section 3.10.8,
+// "Timeouts"), returning the changes.
 func (c *Conn) expireTimeWait(now, twoMSL int64, out []Transition) []Transition {
 	if c.Flags&ConnDone == 0 || now < c.DoneAt+twoMSL {
 		return out
