@@ -15,7 +15,7 @@ const (
 	Resp Side = 1
 )
 
-// Other returns the opposite side.
+// Other returns the opposite side: the receiver of what side s sends.
 func (s Side) Other() Side { return s ^ 1 }
 
 // String returns "orig" or "resp", as the JSON output and manifests name sides.
@@ -339,7 +339,7 @@ func (c *Conn) RelSeq(s Side, seq seqnum.Value) uint32 {
 func (c *Conn) scaledWindow(s Side) uint32 {
 	p := &c.Peers[s]
 	w := uint32(p.Window)
-	if p.flags&peerWScale != 0 && c.Peers[s^1].flags&peerWScale != 0 {
+	if p.flags&peerWScale != 0 && c.Peers[s.Other()].flags&peerWScale != 0 {
 		sh := p.WScale
 		if sh > 14 {
 			sh = 14
@@ -354,7 +354,7 @@ func (c *Conn) scaledWindow(s Side) uint32 {
 // window is never scaled (RFC 7323 section 2.2).
 func (c *Conn) segmentWindow(seg *Segment, s Side) uint32 {
 	w := uint32(seg.Window)
-	if seg.Flags&FlagSYN == 0 && c.Peers[s].flags&peerWScale != 0 && c.Peers[s^1].flags&peerWScale != 0 {
+	if seg.Flags&FlagSYN == 0 && c.Peers[s].flags&peerWScale != 0 && c.Peers[s.Other()].flags&peerWScale != 0 {
 		w <<= min(c.Peers[s].WScale, 14)
 	}
 	return w

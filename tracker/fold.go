@@ -51,7 +51,7 @@ func (f *Folded) Add(c *Conn, victim Side) {
 	if c.Peers[Resp].SawSYNACK() {
 		f.Answered++
 	}
-	source := c.Endpoint(victim ^ 1).Addr
+	source := c.Endpoint(victim.Other()).Addr
 	f.Sources.Add(&source)
 }
 

@@ -1,15 +1,17 @@
-package tracker
+package tracker_test
 
 import (
 	"testing"
 
+	. "github.com/wirestate/wirestate/tracker"
 	"github.com/wirestate/wirestate/tracker/seqnum"
+	tt "github.com/wirestate/wirestate/tracker/trackertest"
 )
 
 // invariantObserver checks, after every segment, what must always hold.
 type invariantObserver struct {
 	t  *testing.T
-	sh *shard
+	tr *Tracker
 }
 
 func (o *invariantObserver) Packet(a *Analysis) {
@@ -24,32 +26,11 @@ func (o *invariantObserver) Packet(a *Analysis) {
 			o.t.Fatalf("frame %d: invalid state %d", a.Seg.Frame, st)
 		}
 	}
-	if o.sh == nil {
+	if o.tr == nil {
 		return
 	}
-	sh := o.sh
-	detached := 0
-	live := 0
-	for idx := 0; idx < sh.slab.n; idx++ {
-		{
-			c := sh.slab.at(idx)
-			if c.UID == 0 {
-				continue
-			}
-			live++
-			if c.Flags&ConnReincarnated != 0 {
-				detached++
-				continue
-			}
-			idx := sh.table.find(sh.hasher.pair(&c.Orig, &c.Resp), &c.Orig, &c.Resp, &sh.slab)
-			if idx < 0 || sh.slab.at(idx) != c {
-				o.t.Fatalf("frame %d: connection %v held but not found under its key", a.Seg.Frame, c.UID)
-			}
-		}
-	}
-	if live != sh.slab.live || sh.table.n+detached != live || sh.slab.live < 0 || sh.table.n < 0 {
-		o.t.Fatalf("frame %d: %d live connections, slab says %d, table holds %d plus %d detached",
-			a.Seg.Frame, live, sh.slab.live, sh.table.n, detached)
+	if err := o.tr.CheckShard(0); err != nil {
+		o.t.Fatalf("frame %d: %v", a.Seg.Frame, err)
 	}
 }
 
@@ -115,19 +96,19 @@ func FuzzTracker(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		segs := segmentsFromBytes(data)
 		inv := &invariantObserver{t: t}
-		col := &collector{}
+		col := &tt.Collector{}
 		tr := New(Config{Inline: true, MaxConns: 3, MSL: 1e8, IdleTimeout: 1e10, Sink: col,
 			Observers: func(int, func(*Finding)) []Observer { return []Observer{inv} }})
-		inv.sh = tr.shards[0]
+		inv.tr = tr
 		for i := range segs {
 			tr.Feed(&segs[i])
 		}
 		st := tr.Close()
-		if uint64(len(col.recs)) != st.Conns {
-			t.Fatalf("%d records for %d connections", len(col.recs), st.Conns)
+		if uint64(len(col.Recs)) != st.Conns {
+			t.Fatalf("%d records for %d connections", len(col.Recs), st.Conns)
 		}
 		seen := map[UID]bool{}
-		for _, r := range col.recs {
+		for _, r := range col.Recs {
 			if seen[r.Conn.UID] {
 				t.Fatalf("connection %v emitted twice", r.Conn.UID)
 			}

@@ -210,7 +210,7 @@ func (h *History) setState(s Side, st ZeekEndpointState) {
 	if st == cur {
 		return
 	}
-	if !st.handshake() && cur.handshake() && h.state(s^1).handshake() {
+	if !st.handshake() && cur.handshake() && h.state(s.Other()).handshake() {
 		h.f |= fHandshakeDone
 	}
 	h.ep[s] = h.ep[s]&(epDidClose|epHole) | uint8(cur)<<3 | uint8(st)
@@ -399,7 +399,7 @@ func (h *History) observe(c *Conn, seg *Segment, s Side) {
 	}
 	f := seg.Flags
 	syn, fin, rst, ack := f&FlagSYN != 0, f&FlagFIN != 0, f&FlagRST != 0, f&FlagACK != 0
-	o := s ^ 1
+	o := s.Other()
 	isOrig := h.role(s) == Orig // stale after a flip below, as in Zeek
 	sndState, rcvState := h.state(s), h.state(o)
 	snd := &c.Peers[s]
@@ -489,7 +489,7 @@ func (h *History) observe(c *Conn, seg *Segment, s Side) {
 // a hole (epHole), the first sequence number plus the data bytes seen.
 // The FIN's sequence number is not data (AckReceived stops at it).
 func (h *History) ackGap(c *Conn, seg *Segment, s Side) bool {
-	p, snd := &c.Peers[s^1], &c.Peers[s]
+	p, snd := &c.Peers[s.Other()], &c.Peers[s]
 	if !p.HaveSeq() {
 		return false
 	}
@@ -500,7 +500,7 @@ func (h *History) ackGap(c *Conn, seg *Segment, s Side) bool {
 		return v
 	}
 	mark := clamp(p.Next)
-	if h.ep[s^1]&epHole != 0 {
+	if h.ep[s.Other()]&epHole != 0 {
 		mark = clamp(p.ISN.Add(1).Add(seqnum.Size(p.Bytes)))
 	}
 	if snd.HaveAck() {
@@ -565,7 +565,7 @@ func (h *History) updateHistory(c *Conn, seg *Segment, s Side) {
 func (h *History) machine(c *Conn, seg *Segment, s Side, isOrig bool) bool {
 	f := seg.Flags
 	syn, fin, rst, ack := f&FlagSYN != 0, f&FlagFIN != 0, f&FlagRST != 0, f&FlagACK != 0
-	o := s ^ 1
+	o := s.Other()
 	doClose := false
 	switch h.state(s) {
 	case ZeekInactive:
@@ -588,7 +588,7 @@ func (h *History) machine(c *Conn, seg *Segment, s Side, isOrig bool) bool {
 					h.setState(o, ZeekEstablished)
 				}
 				h.setState(s, ZeekEstablished)
-				if h.state(o) != ZeekPartial && zeekLongInactivityPort(c.Endpoint(h.zorig()^1).Port) {
+				if h.state(o) != ZeekPartial && zeekLongInactivityPort(c.Endpoint(h.zorig().Other()).Port) {
 					// connection_established: inactivity.zeek's
 					// port_inactivity_timeouts.
 					h.f |= fLongIdle
@@ -659,7 +659,7 @@ func (h *History) connectionClosed(c *Conn, seg *Segment, s Side) {
 		return
 	}
 	h.ep[s] |= epDidClose
-	o := s ^ 1
+	o := s.Other()
 	switch {
 	case h.state(s) == ZeekReset || h.didClose(o) || h.state(o) == ZeekInactive:
 		h.setTimer(c, zTimerClose, seg.Time)
@@ -681,14 +681,14 @@ func (h *History) isReuse(c *Conn, seg *Segment) bool {
 		if h.state(zo) != ZeekInactive {
 			return false // not a half connection
 		}
-		connOrig = zo ^ 1
+		connOrig = zo.Other()
 	}
 	if !h.didClose(Orig) && !h.didClose(Resp) {
 		if seg.Seq == h.startSeq(c, connOrig) {
 			return false
 		}
-		if f&FlagACK == 0 && h.state(connOrig) == ZeekSynAckSent && h.state(zo^1) == ZeekInactive &&
-			seg.Seq == h.startSeq(c, zo^1) {
+		if f&FlagACK == 0 && h.state(connOrig) == ZeekSynAckSent && h.state(zo.Other()) == ZeekInactive &&
+			seg.Seq == h.startSeq(c, zo.Other()) {
 			return false // a SYN/SYN-ACK reversal
 		}
 	}
@@ -699,7 +699,7 @@ func (h *History) isReuse(c *Conn, seg *Segment) bool {
 // its SYN (or one less than its first), or, for an endpoint that has sent
 // nothing, one less than the peer's acknowledgement.
 func (h *History) startSeq(c *Conn, s Side) seqnum.Value {
-	p, o := &c.Peers[s], &c.Peers[s^1]
+	p, o := &c.Peers[s], &c.Peers[s.Other()]
 	if h.state(s) != ZeekInactive && p.HaveSeq() {
 		return p.ISN
 	}
@@ -716,7 +716,7 @@ func (h *History) startSeq(c *Conn, s Side) seqnum.Value {
 func (h *History) zeekDue(c *Conn, now int64) (EndReason, bool) {
 	kind := h.timerKind()
 	zo := h.zorig()
-	os, rs := h.state(zo), h.state(zo^1)
+	os, rs := h.state(zo), h.state(zo.Other())
 	switch kind {
 	case zTimerClose:
 		if h.timerAt(c)+zeekCloseDelay <= now {
@@ -745,7 +745,7 @@ func (h *History) zeekDue(c *Conn, now int64) (EndReason, bool) {
 	// removes a connection idle for longer than tcp_connection_linger
 	// that is closed on one side and reset, half-closed or both closed,
 	// or that never got going.
-	oc, rc := h.didClose(zo), h.didClose(zo^1)
+	oc, rc := h.didClose(zo), h.didClose(zo.Other())
 	cond := (oc || rc) && ((oc && rc) || os == ZeekReset || rs == ZeekReset || os == ZeekInactive || rs == ZeekInactive)
 	if !cond && !(os == ZeekInactive && rs == ZeekInactive) {
 		return 0, false

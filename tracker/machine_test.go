@@ -1,23 +1,17 @@
-package tracker
+package tracker_test
 
 import (
 	"strings"
 	"testing"
-)
 
-// handshake opens A→B with client ISN 1000 and server ISN 5000.
-func handshake() *convo {
-	c := &convo{}
-	c.add("A", "S", 1000, 0, 0, 1e6).
-		add("B", "S.", 5000, 1001, 0, 1e6).
-		add("A", ".", 1001, 5001, 0, 1e6)
-	return c
-}
+	. "github.com/wirestate/wirestate/tracker"
+	tt "github.com/wirestate/wirestate/tracker/trackertest"
+)
 
 func TestStateMachine(t *testing.T) {
 	cases := []struct {
 		name       string
-		build      func() *convo
+		build      func() *tt.Convo
 		orig, resp State
 		// trans must appear in order within the record's transitions
 		// (each "side:STATE", with "?" for inferred, "!" for corrections).
@@ -26,46 +20,46 @@ func TestStateMachine(t *testing.T) {
 	}{
 		{
 			name: "client closes first",
-			build: func() *convo {
-				return handshake().add("A", "P.", 1001, 5001, 100, 1e6).
-					add("B", ".", 5001, 1101, 0, 1e6).
-					add("A", "F.", 1101, 5001, 0, 1e6).
-					add("B", ".", 5001, 1102, 0, 1e6).
-					add("B", "F.", 5001, 1102, 0, 1e6).
-					add("A", ".", 1102, 5002, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("A", "P.", 1001, 5001, 100, 1e6).
+					Add("B", ".", 5001, 1101, 0, 1e6).
+					Add("A", "F.", 1101, 5001, 0, 1e6).
+					Add("B", ".", 5001, 1102, 0, 1e6).
+					Add("B", "F.", 5001, 1102, 0, 1e6).
+					Add("A", ".", 1102, 5002, 0, 1e6)
 			},
 			orig: TimeWait, resp: Closed,
 			trans: "orig:SYN_SENT resp:SYN_RECEIVED orig:ESTABLISHED? resp:ESTABLISHED? orig:FIN_WAIT_1 resp:CLOSE_WAIT? orig:FIN_WAIT_2? resp:LAST_ACK orig:TIME_WAIT? resp:CLOSED?",
 		},
 		{
 			name: "server closes first",
-			build: func() *convo {
-				return handshake().add("B", "F.", 5001, 1001, 0, 1e6).
-					add("A", "F.", 1001, 5002, 0, 1e6).
-					add("B", ".", 5002, 1002, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("B", "F.", 5001, 1001, 0, 1e6).
+					Add("A", "F.", 1001, 5002, 0, 1e6).
+					Add("B", ".", 5002, 1002, 0, 1e6)
 			},
 			orig: Closed, resp: TimeWait,
 			trans: "resp:FIN_WAIT_1 orig:CLOSE_WAIT? orig:LAST_ACK resp:TIME_WAIT? orig:CLOSED?",
 		},
 		{
 			name: "simultaneous close",
-			build: func() *convo {
-				return handshake().add("A", "F.", 1001, 5001, 0, 1e6).
-					add("B", "F.", 5001, 1001, 0, 1e3).
-					add("A", ".", 1002, 5002, 0, 1e6).
-					add("B", ".", 5002, 1002, 0, 1e3)
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("A", "F.", 1001, 5001, 0, 1e6).
+					Add("B", "F.", 5001, 1001, 0, 1e3).
+					Add("A", ".", 1002, 5002, 0, 1e6).
+					Add("B", ".", 5002, 1002, 0, 1e3)
 			},
 			orig: TimeWait, resp: TimeWait,
 			trans: "orig:FIN_WAIT_1 resp:CLOSE_WAIT? resp:ESTABLISHED! resp:FIN_WAIT_1 resp:CLOSING? orig:CLOSING? resp:TIME_WAIT? orig:TIME_WAIT?",
 		},
 		{
 			name: "lost final ack: passive closer retransmits its FIN",
-			build: func() *convo {
-				return handshake().add("A", "F.", 1001, 5001, 0, 1e6).
-					add("B", "F.", 5001, 1002, 0, 1e6).
-					add("A", ".", 1002, 5002, 0, 1e6).
-					add("B", "F.", 5001, 1002, 0, 200e6).
-					add("A", ".", 1002, 5002, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("A", "F.", 1001, 5001, 0, 1e6).
+					Add("B", "F.", 5001, 1002, 0, 1e6).
+					Add("A", ".", 1002, 5002, 0, 1e6).
+					Add("B", "F.", 5001, 1002, 0, 200e6).
+					Add("A", ".", 1002, 5002, 0, 1e6)
 			},
 			orig: TimeWait, resp: Closed,
 			trans: "resp:LAST_ACK resp:CLOSED? resp:LAST_ACK! resp:CLOSED?",
@@ -73,8 +67,8 @@ func TestStateMachine(t *testing.T) {
 		},
 		{
 			name: "refused",
-			build: func() *convo {
-				return (&convo{}).add("A", "S", 1000, 0, 0, 1e6).add("B", "R.", 0, 1001, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.New().Add("A", "S", 1000, 0, 0, 1e6).Add("B", "R.", 0, 1001, 0, 1e6)
 			},
 			orig: Closed, resp: Closed,
 			trans: "orig:SYN_SENT orig:CLOSED?",
@@ -82,9 +76,9 @@ func TestStateMachine(t *testing.T) {
 		},
 		{
 			name: "SYN-ACK retransmitted after the handshake ACK (accept queue full, ACK dropped)",
-			build: func() *convo {
-				return handshake().add("A", "P.", 1001, 5001, 10, 1e6).
-					add("B", "S.", 5000, 1001, 0, 1e9)
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("A", "P.", 1001, 5001, 10, 1e6).
+					Add("B", "S.", 5000, 1001, 0, 1e9)
 			},
 			orig: Established, resp: SynReceived,
 			trans: "resp:ESTABLISHED? resp:SYN_RECEIVED!",
@@ -92,8 +86,8 @@ func TestStateMachine(t *testing.T) {
 		},
 		{
 			name: "unanswered SYN retransmitted",
-			build: func() *convo {
-				return (&convo{}).add("A", "S", 1000, 0, 0, 1e6).add("A", "S", 1000, 0, 0, 1e9).add("A", "S", 1000, 0, 0, 1e9)
+			build: func() *tt.Convo {
+				return tt.New().Add("A", "S", 1000, 0, 0, 1e6).Add("A", "S", 1000, 0, 0, 1e9).Add("A", "S", 1000, 0, 0, 1e9)
 			},
 			orig: SynSent, resp: Closed,
 			trans: "orig:SYN_SENT",
@@ -101,45 +95,44 @@ func TestStateMachine(t *testing.T) {
 		},
 		{
 			name: "half-close: server keeps sending after the client's FIN",
-			build: func() *convo {
-				return handshake().add("A", "F.", 1001, 5001, 0, 1e6).
-					add("B", ".", 5001, 1002, 0, 1e6).
-					add("B", "P.", 5001, 1002, 500, 1e6).
-					add("A", ".", 1002, 5501, 0, 1e6).
-					add("B", "F.", 5501, 1002, 0, 1e6).
-					add("A", ".", 1002, 5502, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("A", "F.", 1001, 5001, 0, 1e6).
+					Add("B", ".", 5001, 1002, 0, 1e6).
+					Add("B", "P.", 5001, 1002, 500, 1e6).
+					Add("A", ".", 1002, 5501, 0, 1e6).
+					Add("B", "F.", 5501, 1002, 0, 1e6).
+					Add("A", ".", 1002, 5502, 0, 1e6)
 			},
 			orig: TimeWait, resp: Closed,
 			trans: "orig:FIN_WAIT_1 resp:CLOSE_WAIT? orig:FIN_WAIT_2? resp:LAST_ACK orig:TIME_WAIT? resp:CLOSED?",
 		},
 		{
 			name: "sequence numbers wrap during the connection",
-			build: func() *convo {
-				c := &convo{}
-				return c.add("A", "S", 0xffffff00, 0, 0, 1e6).
-					add("B", "S.", 0xfffffff0, 0xffffff01, 0, 1e6).
-					add("A", ".", 0xffffff01, 0xfffffff1, 0, 1e6).
-					add("A", "P.", 0xffffff01, 0xfffffff1, 0x200, 1e6).
-					add("B", "P.", 0xfffffff1, 0x101, 0x100, 1e6).
-					add("A", "F.", 0x101, 0xf1, 0, 1e6).
-					add("B", "F.", 0xf1, 0x102, 0, 1e6).
-					add("A", ".", 0x102, 0xf2, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.New().Add("A", "S", 0xffffff00, 0, 0, 1e6).
+					Add("B", "S.", 0xfffffff0, 0xffffff01, 0, 1e6).
+					Add("A", ".", 0xffffff01, 0xfffffff1, 0, 1e6).
+					Add("A", "P.", 0xffffff01, 0xfffffff1, 0x200, 1e6).
+					Add("B", "P.", 0xfffffff1, 0x101, 0x100, 1e6).
+					Add("A", "F.", 0x101, 0xf1, 0, 1e6).
+					Add("B", "F.", 0xf1, 0x102, 0, 1e6).
+					Add("A", ".", 0x102, 0xf2, 0, 1e6)
 			},
 			orig: TimeWait, resp: Closed,
 			trans: "orig:FIN_WAIT_1 resp:LAST_ACK orig:TIME_WAIT? resp:CLOSED?",
 		},
 		{
 			name: "RST outside the window is ignored by the receiver",
-			build: func() *convo {
-				return handshake().add("B", ".", 5001, 1001, 0, 1e6).add("A", "R", 900000, 0, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("B", ".", 5001, 1001, 0, 1e6).Add("A", "R", 900000, 0, 0, 1e6)
 			},
 			orig: Closed, resp: Established,
 			kinds: KindRSTOutOfWindow,
 		},
 		{
 			name: "abort with SO_LINGER 0 (RST in window)",
-			build: func() *convo {
-				return handshake().add("B", ".", 5001, 1001, 0, 1e6).add("A", "R.", 1001, 5001, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("B", ".", 5001, 1001, 0, 1e6).Add("A", "R.", 1001, 5001, 0, 1e6)
 			},
 			orig: Closed, resp: Closed,
 			trans: "orig:CLOSED resp:CLOSED?",
@@ -147,10 +140,10 @@ func TestStateMachine(t *testing.T) {
 		},
 		{
 			name: "keepalive probes and their answers",
-			build: func() *convo {
-				return handshake().add("B", ".", 5001, 1001, 0, 1e6).
-					add("A", ".", 1000, 5001, 0, 10e9).
-					add("B", ".", 5001, 1001, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("B", ".", 5001, 1001, 0, 1e6).
+					Add("A", ".", 1000, 5001, 0, 10e9).
+					Add("B", ".", 5001, 1001, 0, 1e6)
 			},
 			orig: Established, resp: Established,
 			kinds: KindKeepalive | KindKeepaliveAck,
@@ -158,19 +151,19 @@ func TestStateMachine(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			recs := run(t, tc.build().segs, Config{})
+			recs := tt.RunRecorded(tc.build().Segs, Config{})
 			if len(recs) != 1 {
 				t.Fatalf("got %d connections, want 1", len(recs))
 			}
 			r := &recs[0]
 			if got := r.Conn.Peers[Orig].State; got != tc.orig {
-				t.Errorf("orig state %v, want %v (transitions %s)", got, tc.orig, transitionsString(r))
+				t.Errorf("orig state %v, want %v (transitions %s)", got, tc.orig, tt.Transitions(r))
 			}
 			if got := r.Conn.Peers[Resp].State; got != tc.resp {
-				t.Errorf("resp state %v, want %v (transitions %s)", got, tc.resp, transitionsString(r))
+				t.Errorf("resp state %v, want %v (transitions %s)", got, tc.resp, tt.Transitions(r))
 			}
-			if tc.trans != "" && !isSubsequence(strings.Fields(tc.trans), strings.Fields(transitionsString(r))) {
-				t.Errorf("transitions\n got  %s\n want %s (as a subsequence)", transitionsString(r), tc.trans)
+			if tc.trans != "" && !isSubsequence(strings.Fields(tc.trans), strings.Fields(tt.Transitions(r))) {
+				t.Errorf("transitions\n got  %s\n want %s (as a subsequence)", tt.Transitions(r), tc.trans)
 			}
 			var kinds PacketKind
 			for _, e := range r.Timeline {
@@ -179,8 +172,8 @@ func TestStateMachine(t *testing.T) {
 			if kinds&tc.kinds != tc.kinds {
 				t.Errorf("packet kinds %v, want all of %v", kinds.Names(), tc.kinds.Names())
 			}
-			if r.Conn.Peers[Orig].Pkts+r.Conn.Peers[Resp].Pkts != uint32(len(tc.build().segs)) {
-				t.Errorf("packet counts %d+%d, want %d", r.Conn.Peers[Orig].Pkts, r.Conn.Peers[Resp].Pkts, len(tc.build().segs))
+			if r.Conn.Peers[Orig].Pkts+r.Conn.Peers[Resp].Pkts != uint32(len(tc.build().Segs)) {
+				t.Errorf("packet counts %d+%d, want %d", r.Conn.Peers[Orig].Pkts, r.Conn.Peers[Resp].Pkts, len(tc.build().Segs))
 			}
 		})
 	}
@@ -197,10 +190,10 @@ func isSubsequence(want, got []string) bool {
 }
 
 func TestBytesCountEachSequenceNumberOnce(t *testing.T) {
-	c := handshake().add("A", "P.", 1001, 5001, 100, 1e6).
-		add("A", "P.", 1001, 5001, 100, 1e6). // retransmission
-		add("A", "P.", 1051, 5001, 100, 1e6)  // half old, half new
-	recs := run(t, c.segs, Config{})
+	c := tt.Handshake().Add("A", "P.", 1001, 5001, 100, 1e6).
+		Add("A", "P.", 1001, 5001, 100, 1e6). // retransmission
+		Add("A", "P.", 1051, 5001, 100, 1e6)  // half old, half new
+	recs := tt.RunRecorded(c.Segs, Config{})
 	p := recs[0].Conn.Peers[Orig]
 	if p.Bytes != 150 {
 		t.Errorf("orig bytes %d, want 150", p.Bytes)
@@ -217,14 +210,14 @@ func TestPartialConnectionGuessesOriginator(t *testing.T) {
 		flags    string
 		wantOrig Endpoint
 	}{
-		{"data from the client", "A", "P.", epA},
-		{"data from the server", "B", "P.", epA},
-		{"SYN-ACK first", "B", "S.", epA},
+		{"data from the client", "A", "P.", tt.A},
+		{"data from the server", "B", "P.", tt.A},
+		{"SYN-ACK first", "B", "S.", tt.A},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := (&convo{}).add(tc.from, tc.flags, 7000, 9000, 10, 1e6)
-			recs := run(t, c.segs, Config{})
+			c := tt.New().Add(tc.from, tc.flags, 7000, 9000, 10, 1e6)
+			recs := tt.RunRecorded(c.Segs, Config{})
 			if len(recs) != 1 {
 				t.Fatalf("got %d records", len(recs))
 			}
@@ -254,17 +247,17 @@ func TestGuessOriginator(t *testing.T) {
 }
 
 func TestNewIncarnationAndStaleSegment(t *testing.T) {
-	c := handshake().add("A", "P.", 1001, 5001, 100, 1e6).
-		add("B", "F.", 5001, 1101, 0, 1e6).
-		add("A", "F.", 1101, 5002, 0, 1e6).
-		add("B", ".", 5002, 1102, 0, 1e6).
+	c := tt.Handshake().Add("A", "P.", 1001, 5001, 100, 1e6).
+		Add("B", "F.", 5001, 1101, 0, 1e6).
+		Add("A", "F.", 1101, 5002, 0, 1e6).
+		Add("B", ".", 5002, 1102, 0, 1e6).
 		// New incarnation 1 s later: new ISNs.
-		add("A", "S", 900000, 0, 0, 1e9).
-		add("B", "S.", 700000, 900001, 0, 1e6).
-		add("A", ".", 900001, 700001, 0, 1e6).
+		Add("A", "S", 900000, 0, 0, 1e9).
+		Add("B", "S.", 700000, 900001, 0, 1e6).
+		Add("A", ".", 900001, 700001, 0, 1e6).
 		// A delayed duplicate of the old incarnation's data.
-		add("A", "P.", 1001, 5001, 100, 1e6)
-	recs := run(t, c.segs, Config{})
+		Add("A", "P.", 1001, 5001, 100, 1e6)
+	recs := tt.RunRecorded(c.Segs, Config{})
 	if len(recs) != 2 {
 		t.Fatalf("got %d connections, want 2", len(recs))
 	}
@@ -291,13 +284,13 @@ func TestNewIncarnationAndStaleSegment(t *testing.T) {
 }
 
 func TestTimeWaitExpiresAfter2MSL(t *testing.T) {
-	c := handshake().add("A", "F.", 1001, 5001, 0, 1e6).
-		add("B", "F.", 5001, 1002, 0, 1e6).
-		add("A", ".", 1002, 5002, 0, 1e6)
+	c := tt.Handshake().Add("A", "F.", 1001, 5001, 0, 1e6).
+		Add("B", "F.", 5001, 1002, 0, 1e6).
+		Add("A", ".", 1002, 5002, 0, 1e6)
 	// An unrelated packet 61 s later moves packet time on.
-	c.add("A", "S", 1, 0, 0, 61e9)
-	c.segs[len(c.segs)-1].Src.Port = 40001
-	recs := run(t, c.segs, Config{MSL: 30e9})
+	c.Add("A", "S", 1, 0, 0, 61e9)
+	c.Segs[len(c.Segs)-1].Src.Port = 40001
+	recs := tt.RunRecorded(c.Segs, Config{MSL: 30e9})
 	if len(recs) != 2 {
 		t.Fatalf("got %d records, want 2", len(recs))
 	}
@@ -315,10 +308,10 @@ func TestTimeWaitExpiresAfter2MSL(t *testing.T) {
 }
 
 func TestIdleExpiry(t *testing.T) {
-	c := handshake()
-	c.add("A", "S", 1, 0, 0, 11e9)
-	c.segs[len(c.segs)-1].Src.Port = 40001
-	recs := run(t, c.segs, Config{IdleTimeout: 10e9})
+	c := tt.Handshake()
+	c.Add("A", "S", 1, 0, 0, 11e9)
+	c.Segs[len(c.Segs)-1].Src.Port = 40001
+	recs := tt.RunRecorded(c.Segs, Config{IdleTimeout: 10e9})
 	if len(recs) != 2 || recs[0].Reason != EndIdle {
 		t.Fatalf("records %d, first reason %v; want 2 and idle", len(recs), recs[0].Reason)
 	}
@@ -328,12 +321,12 @@ func TestIdleExpiry(t *testing.T) {
 }
 
 func TestSnapshotAt(t *testing.T) {
-	c := handshake().add("A", "F.", 1001, 5001, 0, 1e9)
-	at := c.segs[2].Time + 1
-	col := &collector{}
+	c := tt.Handshake().Add("A", "F.", 1001, 5001, 0, 1e9)
+	at := c.Segs[2].Time + 1
+	col := &tt.Collector{}
 	tr := New(Config{Inline: true, SnapshotAt: at, Sink: col})
-	for i := range c.segs {
-		tr.Feed(&c.segs[i])
+	for i := range c.Segs {
+		tr.Feed(&c.Segs[i])
 	}
 	tr.Close()
 	snap := tr.Snapshot()

@@ -1,10 +1,12 @@
-package tracker
+package tracker_test
 
 import (
 	"runtime"
 	"testing"
 
+	. "github.com/wirestate/wirestate/tracker"
 	"github.com/wirestate/wirestate/tracker/seqnum"
+	tt "github.com/wirestate/wirestate/tracker/trackertest"
 )
 
 // heldConns feeds n handshakes' first SYNs (n connections held open) to an
@@ -21,7 +23,7 @@ func heldConnsBytes(n int) float64 {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	tr := New(Config{Inline: true, Sink: nopSink{}})
+	tr := New(Config{Inline: true, Sink: tt.Discard{}})
 	for i := range segs {
 		tr.Feed(&segs[i])
 	}

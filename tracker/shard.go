@@ -451,7 +451,7 @@ func (sh *shard) record(c *Conn, a *Analysis) {
 		Kind: a.Kind, NTrans: uint8(a.NTrans),
 	}
 	if seg.Flags&FlagACK != 0 {
-		e.Ack = c.RelSeq(s^1, seg.Ack)
+		e.Ack = c.RelSeq(s.Other(), seg.Ack)
 	}
 	for side := Orig; side <= Resp; side++ {
 		e.States[side] = c.Peers[side].State

@@ -1,4 +1,4 @@
-package tracker
+package tracker_test
 
 import (
 	"fmt"
@@ -8,7 +8,9 @@ import (
 	"testing"
 	"unsafe"
 
+	. "github.com/wirestate/wirestate/tracker"
 	"github.com/wirestate/wirestate/tracker/seqnum"
+	tt "github.com/wirestate/wirestate/tracker/trackertest"
 )
 
 // randomTraffic makes n interleaved connections with handshakes, data,
@@ -92,10 +94,10 @@ func randomTraffic(seed int64, n int) []Segment {
 
 func TestShardedMatchesInline(t *testing.T) {
 	segs := randomTraffic(7, 2000)
-	want := run(t, segs, Config{})
+	want := tt.RunRecorded(segs, Config{})
 	for _, shards := range []int{2, 3, 8} {
 		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
-			got := run(t, segs, Config{Shards: shards})
+			got := tt.RunRecorded(segs, Config{Shards: shards})
 			if len(got) != len(want) {
 				t.Fatalf("%d records, inline gave %d", len(got), len(want))
 			}
@@ -113,7 +115,7 @@ func TestShardedMatchesInline(t *testing.T) {
 
 func TestEveryConnectionInExactlyOneShard(t *testing.T) {
 	segs := randomTraffic(3, 500)
-	tr := New(Config{Shards: 4, Sink: &collector{}})
+	tr := New(Config{Shards: 4, Sink: &tt.Collector{}})
 	for i := range segs[:len(segs)/2] {
 		tr.Feed(&segs[i])
 	}
@@ -140,12 +142,12 @@ func TestEveryConnectionInExactlyOneShard(t *testing.T) {
 func TestNoAllocationsForEstablishedPackets(t *testing.T) {
 	for _, inline := range []bool{true, false} {
 		t.Run(fmt.Sprintf("inline=%v", inline), func(t *testing.T) {
-			tr := New(Config{Inline: inline, Shards: 2, Sink: &collector{}})
-			c := handshake()
-			for i := range c.segs {
-				tr.Feed(&c.segs[i])
+			tr := New(Config{Inline: inline, Shards: 2, Sink: &tt.Collector{}})
+			c := tt.Handshake()
+			for i := range c.Segs {
+				tr.Feed(&c.Segs[i])
 			}
-			seg := c.segs[2]
+			seg := c.Segs[2]
 			seg.PayloadLen = 100
 			seg.Flags = FlagACK | FlagPSH
 			allocs := testing.AllocsPerRun(10000, func() {
@@ -169,7 +171,7 @@ func BenchmarkTracker(b *testing.B) {
 			b.ReportAllocs()
 			n := 0
 			for i := 0; i < b.N; i++ {
-				tr := New(Config{Inline: inline, Sink: nopSink{}})
+				tr := New(Config{Inline: inline, Sink: tt.Discard{}})
 				for j := range segs {
 					tr.Feed(&segs[j])
 				}
@@ -181,11 +183,6 @@ func BenchmarkTracker(b *testing.B) {
 	}
 }
 
-type nopSink struct{}
-
-func (nopSink) Conn(int, *Record)     {}
-func (nopSink) Finding(int, *Finding) {}
-
 func TestConnSize(t *testing.T) {
 	// The per-connection budget is 256 bytes including the table slot; keep
 	// the Conn itself well under it.
@@ -196,7 +193,7 @@ func TestConnSize(t *testing.T) {
 
 func TestMaxConnsBoundsMemory(t *testing.T) {
 	segs := randomTraffic(5, 3000)
-	col := &collector{}
+	col := &tt.Collector{}
 	tr := New(Config{Inline: true, MaxConns: 100, Sink: col})
 	for i := range segs {
 		tr.Feed(&segs[i])
@@ -209,7 +206,7 @@ func TestMaxConnsBoundsMemory(t *testing.T) {
 		t.Error("no eviction counted")
 	}
 	var evicted uint64
-	for _, r := range col.recs {
+	for _, r := range col.Recs {
 		if r.Reason == EndEvicted {
 			evicted++
 		}
@@ -217,8 +214,8 @@ func TestMaxConnsBoundsMemory(t *testing.T) {
 	if evicted != st.Evicted {
 		t.Errorf("%d evicted records, stats say %d", evicted, st.Evicted)
 	}
-	if uint64(len(col.recs)) != st.Conns {
-		t.Errorf("%d records for %d connections: some were lost", len(col.recs), st.Conns)
+	if uint64(len(col.Recs)) != st.Conns {
+		t.Errorf("%d records for %d connections: some were lost", len(col.Recs), st.Conns)
 	}
 }
 
@@ -245,7 +242,7 @@ func TestMaxConnsHoldsWithReincarnations(t *testing.T) {
 				Dst: Endpoint{Addr: AddrFrom4([4]byte{10, 0, 1, 1}), Port: 80}})
 		}
 	}
-	col := &collector{}
+	col := &tt.Collector{}
 	tr := New(Config{Inline: true, MaxConns: 20, Sink: col})
 	for i := range segs {
 		tr.Feed(&segs[i])
@@ -254,8 +251,8 @@ func TestMaxConnsHoldsWithReincarnations(t *testing.T) {
 	if st.MaxLive > 20 {
 		t.Errorf("held %d connections at once, bound 20", st.MaxLive)
 	}
-	if uint64(len(col.recs)) != st.Conns {
-		t.Errorf("%d records for %d connections", len(col.recs), st.Conns)
+	if uint64(len(col.Recs)) != st.Conns {
+		t.Errorf("%d records for %d connections", len(col.Recs), st.Conns)
 	}
 }
 
@@ -264,15 +261,15 @@ func TestMaxConnsHoldsWithReincarnations(t *testing.T) {
 func TestSkipHistory(t *testing.T) {
 	segs := randomTraffic(7, 3000)
 	run := func(cfg Config) []Record {
-		col := &collector{}
+		col := &tt.Collector{}
 		cfg.Inline, cfg.Sink, cfg.Record = true, col, func(UID) bool { return true }
 		tr := New(cfg)
 		for i := range segs {
 			tr.Feed(&segs[i])
 		}
 		tr.Close()
-		sort.Slice(col.recs, func(i, j int) bool { return col.recs[i].Conn.UID < col.recs[j].Conn.UID })
-		return col.recs
+		sort.Slice(col.Recs, func(i, j int) bool { return col.Recs[i].Conn.UID < col.Recs[j].Conn.UID })
+		return col.Recs
 	}
 	full, skipped := run(Config{}), run(Config{SkipHistory: true})
 	if len(full) != len(skipped) || len(full) < 100 {

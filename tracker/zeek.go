@@ -185,7 +185,7 @@ func (c *Conn) ZeekOrig() Side { return Side(c.Hist.n>>hFlipShift) & 1 }
 // states, in Zeek's orientation (see ZeekOrig).
 func (c *Conn) ZeekStates() (orig, resp ZeekEndpointState) {
 	o := c.ZeekOrig()
-	return c.Hist.state(o), c.Hist.state(o ^ 1)
+	return c.Hist.state(o), c.Hist.state(o.Other())
 }
 
 // ZeekState returns the connection's conn_state as Zeek's conn.log gives it
@@ -199,7 +199,7 @@ func (c *Conn) ZeekState() string {
 	case r == ZeekReset:
 		switch {
 		case o == ZeekSynSent || o == ZeekSynAckSent ||
-			(o == ZeekReset && c.zeekSizeZero(c.ZeekOrig()) && c.zeekSizeZero(c.ZeekOrig()^1)):
+			(o == ZeekReset && c.zeekSizeZero(c.ZeekOrig()) && c.zeekSizeZero(c.ZeekOrig().Other())):
 			return "REJ"
 		case oi:
 			return "RSTRH"
@@ -243,7 +243,7 @@ func (c *Conn) zeekSizeZero(s Side) bool { return c.ZeekBytes(s) == 0 }
 // bits: past 4 GiB the count takes the smallest value not below the data
 // seen.
 func (c *Conn) ZeekBytes(s Side) uint64 {
-	p, o := &c.Peers[s], &c.Peers[s^1]
+	p, o := &c.Peers[s], &c.Peers[s.Other()]
 	if !p.HaveSeq() {
 		return 0
 	}

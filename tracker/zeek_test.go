@@ -1,11 +1,13 @@
-package tracker
+package tracker_test
 
 import (
 	"strings"
 	"testing"
 	"unsafe"
 
+	. "github.com/wirestate/wirestate/tracker"
 	"github.com/wirestate/wirestate/tracker/seqnum"
+	tt "github.com/wirestate/wirestate/tracker/trackertest"
 )
 
 // zeekRow is what a record shows of Zeek's view: the originator (A or B),
@@ -17,7 +19,7 @@ type zeekRow struct {
 func zeekRowOf(r *Record) zeekRow {
 	c := &r.Conn
 	orig := "A"
-	if c.Endpoint(c.ZeekOrig()) == epB {
+	if c.Endpoint(c.ZeekOrig()) == tt.B {
 		orig = "B"
 	}
 	return zeekRow{orig: orig, state: c.ZeekState(), history: c.Hist.String()}
@@ -37,7 +39,7 @@ var bare = &ZeekConfig{LikelyServerPorts: &PortSet{}}
 func TestZeekHistoryAndConnState(t *testing.T) {
 	cases := []struct {
 		name  string
-		build func() *convo
+		build func() *tt.Convo
 		// zeek, when set, turns on Zeek mode with this configuration;
 		// otherwise the tracker's own lifetime and a full Zeek's
 		// likely server ports apply.
@@ -46,160 +48,160 @@ func TestZeekHistoryAndConnState(t *testing.T) {
 	}{
 		{
 			name: "normal close",
-			build: func() *convo {
-				return handshake().add("A", "P.", 1001, 5001, 100, 1e6).
-					add("B", "P.", 5001, 1101, 50, 1e6).
-					add("A", "F.", 1101, 5051, 0, 1e6).
-					add("B", "F.", 5051, 1102, 0, 1e6).
-					add("A", ".", 1102, 5052, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("A", "P.", 1001, 5001, 100, 1e6).
+					Add("B", "P.", 5001, 1101, 50, 1e6).
+					Add("A", "F.", 1101, 5051, 0, 1e6).
+					Add("B", "F.", 5051, 1102, 0, 1e6).
+					Add("A", ".", 1102, 5052, 0, 1e6)
 			},
 			want: []zeekRow{{"A", "SF", "ShADdFf"}},
 		},
 		{
 			name: "pure ACKs are recorded once per side",
-			build: func() *convo {
-				return handshake().add("B", ".", 5001, 1001, 0, 1e6).
-					add("A", ".", 1001, 5001, 0, 1e6).
-					add("B", ".", 5001, 1001, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("B", ".", 5001, 1001, 0, 1e6).
+					Add("A", ".", 1001, 5001, 0, 1e6).
+					Add("B", ".", 5001, 1001, 0, 1e6)
 			},
 			want: []zeekRow{{"A", "S1", "ShAa"}},
 		},
 		{
 			name:  "unanswered SYN",
-			build: func() *convo { return (&convo{}).add("A", "S", 1000, 0, 0, 1e6).add("A", "S", 1000, 0, 0, 1e9) },
+			build: func() *tt.Convo { return tt.New().Add("A", "S", 1000, 0, 0, 1e6).Add("A", "S", 1000, 0, 0, 1e9) },
 			want:  []zeekRow{{"A", "S0", "S"}},
 		},
 		{
 			name: "rejected",
-			build: func() *convo {
-				return (&convo{}).add("A", "S", 1000, 0, 0, 1e6).add("B", "R.", 0, 1001, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.New().Add("A", "S", 1000, 0, 0, 1e6).Add("B", "R.", 0, 1001, 0, 1e6)
 			},
 			want: []zeekRow{{"A", "REJ", "Sr"}},
 		},
 		{
 			name: "originator's SYN then RST",
-			build: func() *convo {
-				return (&convo{}).add("A", "S", 1000, 0, 0, 1e6).add("A", "R", 1001, 0, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.New().Add("A", "S", 1000, 0, 0, 1e6).Add("A", "R", 1001, 0, 0, 1e6)
 			},
 			want: []zeekRow{{"A", "RSTOS0", "SR"}},
 		},
 		{
 			name:  "lone RST",
-			build: func() *convo { return (&convo{}).add("A", "R", 1000, 0, 0, 1e6) },
+			build: func() *tt.Convo { return tt.New().Add("A", "R", 1000, 0, 0, 1e6) },
 			want:  []zeekRow{{"A", "OTH", "R"}},
 		},
 		{
 			name: "RST again with a new sequence number",
-			build: func() *convo {
-				return (&convo{}).add("A", "R", 1000, 0, 0, 1e6).add("A", "R", 1000, 0, 0, 1e6).add("A", "R", 2000, 0, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.New().Add("A", "R", 1000, 0, 0, 1e6).Add("A", "R", 1000, 0, 0, 1e6).Add("A", "R", 2000, 0, 0, 1e6)
 			},
 			want: []zeekRow{{"A", "OTH", "RR"}},
 		},
 		{
 			name: "originator aborts",
-			build: func() *convo {
-				return handshake().add("A", "R.", 1001, 5001, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("A", "R.", 1001, 5001, 0, 1e6)
 			},
 			want: []zeekRow{{"A", "RSTO", "ShAR"}},
 		},
 		{
 			name: "responder aborts",
-			build: func() *convo {
-				return handshake().add("B", "R.", 5001, 1001, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("B", "R.", 5001, 1001, 0, 1e6)
 			},
 			want: []zeekRow{{"A", "RSTR", "ShAr"}},
 		},
 		{
 			name: "half open: SYN then FIN",
-			build: func() *convo {
-				return (&convo{}).add("A", "S", 1000, 0, 0, 1e6).add("A", "F.", 1001, 0, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.New().Add("A", "S", 1000, 0, 0, 1e6).Add("A", "F.", 1001, 0, 0, 1e6)
 			},
 			want: []zeekRow{{"A", "SH", "SF"}},
 		},
 		{
 			name: "originator closes, no reply",
-			build: func() *convo {
-				return handshake().add("A", "F.", 1001, 5001, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("A", "F.", 1001, 5001, 0, 1e6)
 			},
 			want: []zeekRow{{"A", "S2", "ShAF"}},
 		},
 		{
 			name: "responder closes, no reply",
-			build: func() *convo {
-				return handshake().add("B", "F.", 5001, 1001, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("B", "F.", 5001, 1001, 0, 1e6)
 			},
 			want: []zeekRow{{"A", "S3", "ShAf"}},
 		},
 		{
 			name: "SYN-ACK first, server port likely: flipped at creation",
-			build: func() *convo {
-				return (&convo{}).add("B", "S.", 5000, 1001, 0, 1e6).add("A", ".", 1001, 5001, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.New().Add("B", "S.", 5000, 1001, 0, 1e6).Add("A", ".", 1001, 5001, 0, 1e6)
 			},
 			want: []zeekRow{{"A", "S1", "^hA"}},
 		},
 		{
 			name: "SYN-ACK then RST from the server",
-			build: func() *convo {
-				return (&convo{}).add("B", "S.", 5000, 1001, 0, 1e6).add("B", "R.", 5001, 1001, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.New().Add("B", "S.", 5000, 1001, 0, 1e6).Add("B", "R.", 5001, 1001, 0, 1e6)
 			},
 			want: []zeekRow{{"A", "RSTRH", "^hr"}},
 		},
 		{
 			name: "SYN-ACK then FIN from the server",
-			build: func() *convo {
-				return (&convo{}).add("B", "S.", 5000, 1001, 0, 1e6).add("B", "F.", 5001, 1001, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.New().Add("B", "S.", 5000, 1001, 0, 1e6).Add("B", "F.", 5001, 1001, 0, 1e6)
 			},
 			want: []zeekRow{{"A", "SHR", "^hf"}},
 		},
 		{
 			name: "bare mode: lone SYN-ACK stays unflipped",
-			build: func() *convo {
-				return (&convo{}).add("B", "S.", 5000, 1001, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.New().Add("B", "S.", 5000, 1001, 0, 1e6)
 			},
 			zeek: bare,
 			want: []zeekRow{{"B", "OTH", "H"}},
 		},
 		{
 			name: "bare mode: SYN-ACK then an ACK flips, history becomes ^h",
-			build: func() *convo {
-				return (&convo{}).add("B", "S.", 5000, 1001, 0, 1e6).add("A", ".", 1001, 5001, 0, 1e6).
-					add("A", "P.", 1001, 5001, 10, 1e6)
+			build: func() *tt.Convo {
+				return tt.New().Add("B", "S.", 5000, 1001, 0, 1e6).Add("A", ".", 1001, 5001, 0, 1e6).
+					Add("A", "P.", 1001, 5001, 10, 1e6)
 			},
 			zeek: bare,
 			want: []zeekRow{{"A", "OTH", "^hAD"}},
 		},
 		{
 			name: "bare mode: the server's own ACK after its SYN-ACK flips too",
-			build: func() *convo {
-				return (&convo{}).add("B", "S.", 5000, 1001, 0, 1e6).add("B", ".", 5001, 1001, 0, 1e6).
-					add("B", "F.", 5001, 1001, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.New().Add("B", "S.", 5000, 1001, 0, 1e6).Add("B", ".", 5001, 1001, 0, 1e6).
+					Add("B", "F.", 5001, 1001, 0, 1e6)
 			},
 			zeek: bare,
 			want: []zeekRow{{"A", "SHR", "^haf"}},
 		},
 		{
 			name: "bare mode: SYN/SYN-ACK reversal",
-			build: func() *convo {
-				return (&convo{}).add("B", "S.", 5000, 1001, 0, 1e6).add("A", "S", 1000, 0, 0, 1e6).
-					add("A", ".", 1001, 5001, 0, 1e6).add("A", "P.", 1001, 5001, 10, 1e6).
-					add("B", ".", 5001, 1011, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.New().Add("B", "S.", 5000, 1001, 0, 1e6).Add("A", "S", 1000, 0, 0, 1e6).
+					Add("A", ".", 1001, 5001, 0, 1e6).Add("A", "P.", 1001, 5001, 10, 1e6).
+					Add("B", ".", 5001, 1011, 0, 1e6)
 			},
 			zeek: bare,
 			want: []zeekRow{{"A", "S1", "Hs^ADa"}},
 		},
 		{
 			name: "mid-stream data from the server port is flipped",
-			build: func() *convo {
-				return (&convo{}).add("B", "P.", 5001, 1001, 100, 1e6).add("A", ".", 1001, 5101, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.New().Add("B", "P.", 5001, 1001, 100, 1e6).Add("A", ".", 1001, 5101, 0, 1e6)
 			},
 			want: []zeekRow{{"A", "OTH", "^dA"}},
 		},
 		{
 			name: "retransmissions: T at the 1st and 10th",
-			build: func() *convo {
-				c := handshake().add("A", "P.", 1001, 5001, 100, 1e6)
+			build: func() *tt.Convo {
+				c := tt.Handshake().Add("A", "P.", 1001, 5001, 100, 1e6)
 				for i := 0; i < 10; i++ {
-					c.add("A", "P.", 1001, 5001, 100, 1e6)
+					c.Add("A", "P.", 1001, 5001, 100, 1e6)
 				}
 				return c
 			},
@@ -207,64 +209,64 @@ func TestZeekHistoryAndConnState(t *testing.T) {
 		},
 		{
 			name: "zero window from the responder",
-			build: func() *convo {
-				c := handshake().add("A", "P.", 1001, 5001, 100, 1e6).add("B", ".", 5001, 1101, 0, 1e6)
-				c.segs[len(c.segs)-1].Window = 0
+			build: func() *tt.Convo {
+				c := tt.Handshake().Add("A", "P.", 1001, 5001, 100, 1e6).Add("B", ".", 5001, 1101, 0, 1e6)
+				c.Segs[len(c.Segs)-1].Window = 0
 				return c
 			},
 			want: []zeekRow{{"A", "S1", "ShADaw"}},
 		},
 		{
 			name: "bad checksum: counted, then ignored",
-			build: func() *convo {
-				c := handshake().add("A", "P.", 1001, 5001, 100, 1e6)
-				c.segs[len(c.segs)-1].BadChecksum = true
-				return c.add("A", "P.", 1001, 5001, 100, 1e6)
+			build: func() *tt.Convo {
+				c := tt.Handshake().Add("A", "P.", 1001, 5001, 100, 1e6)
+				c.Segs[len(c.Segs)-1].BadChecksum = true
+				return c.Add("A", "P.", 1001, 5001, 100, 1e6)
 			},
 			want: []zeekRow{{"A", "S1", "ShACD"}},
 		},
 		{
 			name: "FIN and RST together, SYN and FIN together",
-			build: func() *convo {
-				return handshake().add("A", "FR.", 1001, 5001, 0, 1e6).add("B", "SF.", 5001, 1001, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("A", "FR.", 1001, 5001, 0, 1e6).Add("B", "SF.", 5001, 1001, 0, 1e6)
 			},
 			want: []zeekRow{{"A", "RSTO", "ShAIq"}},
 		},
 		{
 			name: "acknowledged data never seen is a content gap",
-			build: func() *convo {
-				return handshake().add("A", "P.", 1001, 5001, 100, 1e6).
-					add("B", "F.", 7000, 1101, 0, 1e6).
-					add("A", ".", 1101, 7001, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("A", "P.", 1001, 5001, 100, 1e6).
+					Add("B", "F.", 7000, 1101, 0, 1e6).
+					Add("A", ".", 1101, 7001, 0, 1e6)
 			},
 			want: []zeekRow{{"A", "S3", "ShADfg"}},
 		},
 		{
 			name: "a hole filled late is no gap",
-			build: func() *convo {
-				return handshake().add("B", "P.", 5001, 1001, 100, 1e6).
-					add("B", "P.", 5201, 1001, 100, 1e6).
-					add("B", "P.", 5101, 1001, 100, 1e6).
-					add("A", ".", 1001, 5301, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("B", "P.", 5001, 1001, 100, 1e6).
+					Add("B", "P.", 5201, 1001, 100, 1e6).
+					Add("B", "P.", 5101, 1001, 100, 1e6).
+					Add("A", ".", 1001, 5301, 0, 1e6)
 			},
 			want: []zeekRow{{"A", "S1", "ShAdt"}},
 		},
 		{
 			name: "history longer than kept is cut",
-			build: func() *convo {
-				c := &convo{}
+			build: func() *tt.Convo {
+				c := tt.New()
 				for i := 0; i < 30; i++ {
-					c.add("A", "R", uint32(1000+i), 0, 0, 1e6)
+					c.Add("A", "R", uint32(1000+i), 0, 0, 1e6)
 				}
 				return c
 			},
-			want: []zeekRow{{"A", "OTH", strings.Repeat("R", histMaxLetters)}},
+			want: []zeekRow{{"A", "OTH", strings.Repeat("R", HistMaxLetters)}},
 		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var rows []zeekRow
-			for _, r := range run(t, tc.build().segs, Config{MSL: 1e12, Zeek: tc.zeek}) {
+			for _, r := range tt.RunRecorded(tc.build().Segs, Config{MSL: 1e12, Zeek: tc.zeek}) {
 				rows = append(rows, zeekRowOf(&r))
 			}
 			if got, want := zeekRowsString(rows), zeekRowsString(tc.want); got != want {
@@ -279,82 +281,82 @@ func TestZeekHistoryAndConnState(t *testing.T) {
 func TestZeekLifetime(t *testing.T) {
 	cases := []struct {
 		name        string
-		build       func() *convo
+		build       func() *tt.Convo
 		zeek, plain []zeekRow
 	}{
 		{
 			name: "attempt timer: one-sided SYN then data after 5 s",
-			build: func() *convo {
-				return (&convo{}).add("A", "S", 1000, 0, 0, 1e6).add("A", ".", 1001, 5001, 0, 1e9).
-					add("A", "P.", 1001, 5001, 10, 1e9).add("A", "P.", 1011, 5001, 10, 5e9).
-					add("A", "F.", 1021, 5001, 0, 1e9)
+			build: func() *tt.Convo {
+				return tt.New().Add("A", "S", 1000, 0, 0, 1e6).Add("A", ".", 1001, 5001, 0, 1e9).
+					Add("A", "P.", 1001, 5001, 10, 1e9).Add("A", "P.", 1011, 5001, 10, 5e9).
+					Add("A", "F.", 1021, 5001, 0, 1e9)
 			},
 			zeek:  []zeekRow{{"A", "S0", "SAD"}, {"A", "SH", "DF"}},
 			plain: []zeekRow{{"A", "SH", "SADF"}},
 		},
 		{
 			name: "close delay: a RST 6 s after a RST is a new connection, 4 s after it is not",
-			build: func() *convo {
-				return (&convo{}).add("A", "R", 1000, 0, 0, 1e6).add("A", "R", 2000, 0, 0, 6e9).
-					add("A", "R", 3000, 0, 0, 4e9)
+			build: func() *tt.Convo {
+				return tt.New().Add("A", "R", 1000, 0, 0, 1e6).Add("A", "R", 2000, 0, 0, 6e9).
+					Add("A", "R", 3000, 0, 0, 4e9)
 			},
 			zeek:  []zeekRow{{"A", "OTH", "R"}, {"A", "OTH", "RR"}},
 			plain: []zeekRow{{"A", "OTH", "RRR"}},
 		},
 		{
 			name: "inactivity: a packet 300 s after the last one",
-			build: func() *convo {
-				return (&convo{}).add("A", "P.", 1000, 5000, 10, 1e6).add("B", ".", 5000, 1010, 0, 1e3).
-					add("A", "P.", 1010, 5000, 10, 300e9)
+			build: func() *tt.Convo {
+				return tt.New().Add("A", "P.", 1000, 5000, 10, 1e6).Add("B", ".", 5000, 1010, 0, 1e3).
+					Add("A", "P.", 1010, 5000, 10, 300e9)
 			},
 			zeek:  []zeekRow{{"A", "OTH", "Da"}, {"A", "OTH", "D"}},
 			plain: []zeekRow{{"A", "OTH", "Da"}},
 		},
 		{
 			name: "inactivity: 299 s is not enough",
-			build: func() *convo {
-				return (&convo{}).add("A", "P.", 1000, 5000, 10, 1e6).add("B", ".", 5000, 1010, 0, 1e3).
-					add("A", "P.", 1010, 5000, 10, 299e9)
+			build: func() *tt.Convo {
+				return tt.New().Add("A", "P.", 1000, 5000, 10, 1e6).Add("B", ".", 5000, 1010, 0, 1e3).
+					Add("A", "P.", 1010, 5000, 10, 299e9)
 			},
 			zeek:  []zeekRow{{"A", "OTH", "Da"}},
 			plain: []zeekRow{{"A", "OTH", "Da"}},
 		},
 		{
 			name: "reuse: a new SYN right after a complete close",
-			build: func() *convo {
-				return handshake().add("A", "F.", 1001, 5001, 0, 1e6).add("B", "F.", 5001, 1002, 0, 1e6).
-					add("A", ".", 1002, 5002, 0, 1e6).
-					add("A", "S", 9000, 0, 0, 1e9).add("B", "S.", 7000, 9001, 0, 1e6)
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("A", "F.", 1001, 5001, 0, 1e6).Add("B", "F.", 5001, 1002, 0, 1e6).
+					Add("A", ".", 1002, 5002, 0, 1e6).
+					Add("A", "S", 9000, 0, 0, 1e9).Add("B", "S.", 7000, 9001, 0, 1e6)
 			},
 			zeek:  []zeekRow{{"A", "SF", "ShAFf"}, {"A", "S1", "Sh"}},
 			plain: []zeekRow{{"A", "SF", "ShAFf"}, {"A", "S1", "Sh"}},
 		},
 		{
 			name: "reuse: a SYN-ACK while the originator is silent",
-			build: func() *convo {
-				c := (&convo{}).add("A", "S", 1000, 0, 0, 1e6)
-				c.segs[0].BadChecksum = true
-				return c.add("B", "S.", 5000, 1001, 0, 1e6).add("B", ".", 5001, 1001, 0, 1e6)
+			build: func() *tt.Convo {
+				c := tt.New().Add("A", "S", 1000, 0, 0, 1e6)
+				c.Segs[0].BadChecksum = true
+				return c.Add("B", "S.", 5000, 1001, 0, 1e6).Add("B", ".", 5001, 1001, 0, 1e6)
 			},
 			zeek:  []zeekRow{{"A", "OTH", "C"}, {"A", "OTH", "^ha"}},
 			plain: []zeekRow{{"A", "OTH", "Cha"}},
 		},
 		{
 			name: "expire timer: nothing but a bad checksum, then 12 s later",
-			build: func() *convo {
-				c := (&convo{}).add("A", ".", 1000, 5000, 0, 1e6)
-				c.segs[0].BadChecksum = true
-				return c.add("A", ".", 1000, 5000, 0, 12e9)
+			build: func() *tt.Convo {
+				c := tt.New().Add("A", ".", 1000, 5000, 0, 1e6)
+				c.Segs[0].BadChecksum = true
+				return c.Add("A", ".", 1000, 5000, 0, 12e9)
 			},
 			zeek:  []zeekRow{{"A", "OTH", "C"}, {"A", "OTH", "A"}},
 			plain: []zeekRow{{"A", "OTH", "CA"}},
 		},
 		{
 			name: "expire timer: 10 s is before its second run",
-			build: func() *convo {
-				c := (&convo{}).add("A", ".", 1000, 5000, 0, 1e6)
-				c.segs[0].BadChecksum = true
-				return c.add("A", ".", 1000, 5000, 0, 10e9)
+			build: func() *tt.Convo {
+				c := tt.New().Add("A", ".", 1000, 5000, 0, 1e6)
+				c.Segs[0].BadChecksum = true
+				return c.Add("A", ".", 1000, 5000, 0, 10e9)
 			},
 			zeek:  []zeekRow{{"A", "OTH", "CA"}},
 			plain: []zeekRow{{"A", "OTH", "CA"}},
@@ -368,89 +370,13 @@ func TestZeekLifetime(t *testing.T) {
 		}{{"zeek", bare, tc.zeek}, {"plain", nil, tc.plain}} {
 			t.Run(tc.name+"/"+mode.name, func(t *testing.T) {
 				var rows []zeekRow
-				for _, r := range run(t, tc.build().segs, Config{Zeek: mode.cfg}) {
+				for _, r := range tt.RunRecorded(tc.build().Segs, Config{Zeek: mode.cfg}) {
 					rows = append(rows, zeekRowOf(&r))
 				}
 				if got, want := zeekRowsString(rows), zeekRowsString(mode.want); got != want {
 					t.Errorf("got  %s\nwant %s", got, want)
 				}
 			})
-		}
-	}
-}
-
-// TestZeekConnStateTable checks conn_state for each row of main.zeek's
-// table, from the endpoint states (and, for RSTOS0, the history) alone.
-func TestZeekConnStateTable(t *testing.T) {
-	I, SS, SA, P, E, C, R := ZeekInactive, ZeekSynSent, ZeekSynAckSent, ZeekPartial, ZeekEstablished, ZeekClosed, ZeekReset
-	cases := []struct {
-		orig, resp ZeekEndpointState
-		history    string
-		want       string
-	}{
-		{SS, R, "Sr", "REJ"},
-		{SA, R, "Hr", "REJ"},
-		{R, R, "SRr", "REJ"},
-		{I, R, "r", "RSTRH"},
-		{P, R, "Dr", "RSTRH"},
-		{E, R, "ShAr", "RSTR"},
-		{R, I, "SR", "RSTOS0"},
-		{R, I, "^SR", "RSTOS0"},
-		{R, P, "SaR", "RSTOS0"},
-		{R, I, "SAR", "OTH"},
-		{R, I, "R", "OTH"},
-		{R, E, "ShAR", "RSTO"},
-		{C, C, "ShAFf", "SF"},
-		{C, I, "SF", "SH"},
-		{C, P, "Fa", "SH"},
-		{C, E, "ShAF", "S2"},
-		{I, C, "f", "SHR"},
-		{P, C, "^fA", "SHR"},
-		{E, C, "ShAf", "S3"},
-		{SS, I, "S", "S0"},
-		{E, E, "ShA", "S1"},
-		{SA, I, "H", "OTH"},
-		{P, P, "Dd", "OTH"},
-		{I, I, "C", "OTH"},
-		{SS, E, "S", "OTH"},
-	}
-	for _, tc := range cases {
-		var c Conn
-		c.Hist.ep[Orig] = uint8(tc.orig)
-		c.Hist.ep[Resp] = uint8(tc.resp)
-		for i := 0; i < len(tc.history); i++ {
-			c.Hist.push(codeOf(tc.history[i]))
-		}
-		if got := c.ZeekState(); got != tc.want {
-			t.Errorf("orig %s resp %s history %q: conn_state %s, want %s", tc.orig, tc.resp, tc.history, got, tc.want)
-		}
-	}
-}
-
-// codeOf returns the history code of character ch.
-func codeOf(ch byte) uint8 {
-	switch ch {
-	case '^':
-		return codeFlip
-	case 'X':
-		return codeLimit
-	}
-	if ch >= 'a' && ch <= 'z' {
-		return histCode(ch-'a'+'A', Resp)
-	}
-	return histCode(ch, Orig)
-}
-
-func TestMatchRSTOS0(t *testing.T) {
-	for _, tc := range []struct {
-		h    string
-		want bool
-	}{
-		{"SR", true}, {"^SR", true}, {"SsR", true}, {"StR", true}, {"SRr", true}, {"SaR", true},
-		{"R", false}, {"ShR", true}, {"SHR", false}, {"SAR", false}, {"SDR", true}, {"S", false}, {"^R", false}, {"", false},
-	} {
-		if got := matchRSTOS0(tc.h); got != tc.want {
-			t.Errorf("matchRSTOS0(%q) = %v, want %v", tc.h, got, tc.want)
 		}
 	}
 }
@@ -487,11 +413,11 @@ func TestZeekServerPorts(t *testing.T) {
 }
 
 func TestZeekBytesAndDuration(t *testing.T) {
-	c := handshake().add("A", "P.", 1001, 5001, 100, 1e6).
-		add("B", "F.", 7000, 1101, 0, 1e6). // 1999 bytes never seen
-		add("A", "F.", 1101, 7001, 0, 1e6).
-		add("B", ".", 7001, 1102, 0, 1e6) // the final ACK, after both closed
-	recs := run(t, c.segs, Config{Zeek: bare})
+	c := tt.Handshake().Add("A", "P.", 1001, 5001, 100, 1e6).
+		Add("B", "F.", 7000, 1101, 0, 1e6). // 1999 bytes never seen
+		Add("A", "F.", 1101, 7001, 0, 1e6).
+		Add("B", ".", 7001, 1102, 0, 1e6) // the final ACK, after both closed
+	recs := tt.RunRecorded(c.Segs, Config{Zeek: bare})
 	if len(recs) != 1 {
 		t.Fatalf("%d records, want 1", len(recs))
 	}
@@ -532,41 +458,41 @@ func FuzzZeekHistory(f *testing.F) {
 	f.Add([]byte{1, 18, 0, 0, 1, 0, 16, 0, 0, 1, 0, 4, 0, 0, 9, 1, 4, 0, 0, 200})
 	f.Add([]byte{0, 2, 0, 0, 1, 0, 2, 0, 0, 255, 0, 24, 5, 7, 255, 0, 24, 5, 7, 255})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c := &convo{}
+		c := tt.New()
 		for len(data) >= 5 {
 			from := "A"
 			if data[0]&1 != 0 {
 				from = "B"
 			}
-			c.now += int64(data[4]) * 1e8 // up to 25.5 s between packets
-			c.frame++
-			s := Segment{Time: c.now, Frame: c.frame, Flags: data[1], Seq: seqnum.Value(data[2]) * 1000, Ack: seqnum.Value(data[3]) * 1000,
+			c.Now += int64(data[4]) * 1e8 // up to 25.5 s between packets
+			c.Frame++
+			s := Segment{Time: c.Now, Frame: c.Frame, Flags: data[1], Seq: seqnum.Value(data[2]) * 1000, Ack: seqnum.Value(data[3]) * 1000,
 				PayloadLen: uint32(data[0]>>1) * 10, Window: uint16(data[0]>>5) * 1000, IPLen: 40}
 			s.BadChecksum = data[0]&0x80 != 0 && data[1]&0x40 != 0
 			if from == "A" {
-				s.Src, s.Dst = epA, epB
+				s.Src, s.Dst = tt.A, tt.B
 			} else {
-				s.Src, s.Dst = epB, epA
+				s.Src, s.Dst = tt.B, tt.A
 			}
-			c.segs = append(c.segs, s)
+			c.Segs = append(c.Segs, s)
 			data = data[5:]
 		}
-		if len(c.segs) == 0 {
+		if len(c.Segs) == 0 {
 			return
 		}
 		states := map[string]bool{"S0": true, "S1": true, "SF": true, "REJ": true, "S2": true, "S3": true, "RSTO": true,
 			"RSTR": true, "RSTOS0": true, "RSTRH": true, "SH": true, "SHR": true, "OTH": true}
 		for _, cfg := range []*ZeekConfig{nil, {}, bare} {
 			var pkts uint32
-			for _, r := range run(t, c.segs, Config{Zeek: cfg}) {
+			for _, r := range tt.RunRecorded(c.Segs, Config{Zeek: cfg}) {
 				conn := &r.Conn
 				pkts += conn.Peers[Orig].Pkts + conn.Peers[Resp].Pkts
 				if st := conn.ZeekState(); !states[st] {
 					t.Errorf("conn_state %q", st)
 				}
 				h := conn.Hist.String()
-				if len(h) > histMaxLetters || len(h) != conn.Hist.Len() {
-					t.Errorf("history %q: %d letters, Len %d, at most %d kept", h, len(h), conn.Hist.Len(), histMaxLetters)
+				if len(h) > HistMaxLetters || len(h) != conn.Hist.Len() {
+					t.Errorf("history %q: %d letters, Len %d, at most %d kept", h, len(h), conn.Hist.Len(), HistMaxLetters)
 				}
 				if strings.Trim(h, "SHADFRCTGWIQshadfrctgwiq^X") != "" {
 					t.Errorf("history %q has a letter Zeek does not use", h)
@@ -575,8 +501,8 @@ func FuzzZeekHistory(f *testing.F) {
 					t.Errorf("duration %d outside [0, %d]", conn.ZeekDuration(), conn.Last-conn.Start)
 				}
 			}
-			if int(pkts) != len(c.segs) {
-				t.Errorf("zeek config %v: records hold %d packets, %d fed", cfg, pkts, len(c.segs))
+			if int(pkts) != len(c.Segs) {
+				t.Errorf("zeek config %v: records hold %d packets, %d fed", cfg, pkts, len(c.Segs))
 			}
 		}
 	})

@@ -4,6 +4,7 @@ package trackertest
 
 import (
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/wirestate/wirestate/tracker"
@@ -121,3 +122,37 @@ func Run(segs []tracker.Segment, cfg tracker.Config) *Collector {
 	col.Sorted()
 	return col
 }
+
+// RunRecorded is Run with every connection recorded (cfg.Record set), so
+// each record carries its timeline and transitions; it returns the records
+// by start time, then uid.
+func RunRecorded(segs []tracker.Segment, cfg tracker.Config) []tracker.Record {
+	cfg.Record = func(tracker.UID) bool { return true }
+	return Run(segs, cfg).Recs
+}
+
+// Transitions lists a record's transitions as "side:STATE" items separated
+// by spaces, with "?" after an inferred state and "!" after a correction.
+func Transitions(r *tracker.Record) string {
+	var b []string
+	for _, tr := range r.Transitions {
+		item := tr.Side.String() + ":" + tr.To.String()
+		if tr.Inferred {
+			item += "?"
+		}
+		if tr.Correction {
+			item += "!"
+		}
+		b = append(b, item)
+	}
+	return strings.Join(b, " ")
+}
+
+// Discard is a tracker.Sink that drops everything.
+type Discard struct{}
+
+// Conn implements tracker.Sink.
+func (Discard) Conn(int, *tracker.Record) {}
+
+// Finding implements tracker.Sink.
+func (Discard) Finding(int, *tracker.Finding) {}
