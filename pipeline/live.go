@@ -14,18 +14,10 @@ import (
 
 // LiveConfig holds the options of live capture.
 type LiveConfig struct {
-	// Interface is the device to capture from ("any" for all).
-	Interface string
-	// Filter is the BPF capture filter.
-	Filter string
-	// Snaplen is the most bytes kept of each packet.
-	Snaplen int
-	// Promisc puts the interface in promiscuous mode.
-	Promisc bool
-	// BufferSize is the kernel capture buffer in bytes (0: libpcap's).
-	BufferSize int
-	// Immediate delivers packets as they arrive rather than in blocks.
-	Immediate bool
+	// LiveOptions open the capture: interface, filter, snapshot length,
+	// promiscuous mode, buffer, immediate mode. The pipeline sets the read
+	// timeout and the decoder.
+	capture.LiveOptions
 	// Count stops after this many packets; Duration after this long.
 	Count    uint64
 	Duration time.Duration
@@ -94,19 +86,13 @@ func runLive(ctx context.Context, cfg *Config) error {
 	if err := capture.CompileFilter(lc.Filter, capture.LinkEthernet, lc.Snaplen); err != nil && lc.Interface != "any" {
 		return err
 	}
-	src, err := capture.OpenLive(capture.LiveOptions{
-		Interface:  lc.Interface,
-		Filter:     lc.Filter,
-		Snaplen:    lc.Snaplen,
-		Promisc:    lc.Promisc,
-		BufferSize: lc.BufferSize,
-		Immediate:  lc.Immediate,
-		Timeout:    capture.DefaultReadTimeout,
-		// TCP checksums are not verified: with transmit checksum
-		// offload (every NIC, veth and lo) the packets a host sends are
-		// captured before their checksum is filled in.
-		Decoder: capture.DecoderOptions{},
-	})
+	opts := lc.LiveOptions
+	opts.Timeout = capture.DefaultReadTimeout
+	// TCP checksums are not verified: with transmit checksum offload
+	// (every NIC, veth and lo) the packets a host sends are captured
+	// before their checksum is filled in.
+	opts.Decoder = capture.DecoderOptions{}
+	src, err := capture.OpenLive(opts)
 	if err != nil {
 		return err
 	}

@@ -89,8 +89,9 @@ func liveConfig(fl *Flags, stderr io.Writer) (*pipeline.LiveConfig, error) {
 		return nil, errors.New("--file-size needs -w FILE")
 	}
 	return &pipeline.LiveConfig{
-		Interface: lf.Interface, Filter: filter, Snaplen: lf.Snaplen, Promisc: !lf.NoPromisc,
-		BufferSize: lf.BufferSize << 10, Immediate: lf.Immediate, Count: lf.Count, Duration: lf.Duration,
+		LiveOptions: capture.LiveOptions{Interface: lf.Interface, Filter: filter, Snaplen: lf.Snaplen,
+			Promisc: !lf.NoPromisc, BufferSize: lf.BufferSize << 10, Immediate: lf.Immediate},
+		Count: lf.Count, Duration: lf.Duration,
 		StatsInterval: lf.StatsInterval, Write: lf.Write, FileSize: int64(lf.FileSize) * 1e6,
 		EvidencePackets: lf.EvidencePkts, MetricsAddr: lf.MetricsAddr, ReportConns: lf.ReportConns,
 		Stderr: stderr,
