@@ -361,7 +361,7 @@ func TestDecodeFields(t *testing.T) {
 	tcp := tcpOver(ip, 40000, 80, false, nil)
 	tcp.Seq, tcp.Ack, tcp.Window = 0xfffffff0, 0x12345678, 1234
 	tcp.FIN, tcp.RST, tcp.URG, tcp.ECE, tcp.CWR = true, true, true, true, true
-	tcp.Options = []layers.TCPOption{{OptionType: layers.TCPOptionKindSACK, OptionLength: 10, OptionData: make([]byte, 8)}}
+	tcp.Options = []layers.TCPOption{{OptionType: layers.TCPOptionKindSACK, OptionLength: 10, OptionData: []byte{0xff, 0xff, 0xff, 0x00, 0, 0, 0, 0x10}}}
 	data := serialize(t, eth(layers.EthernetTypeIPv4), ip, tcp, payload(3))
 	want := tracker.Segment{
 		Src: tracker.Endpoint{Addr: tracker.AddrFrom4([4]byte{10, 0, 0, 1}), Port: 40000},
@@ -369,6 +369,7 @@ func TestDecodeFields(t *testing.T) {
 		Seq: 0xfffffff0, Ack: 0x12345678,
 		Flags:  tracker.FlagFIN | tracker.FlagRST | tracker.FlagPSH | tracker.FlagACK | tracker.FlagURG | tracker.FlagECE | tracker.FlagCWR,
 		Window: 1234, PayloadLen: 3, IPLen: 20 + 32 + 3, Opts: tracker.OptSACK,
+		SACKLeft: 0xffffff00, SACKRight: 0x10,
 	}
 	fast, slow := decoders(true)
 	for _, d := range []*Decoder{fast, slow} {

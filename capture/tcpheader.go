@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 
 	"github.com/wirestate/wirestate/tracker"
+	"github.com/wirestate/wirestate/tracker/seqnum"
 )
 
 // tcpLengthCheck applies the length rules every TCP header must pass, given
@@ -68,6 +69,8 @@ func setTCPOption(seg *tracker.Segment, kind uint8, value []byte) {
 	case tcpOptSACK:
 		if len(value) >= 8 && len(value)%8 == 0 {
 			seg.Opts |= tracker.OptSACK
+			seg.SACKLeft = seqnum.Value(binary.BigEndian.Uint32(value[0:4]))
+			seg.SACKRight = seqnum.Value(binary.BigEndian.Uint32(value[4:8]))
 		}
 	case tcpOptTimestamp:
 		if len(value) == 8 {

@@ -157,6 +157,10 @@ type Segment struct {
 	WScale uint8
 	TSVal  uint32
 	TSEcr  uint32
+	// SACKLeft and SACKRight bound the first SACK block (RFC 2018), set
+	// with OptSACK. A first block below the cumulative ACK is a D-SACK
+	// (RFC 2883): the receiver reports a duplicate it discarded.
+	SACKLeft, SACKRight seqnum.Value
 
 	// BadChecksum is set when the capture layer verified the TCP checksum and
 	// it was wrong (only when checksums are validated and the packet is whole).

@@ -2,20 +2,46 @@ package detect
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/wirestate/wirestate/tracker"
+	"github.com/wirestate/wirestate/tracker/seqnum"
 )
 
 // incarnation reports 4-tuple reuse (port-reuse) and segments of a previous
 // incarnation arriving within 2MSL (stale-segment).
 type incarnation struct {
-	nop
 	env *Env
+	// pending holds, on the open incarnation, a stale segment whose
+	// verdict waits for the receiver's reply.
+	pending noteMap[staleNotes]
 }
 
-func newIncarnation(env *Env) Unit { return &incarnation{env: env} }
+// staleNotes is a stale segment awaiting the receiver's reply: a D-SACK of
+// its range (RFC 2883) proves the receiver discarded it.
+type staleNotes struct {
+	receiver    tracker.Endpoint // the endpoint the stale segment went to
+	left, right seqnum.Value     // its sequence range
+	deadline    int64
+	old         tracker.UID
+	oldOrig     tracker.Endpoint
+	oldResp     tracker.Endpoint
+	finding     tracker.Finding // the finding on the open incarnation, undecided
+}
+
+// staleReplyWait is how long a stale segment's verdict waits for the
+// receiver's reply. Linux answers an unacceptable segment with a duplicate
+// ACK at once, at most one per tcp_invalid_ratelimit (500 ms).
+const staleReplyWait = int64(time.Second)
+
+func newIncarnation(env *Env) Unit {
+	return &incarnation{env: env, pending: newNotes[staleNotes](watchStale)}
+}
 
 func (u *incarnation) Packet(a *tracker.Analysis) {
+	if n := u.pending.get(a.Conn); n != nil && a.Seg.Src == n.receiver {
+		u.decide(a.Conn, n, a.Seg)
+	}
 	switch {
 	case a.Kind&tracker.KindNewIncarnation != 0 && a.Other != nil:
 		u.reuse(a)
@@ -76,22 +102,65 @@ func (u *incarnation) stale(a *tracker.Analysis) {
 	}
 	twoMSL := 2 * int64(u.env.Cfg.MSL)
 	age := seg.Time - old.DoneAt
-	if age >= twoMSL {
+	if age >= twoMSL || !u.env.Cfg.Enabled(tracker.AnomStaleSegment) {
 		return
 	}
 	s := a.From
-	summary := fmt.Sprintf("a segment of the previous incarnation %s (seq %d, ack %d relative to it) arrived %s after it closed, inside 2MSL, while %s is open on the same 4-tuple: a delayed duplicate that TIME_WAIT exists to stop",
-		old.UID, old.RelSeq(s, seg.Seq), old.RelSeq(s^1, seg.Ack), secs(age), cur.UID)
-	hint := "Delayed duplicates are dangerous when a 4-tuple is reused inside 2MSL without PAWS: keep TCP timestamps on " +
-		"(net.ipv4.tcp_timestamps=1), do not cut TIME_WAIT short (SO_LINGER 0, tcp_max_tw_buckets too low), and look for the path that delayed the segment."
-	for _, c := range []*tracker.Conn{old, cur} {
-		f := &tracker.Finding{
-			Severity: tracker.AnomStaleSegment.DefaultSeverity(), Time: seg.Time,
-			Summary:  summary,
-			Evidence: []tracker.Evidence{ev(seg, "segment with sequence numbers of %s", old.UID)},
-			Hint:     hint,
+	if n := u.pending.get(cur); n != nil {
+		u.decide(cur, n, nil) // a second stale segment: the first one's reply never came
+	}
+	old.Mark(tracker.AnomStaleSegment)
+	n := u.pending.add(cur)
+	n.receiver, n.left, n.right = seg.Dst, seg.Seq, seg.Seq.Add(seg.SeqLen())
+	n.deadline = seg.Time + staleReplyWait
+	n.old, n.oldOrig, n.oldResp = old.UID, old.Orig, old.Resp
+	n.finding = tracker.Finding{
+		Severity: tracker.AnomStaleSegment.DefaultSeverity(), Time: seg.Time,
+		Summary: fmt.Sprintf("a segment of the previous incarnation %s (seq %d, ack %d relative to it) arrived %s after it closed, inside 2MSL, while %s is open on the same 4-tuple: a delayed duplicate that TIME_WAIT exists to stop",
+			old.UID, old.RelSeq(s, seg.Seq), old.RelSeq(s.Other(), seg.Ack), secs(age), cur.UID),
+		Evidence: []tracker.Evidence{ev(seg, "segment with sequence numbers of %s", old.UID)},
+		Hint: "Delayed duplicates are dangerous when a 4-tuple is reused inside 2MSL without PAWS: keep TCP timestamps on " +
+			"(net.ipv4.tcp_timestamps=1), do not cut TIME_WAIT short (SO_LINGER 0, tcp_max_tw_buckets too low), and look for the path that delayed the segment.",
+	}
+}
+
+// decide emits the stale-segment findings held in n on both incarnations.
+// reply is the receiver's next segment, or nil when none came in time:
+// when it reports the stale range as a duplicate (D-SACK: a first SACK
+// block covering it, RFC 2883), the receiver demonstrably discarded the
+// segment and the finding is a warning, not critical.
+func (u *incarnation) decide(cur *tracker.Conn, n *staleNotes, reply *tracker.Segment) {
+	u.pending.del(cur, n)
+	f := n.finding
+	if reply != nil && reply.Opts&tracker.OptSACK != 0 &&
+		reply.SACKLeft.LessThanEq(n.left) && n.right.LessThanEq(reply.SACKRight) {
+		f.Severity = tracker.SevWarning
+		f.Summary += "; the receiver discarded it: its reply reports that range as a duplicate (D-SACK)"
+		f.Evidence = append(f.Evidence, ev(reply, "D-SACK of the stale segment's range: the receiver discarded it"))
+	}
+	onOld := f
+	onOld.Evidence = append([]tracker.Evidence(nil), f.Evidence...)
+	onOld.UID, onOld.Orig, onOld.Resp = n.old, n.oldOrig, n.oldResp
+	u.env.Emit(nil, tracker.AnomStaleSegment, &onOld)
+	u.env.Emit(cur, tracker.AnomStaleSegment, &f)
+}
+
+// Advance decides the stale segments whose reply did not come in time.
+func (u *incarnation) Advance(now int64) {
+	if len(u.pending.m) == 0 {
+		return
+	}
+	for c, n := range u.pending.m {
+		if now > n.deadline {
+			u.decide(c, n, nil)
 		}
-		u.env.Emit(c, tracker.AnomStaleSegment, f)
+	}
+}
+
+// Finish decides a stale segment pending on a connection that ends.
+func (u *incarnation) Finish(c *tracker.Conn, _ tracker.EndReason) {
+	if n := u.pending.get(c); n != nil {
+		u.decide(c, n, nil)
 	}
 }
 

@@ -9,6 +9,7 @@ const (
 	watchCloseWait
 	watchHalfOpen
 	watchFlow
+	watchStale
 )
 
 // noteMap holds one detector's notes on connections. A watch bit on the
