@@ -101,9 +101,9 @@ func runLive(ctx context.Context, cfg *Config) error {
 
 	r.sink = newLiveSink(cfg.Outputs, max(lc.ReportConns, 1))
 	if sel := &cfg.Select; !sel.Empty() {
-		r.sink.match = func(f *tracker.Finding) bool {
-			return sel.Match(&tracker.Record{Conn: tracker.Conn{UID: f.UID, Orig: f.Orig, Resp: f.Resp}}) || f.UID == 0
-		}
+		// Live, a finding about many is streamed when the endpoints it
+		// names are selected (its members may not be known yet).
+		r.sink.match = func(f *tracker.Finding) bool { return sel.MatchFinding(f, nil) }
 	}
 	if lc.MetricsAddr != "" {
 		r.metrics = newLiveMetrics(r.ctrs)
@@ -299,9 +299,9 @@ func (r *liveRun) finish() error {
 		s.finding(&agg[i], false)
 		s.mu.Unlock()
 	}
-	res.Findings = append(res.Findings, agg...)
-	report.SortFindings(res.Findings)
 	res.Records = cfg.Select.filter(res.Records)
+	res.Findings = append(res.Findings, cfg.Select.filterFindings(agg, res.Records)...)
+	report.SortFindings(res.Findings)
 	if droppedRecords > 0 || droppedFindings > 0 {
 		fmt.Fprintf(r.stderr, "wirestate: the final report leaves out %d connection records and %d findings (--report-conns %d); all were streamed and counted\n",
 			droppedRecords, droppedFindings, r.lc.ReportConns)

@@ -87,6 +87,7 @@ func Analyze(ctx context.Context, cfg *Config) (*report.Result, error) {
 	}
 	res.Records = sel.filter(res.Records)
 	res.Folded = sel.filterFolded(res.Folded)
+	res.Findings = sel.filterFindings(res.Findings, res.Records)
 	mode := cfg.Timelines
 	res.Show = report.Show{
 		Transitions: mode != TimelinesNone || len(sel.uids) > 0,

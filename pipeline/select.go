@@ -91,3 +91,46 @@ func (s *Selection) filterFolded(fs []tracker.Folded) []tracker.Folded {
 	}
 	return kept
 }
+
+// MatchFinding reports whether a finding concerns the selection: a
+// connection's finding when its connection would be selected; a finding
+// about many (a listener, a host) when the endpoints it names are, or when
+// one of its member connections is among kept, the selected records' uids.
+func (s *Selection) MatchFinding(f *tracker.Finding, kept map[tracker.UID]bool) bool {
+	if s.Empty() {
+		return true
+	}
+	if f.UID != 0 {
+		return s.Match(&tracker.Record{Conn: tracker.Conn{UID: f.UID, Orig: f.Orig, Resp: f.Resp}})
+	}
+	if len(s.hosts) > 0 || len(s.ports) > 0 {
+		if s.Match(&tracker.Record{Conn: tracker.Conn{Orig: f.Orig, Resp: f.Resp}}) {
+			return true
+		}
+	}
+	for _, u := range f.UIDs {
+		if kept[u] {
+			return true
+		}
+	}
+	return false
+}
+
+// filterFindings keeps the findings that concern the selection, in place;
+// recs are the selected records.
+func (s *Selection) filterFindings(fs []tracker.Finding, recs []tracker.Record) []tracker.Finding {
+	if s.Empty() {
+		return fs
+	}
+	kept := make(map[tracker.UID]bool, len(recs))
+	for i := range recs {
+		kept[recs[i].Conn.UID] = true
+	}
+	out := fs[:0]
+	for i := range fs {
+		if s.MatchFinding(&fs[i], kept) {
+			out = append(out, fs[i])
+		}
+	}
+	return out
+}
