@@ -28,6 +28,7 @@ const (
 	AnomTimeWaitLoad
 	AnomEphemeralPorts
 	AnomRSTACKFlood
+	AnomScan
 	// NumAnomalyKinds is the number of kinds; it must stay below 24.
 	NumAnomalyKinds
 )
@@ -105,6 +106,9 @@ var kinds = [NumAnomalyKinds]kindInfo{
 	AnomRSTACKFlood: {name: "rst-ack-flood", severity: SevCritical, aggregate: true,
 		section: "rst-ack-flood-critical-per-target",
 		doc:     "many lone RSTs or ACKs for connections never seen, from many sources"},
+	AnomScan: {name: "scan", severity: SevInfo,
+		section: "scan-info-counted-per-source",
+		doc:     "a handshake no real client makes: the SYN-ACK reset by the SYN's own host (a stateless scanner, a spoofed SYN), or a FIN in the handshake's ACK"},
 }
 
 // unknownKind is the row of a value that is no kind.

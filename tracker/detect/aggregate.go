@@ -60,6 +60,19 @@ func Aggregate(records []tracker.Record, findings []tracker.Finding, folded []tr
 		}
 	}
 
+	// Scans per source.
+	source := func(f *tracker.Finding) string { return f.Orig.Addr.String() }
+	for scope, members := range group(tracker.AnomScan, source, 2) {
+		f := summarize(tracker.AnomScan, scope, members, cfg.MaxMembers)
+		ports := map[uint16]bool{}
+		for _, m := range members {
+			ports[m.Resp.Port] = true
+		}
+		f.Summary = fmt.Sprintf("%s probed %d handshakes on %s without completing them as a client does (a scanner)",
+			scope, len(members), plural(len(ports), "port"))
+		add(f)
+	}
+
 	// Server-side aborts in bulk.
 	serverAbort := func(f *tracker.Finding) string {
 		i, ok := idx[f.UID]

@@ -127,7 +127,7 @@ type Spec struct {
 // ephemeral-ports and the like) and the per-listener views are made by
 // Aggregate.
 var Registry = []Spec{
-	{Kinds: []tracker.AnomalyKind{tracker.AnomSYNUnanswered, tracker.AnomConnectionRefused, tracker.AnomAcceptQueueOverflowRST, tracker.AnomAcceptQueueOverflowDrop},
+	{Kinds: []tracker.AnomalyKind{tracker.AnomSYNUnanswered, tracker.AnomConnectionRefused, tracker.AnomAcceptQueueOverflowRST, tracker.AnomAcceptQueueOverflowDrop, tracker.AnomScan},
 		New: newHandshake},
 	{Kinds: []tracker.AnomalyKind{tracker.AnomLostFinalACK}, New: newLostFinalACK},
 	{Kinds: []tracker.AnomalyKind{tracker.AnomCloseWaitStuck}, New: newCloseWait},

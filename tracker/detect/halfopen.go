@@ -90,7 +90,11 @@ func (u *halfOpen) bareRST(a *tracker.Analysis) {
 			peerBefore = tr.From
 		}
 	}
-	if !before.Synchronized() || before == tracker.TimeWait {
+	if !before.Synchronized() || before == tracker.TimeWait || peerBefore == tracker.SynReceived {
+		// A peer in SYN_RECEIVED does not keep the connection: an
+		// acceptable RST returns it to LISTEN (RFC 9293 3.10.7.3), so
+		// nothing is left half-open. The handshake detector names it
+		// (a stateless scanner's host resetting the SYN-ACK).
 		return
 	}
 	f := &tracker.Finding{

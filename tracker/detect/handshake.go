@@ -94,6 +94,10 @@ type hsNotes struct {
 	// synReported is set once syn-unanswered was reported (live mode
 	// reports it while the client is still retrying).
 	synReported bool
+	// origAborted is set when the originator answered the SYN-ACK with a
+	// RST or a FIN instead of completing the handshake: what follows is
+	// no handshake (scan).
+	origAborted bool
 }
 
 // handshake watches connection set-up: syn-unanswered, connection-refused,
@@ -140,8 +144,11 @@ func (h *handshake) Packet(a *tracker.Analysis) {
 			}
 			n.dropAfter++
 		}
+	case a.From == tracker.Orig && n.syn.n == 1 && n.synack.n > 0 && n.ackFrame == 0 && !n.origAborted &&
+		(f&tracker.FlagRST != 0 && f&tracker.FlagACK == 0 || f&(tracker.FlagFIN|tracker.FlagSYN) == tracker.FlagFIN):
+		h.scan(c, n, seg)
 	case a.From == tracker.Orig && n.synack.n > 0 && f&tracker.FlagRST == 0 && f&tracker.FlagSYN == 0:
-		if n.ackFrame == 0 && f&tracker.FlagACK != 0 && seg.Ack.GreaterThan(c.Peers[tracker.Resp].ISN) {
+		if n.ackFrame == 0 && !n.origAborted && f&tracker.FlagACK != 0 && seg.Ack.GreaterThan(c.Peers[tracker.Resp].ISN) {
 			n.ackTime, n.ackFrame = seg.Time, seg.Frame
 		}
 		if seg.PayloadLen > 0 && n.dataFrame == 0 {
@@ -172,6 +179,32 @@ func (h *handshake) Packet(a *tracker.Analysis) {
 	}
 }
 
+// scan reports a handshake no real client makes (RFC 9293 3.5, 3.10.7.3):
+// the originator of a single SYN answers the SYN-ACK with a bare RST (a
+// client that retried its SYN and gave up is syn-unanswered's business), as the kernel of a
+// host does for a SYN-ACK it has no socket for (the SYN came from a
+// stateless scanner's raw socket, masscan or zmap, or was spoofed), or
+// completes the handshake with a FIN, as crafted probes do. Later segments
+// of the 4-tuple (a scanner's banner grab, the listener's RST to it) are
+// then no handshake of their own.
+func (h *handshake) scan(c *tracker.Conn, n *hsNotes, seg *tracker.Segment) {
+	n.origAborted = true
+	first, firstFrame := n.syn.first.t, n.syn.first.f
+	what := "answered the SYN-ACK with a bare RST: its own host had no socket for the SYN (a stateless scanner, or a spoofed SYN)"
+	if seg.Flags&tracker.FlagRST == 0 {
+		what = "completed the handshake with a FIN: a crafted probe, not a client's connect()"
+	}
+	f := &tracker.Finding{
+		Severity: tracker.AnomScan.DefaultSeverity(), Time: seg.Time,
+		Summary:  fmt.Sprintf("%s %s", c.Orig, what),
+		Evidence: []tracker.Evidence{{Time: first, Frame: firstFrame, What: "SYN"},
+			{Time: n.synack.first.t, Frame: n.synack.first.f, What: "SYN-ACK"}, ev(seg, "%s from the client", tracker.FlagString(seg.Flags))},
+		Hint: "Background scanning of internet-facing services: nothing to fix on the server. Rate-limit or drop the sources " +
+			"at the edge if they are many, and keep SYN cookies on (net.ipv4.tcp_syncookies=1).",
+	}
+	h.env.Emit(c, tracker.AnomScan, f)
+}
+
 // respRST handles a RST from the responder during the handshake phase.
 func (h *handshake) respRST(c *tracker.Conn, n *hsNotes, seg *tracker.Segment) {
 	resp := &c.Peers[tracker.Resp]
@@ -194,7 +227,7 @@ func (h *handshake) respRST(c *tracker.Conn, n *hsNotes, seg *tracker.Segment) {
 				"if it is, look for an nftables/iptables rule with `reject with tcp reset` on the path.",
 		}
 		h.env.Emit(c, tracker.AnomConnectionRefused, f)
-	case n.synack.n > 0 && n.ackFrame != 0 && resp.Bytes == 0 && resp.Pkts == uint32(n.synack.n)+1 &&
+	case n.synack.n > 0 && n.ackFrame != 0 && !n.origAborted && resp.Bytes == 0 && resp.Pkts == uint32(n.synack.n)+1 &&
 		!acksPeerData(c, tracker.Resp, seg) && seg.Time-n.ackTime <= overflowRSTDelay(n):
 		// The listener answered the SYN, the client completed the
 		// handshake, and the listener reset it at once without sending
