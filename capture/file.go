@@ -29,6 +29,13 @@ type FileOptions struct {
 	Strict bool
 	// Decoder configures the packet decoder.
 	Decoder DecoderOptions
+	// Filter is a BPF filter expression (pcap-filter(7)) run on every
+	// record before it is decoded, as tcpdump -r runs it: records it
+	// rejects are counted (Stats.Filtered) and keep their frame numbers.
+	Filter string
+	// Count, when positive, ends the read after this many records passed
+	// the filter (tcpdump's -c).
+	Count uint64
 }
 
 // record is one packet record read from a file.
@@ -79,6 +86,10 @@ type FileSource struct {
 	// err is sticky: once Next returned an error or io.EOF, it keeps
 	// returning it.
 	err error
+	// filter, when set, selects the records decoded; accepted counts the
+	// records it passed, for FileOptions.Count.
+	filter   *offlineFilter
+	accepted uint64
 }
 
 // Open opens capture files for reading. Each name may be a file, "-" for
@@ -93,6 +104,9 @@ func Open(names []string, opts FileOptions) (*FileSource, error) {
 		return nil, err
 	}
 	s := &FileSource{opts: opts, decoder: NewDecoder(opts.Decoder)}
+	if strings.TrimSpace(opts.Filter) != "" {
+		s.filter = newOfflineFilter(opts.Filter)
+	}
 	s.stats.Files = make([]FileInfo, len(paths))
 	for i, p := range paths {
 		in, err := openInput(p, opts.Strict, &s.stats.Files[i])
@@ -309,6 +323,26 @@ func (s *FileSource) Next(seg *tracker.Segment) error {
 			return io.EOF
 		}
 		rec := &in.rec
+		if s.filter != nil {
+			ok, err := s.filter.match(rec)
+			if err != nil {
+				s.err = &Error{File: in.name, Frame: in.info.Packets, Err: err}
+				return s.err
+			}
+			if !ok {
+				s.frame++
+				s.count(rec)
+				s.stats.Filtered++
+				continue
+			}
+		}
+		if s.opts.Count > 0 {
+			if s.accepted == s.opts.Count {
+				s.err = io.EOF
+				return io.EOF
+			}
+			s.accepted++
+		}
 		s.frame++
 		s.count(rec)
 		seg.Time, seg.Frame = rec.ts, s.frame

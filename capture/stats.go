@@ -43,8 +43,10 @@ type FileInfo struct {
 // Stats counts what a FileSource has read.
 type Stats struct {
 	// Packets is the number of packet records read, whatever became of
-	// them: Packets = TCPSegments + the sum of Skipped.
+	// them: Packets = TCPSegments + Filtered + the sum of Skipped.
 	Packets uint64
+	// Filtered counts the records the BPF filter rejected (files only).
+	Filtered uint64
 	// TCPSegments is the number of packets returned as TCP segments.
 	TCPSegments uint64
 	// Bytes is the sum of the packets' original lengths on the wire.

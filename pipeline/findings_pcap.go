@@ -66,7 +66,7 @@ const findingsSnaplen = 262144
 // many it wrote. Packets of another link type than the first one written
 // cannot share a pcap file and are counted in the error.
 func writeConnPackets(ctx context.Context, cfg *Config, names []string, uids map[tracker.UID]bool, keys map[tracker.FlowKey]bool, path string) (int, error) {
-	src, err := capture.Open(names, capture.FileOptions{Strict: cfg.Strict, Decoder: cfg.Decoder})
+	src, err := capture.Open(names, cfg.fileOptions())
 	if err != nil {
 		return 0, err
 	}

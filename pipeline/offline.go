@@ -226,7 +226,7 @@ func (c *Config) trackerConfig(shards int, sink tracker.Sink, obs func(int, func
 // run reads every input once through a fresh tracker.
 func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) {
 	cfg := p.cfg
-	src, err := capture.Open(names, capture.FileOptions{Strict: cfg.Strict, Decoder: cfg.Decoder})
+	src, err := capture.Open(names, cfg.fileOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -278,6 +278,9 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 		tr.Feed(&seg)
 	}
 	res := &report.Result{Input: inputOf(names, src.Stats())}
+	if cfg.Filter != "" {
+		res.Input.Filter, res.Input.Filtered = cfg.Filter, src.Stats().Filtered
+	}
 	if tr == nil {
 		if cfg.At != "" {
 			if _, err := ParseAt(cfg.At, 0); err != nil {

@@ -77,6 +77,12 @@ type Config struct {
 	Strict bool
 	// Decoder configures packet decoding (checksum verification).
 	Decoder capture.DecoderOptions
+	// Filter is a BPF filter run on every file record before decoding, as
+	// tcpdump -r does (live capture takes its filter in LiveConfig).
+	Filter string
+	// Count ends the reading of files after this many records passed the
+	// filter (0: all).
+	Count uint64
 
 	// MSL is the maximum segment lifetime; IdleTimeout expires silent
 	// connections.
@@ -111,6 +117,12 @@ type Config struct {
 // DefaultShards is the number of flow-table shards when Config.Shards is
 // 0: one per CPU Go runs on.
 func DefaultShards() int { return runtime.GOMAXPROCS(0) }
+
+// fileOptions returns the options every read of the files uses: each pass
+// sees the same records.
+func (c *Config) fileOptions() capture.FileOptions {
+	return capture.FileOptions{Strict: c.Strict, Decoder: c.Decoder, Filter: c.Filter, Count: c.Count}
+}
 
 func (c *Config) shards() int {
 	if c.Shards > 0 {

@@ -29,7 +29,7 @@ func NewSelection(conns, hosts []string, ports []uint) (Selection, error) {
 	for _, h := range hosts {
 		a, err := netip.ParseAddr(h)
 		if err != nil {
-			return Selection{}, fmt.Errorf("--host %q: %v", h, err)
+			return Selection{}, fmt.Errorf("--host %s: not an IP address", h)
 		}
 		s.hosts[tracker.AddrFromSlice(a.Unmap().AsSlice())] = true
 	}

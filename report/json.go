@@ -327,6 +327,10 @@ func (jw *JSONWriter) Summary(res *Result) error {
 		j.null("first_ts")
 		j.null("last_ts")
 	}
+	if in.Filter != "" {
+		j.str("filter", in.Filter)
+		j.uint("filtered", in.Filtered)
+	}
 	j.open("skipped", '{')
 	for _, s := range in.Skipped {
 		if s.Count > 0 {

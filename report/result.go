@@ -30,6 +30,10 @@ type Input struct {
 	Backwards uint64
 	// Dropped counts packets the capture lost (live capture), when known.
 	Dropped uint64
+	// Filter is the BPF filter the records were read through ("" for
+	// none); Filtered counts the records it rejected.
+	Filter   string
+	Filtered uint64
 }
 
 // StateSource gives each host's connections per state over a capture, the

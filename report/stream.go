@@ -69,6 +69,8 @@ type StreamOptions struct {
 	// AllTimelines embeds every recorded timeline in the HTML report, not
 	// only those of connections with findings.
 	AllTimelines bool
+	// Quiet makes the text report print the findings only.
+	Quiet bool
 }
 
 // Format is one registered output format.
@@ -138,7 +140,12 @@ func newTextStream(w io.Writer, opt StreamOptions) Stream {
 // the text report prints.
 const ExampleTimelinesPerKind = 3
 
-func (s *textStream) Needs() Needs                 { return Needs{ExampleTimelines: ExampleTimelinesPerKind} }
+func (s *textStream) Needs() Needs {
+	if s.opt.Quiet {
+		return Needs{}
+	}
+	return Needs{ExampleTimelines: ExampleTimelinesPerKind}
+}
 func (s *textStream) Record(*tracker.Record) error { return nil }
 
 // Finding writes, live, one line: time, severity, kind, uid, endpoints,
@@ -172,7 +179,7 @@ func (s *textStream) Summary(res *Result) error {
 	if err := s.bw.Flush(); err != nil {
 		return err
 	}
-	return WriteText(s.raw, res, res.options(Options{Local: s.opt.Local}))
+	return WriteText(s.raw, res, res.options(Options{Local: s.opt.Local, Quiet: s.opt.Quiet}))
 }
 
 func (s *textStream) Close() error { return s.bw.Flush() }

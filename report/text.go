@@ -28,6 +28,8 @@ type Options struct {
 	Transitions bool
 	// Local prints times in the local zone instead of UTC.
 	Local bool
+	// Quiet prints the findings only.
+	Quiet bool
 }
 
 func (o *Options) stamp(ns int64) string {
@@ -40,6 +42,10 @@ func (o *Options) stamp(ns int64) string {
 // timelines.
 func WriteText(w io.Writer, res *Result, opt Options) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
+	if opt.Quiet {
+		writeFindings(bw, res, &opt)
+		return bw.Flush()
+	}
 	writeTotals(bw, res, &opt)
 	writeHosts(bw, res, &opt)
 	writeFindings(bw, res, &opt)
@@ -70,6 +76,9 @@ func writeTotals(w *bufio.Writer, res *Result, opt *Options) {
 	fmt.Fprintln(w)
 	if in.First != 0 {
 		fmt.Fprintf(w, "  span: %s → %s (%s)\n", opt.stamp(in.First), opt.stamp(in.Last), fmtDur(in.Last-in.First))
+	}
+	if in.Filter != "" {
+		fmt.Fprintf(w, "  filter: %s (%d packets did not match)\n", in.Filter, in.Filtered)
 	}
 	var skips []string
 	var skipped uint64

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,6 +55,14 @@ type Flags struct {
 
 	// Filter is the BPF filter expression (positional arguments).
 	Filter string
+	// Numeric is -n/-nn, accepted for tcpdump's users: wirestate never
+	// resolves names.
+	Numeric int
+	// Quiet prints the findings only (-q).
+	Quiet bool
+
+	// changed names the flags given on the command line.
+	changed map[string]bool
 }
 
 func newFlagSet(f *Flags) *pflag.FlagSet {
@@ -64,10 +75,12 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 	fs.StringVar(&f.Timeline, "timeline", "anomalous", "print per-packet timelines for: anomalous, all or none connections")
 	fs.StringArrayVar(&f.Conns, "conn", nil, "print the timeline of the connection with this `UID` (repeatable)")
 	fs.StringArrayVar(&f.Hosts, "host", nil, "only report connections with this `ADDR` at either end (repeatable)")
-	fs.UintSliceVar(&f.Ports, "port", nil, "only report connections with this `PORT` at either end (repeatable)")
+	fs.Var((*portList)(&f.Ports), "port", "only report connections with this `PORT` at either end (repeatable)")
 	fs.StringVar(&f.At, "at", "", "per-host states at `TIME` (RFC 3339, epoch seconds, or an offset from the capture start such as +12.5s) instead of at the end")
 	fs.BoolVar(&f.LocalTime, "local-time", false, "print times in the local time zone instead of UTC")
 	fs.StringVarP(&f.Output, "output", "o", "-", "write the report to `FILE`")
+	fs.BoolVarP(&f.Quiet, "quiet", "q", false, "print the findings only (text report)")
+	fs.CountVarP(&f.Numeric, "numeric", "n", "accepted for tcpdump's -n and -nn: wirestate never resolves names")
 
 	fs.DurationVar(&f.MSL, "msl", 30*time.Second, "maximum segment lifetime: closed connections are kept 2*MSL (TIME_WAIT), as Linux's 60 s")
 	fs.DurationVar(&f.IdleTimeout, "idle-timeout", time.Hour, "expire connections with no packet for this long (reported as still open)")
@@ -105,12 +118,23 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 // parseFlags parses args into a Flags, with the BPF filter taken from the
 // positional arguments as tcpdump does.
 func parseFlags(args []string) (*Flags, error) {
-	f := &Flags{}
+	f := &Flags{changed: map[string]bool{}}
 	fs := newFlagSet(f)
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return nil, userTerms(err)
 	}
+	fs.Visit(func(fl *pflag.Flag) { f.changed[fl.Name] = true })
 	f.Filter = strings.Join(fs.Args(), " ")
+	if len(f.Read) > 0 {
+		if f.Live.Interface != "" {
+			return nil, errors.New("give -r FILE or -i IFACE, not both")
+		}
+		for _, name := range liveOnlyFlags {
+			if f.changed[name] {
+				return nil, fmt.Errorf("--%s is for live capture (-i IFACE); it makes no sense with -r", name)
+			}
+		}
+	}
 	if zeekMode(f) && !fs.Changed("fold-after") {
 		f.FoldAfter = 0 // conn.log has a row for every connection
 	}
@@ -127,11 +151,6 @@ func parseFlags(args []string) (*Flags, error) {
 	default:
 		return nil, fmt.Errorf("--timeline %q: want anomalous, all or none", f.Timeline)
 	}
-	for _, p := range f.Ports {
-		if p > 65535 {
-			return nil, fmt.Errorf("--port %d: not a TCP port", p)
-		}
-	}
 	if f.MSL <= 0 {
 		return nil, fmt.Errorf("--msl must be positive")
 	}
@@ -146,4 +165,58 @@ func parseFlags(args []string) (*Flags, error) {
 		}
 	}
 	return f, nil
+}
+
+// liveOnlyFlags are the options that only live capture reads.
+var liveOnlyFlags = []string{"write", "file-size", "duration", "buffer-size", "snaplen", "no-promisc",
+	"immediate-mode", "stats-interval", "metrics-addr", "report-conns", "evidence-packets", "list-interfaces"}
+
+// portList is a repeatable --port flag whose errors speak the user's terms.
+type portList []uint
+
+func (p *portList) String() string {
+	parts := make([]string, len(*p))
+	for i, v := range *p {
+		parts[i] = strconv.FormatUint(uint64(v), 10)
+	}
+	return "[" + strings.Join(parts, ",") + "]"
+}
+
+func (p *portList) Set(s string) error {
+	for _, part := range strings.Split(s, ",") {
+		v, err := strconv.ParseUint(strings.TrimSpace(part), 10, 16)
+		if err != nil || v == 0 {
+			return fmt.Errorf("not a port number (1-65535)")
+		}
+		*p = append(*p, uint(v))
+	}
+	return nil
+}
+
+func (p *portList) Type() string { return "port" }
+
+// pflagInvalid matches pflag's message for a value its flag rejected.
+var pflagInvalid = regexp.MustCompile(`^invalid argument "(.*)" for "(.*)" flag: (.*)$`)
+
+// userTerms rewrites pflag's errors in the user's terms: `--port http: not
+// a port number (1-65535)` rather than Go's parser messages.
+func userTerms(err error) error {
+	m := pflagInvalid.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	name, val, msg := m[2], m[1], m[3]
+	if i := strings.Index(name, "--"); i >= 0 {
+		name = name[i:] // "-c, --count" → "--count"
+	}
+	switch {
+	case strings.Contains(msg, "strconv.Parse"):
+		msg = "not a whole number"
+		if strings.Contains(err.Error(), "out of range") {
+			msg = "out of range"
+		}
+	case strings.Contains(msg, "time: "):
+		msg = "not a duration (like 500ms, 30s or 2m)"
+	}
+	return fmt.Errorf("%s %s: %s", name, val, msg)
 }

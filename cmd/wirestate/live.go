@@ -47,7 +47,7 @@ func registerLiveFlags(fs *pflag.FlagSet, l *LiveFlags) {
 	fs.BoolVarP(&l.NoPromisc, "no-promisc", "p", false, "live: do not put the interface in promiscuous mode")
 	fs.IntVarP(&l.BufferSize, "buffer-size", "B", 0, "live: kernel capture buffer in `KiB` (default libpcap's, 2 MiB); raise it if drops appear")
 	fs.BoolVar(&l.Immediate, "immediate-mode", true, "live: deliver packets as they arrive rather than in kernel-buffer blocks")
-	fs.Uint64VarP(&l.Count, "count", "c", 0, "live: stop after `N` packets")
+	fs.Uint64VarP(&l.Count, "count", "c", 0, "stop after `N` packets that pass the filter (as tcpdump's -c)")
 	fs.DurationVar(&l.Duration, "duration", 0, "live: stop after this long")
 	fs.BoolVarP(&l.ListInterfaces, "list-interfaces", "D", false, "list the interfaces live capture can use, and exit")
 	fs.DurationVar(&l.StatsInterval, "stats-interval", 10*time.Second, "live: print a status line (a stats record in JSON) this often; 0 for none")
@@ -66,15 +66,15 @@ func liveWanted(fl *Flags) bool { return fl.Live.Interface != "" || fl.Live.List
 // live configuration.
 func liveConfig(fl *Flags, stderr io.Writer) (*pipeline.LiveConfig, error) {
 	lf := &fl.Live
-	if len(fl.Read) > 0 {
-		return nil, errors.New("give -r FILE or -i IFACE, not both")
-	}
 	filter := fl.Filter
 	if lf.FilterExpr != "" {
 		if filter != "" {
 			return nil, errors.New("give the capture filter with -f or as arguments, not both")
 		}
 		filter = lf.FilterExpr
+	}
+	if err := capture.CompileFilter(filter, capture.LinkEthernet, lf.Snaplen); err != nil && lf.Interface != "any" {
+		return nil, err
 	}
 	switch {
 	case fl.At != "":

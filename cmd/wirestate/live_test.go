@@ -12,19 +12,20 @@ func TestLiveCommandErrors(t *testing.T) {
 		name string
 		args []string
 		want string
+		code int
 	}{
-		{"missing interface", []string{"-i", "wsnosuch0", "tcp"}, "wsnosuch0: no such interface"},
-		{"bad filter", []string{"-i", "lo", "tcp", "port", "foo"}, `bad capture filter "tcp port foo"`},
-		{"bad filter flag", []string{"-i", "lo", "-f", "tcp and ("}, "syntax error"},
-		{"two filters", []string{"-i", "lo", "-f", "tcp", "udp"}, "not both"},
-		{"file and interface", []string{"-i", "lo", "-r", "x.pcap"}, "not both"},
-		{"file size without -w", []string{"-i", "lo", "--file-size", "10"}, "needs -w"},
-		{"at", []string{"-i", "lo", "--at", "+1s"}, "--at"},
+		{"missing interface", []string{"-i", "wsnosuch0", "tcp"}, "wsnosuch0: no such interface", 1},
+		{"bad filter", []string{"-i", "lo", "tcp", "port", "foo"}, `bad capture filter "tcp port foo"`, 2},
+		{"bad filter flag", []string{"-i", "lo", "-f", "tcp and ("}, "syntax error", 2},
+		{"two filters", []string{"-i", "lo", "-f", "tcp", "udp"}, "not both", 2},
+		{"file and interface", []string{"-i", "lo", "-r", "x.pcap"}, "not both", 2},
+		{"file size without -w", []string{"-i", "lo", "--file-size", "10"}, "needs -w", 2},
+		{"at", []string{"-i", "lo", "--at", "+1s"}, "--at", 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
-			if code := run(tc.args, &out, &errb); code != 1 {
-				t.Errorf("exit %d, want 1", code)
+			if code := run(tc.args, &out, &errb); code != tc.code {
+				t.Errorf("exit %d, want %d", code, tc.code)
 			}
 			msg := errb.String()
 			if !strings.Contains(msg, tc.want) || strings.Count(msg, "\n") != 1 || !strings.HasPrefix(msg, "wirestate: ") {

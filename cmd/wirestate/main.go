@@ -11,9 +11,11 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/pflag"
+	"github.com/wirestate/wirestate/capture"
 	"github.com/wirestate/wirestate/pipeline"
 	"github.com/wirestate/wirestate/report"
 )
@@ -40,7 +42,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if len(fl.Read) == 0 && !liveWanted(fl) {
-		fmt.Fprintf(stderr, "wirestate: nothing to read: give -r FILE or -i IFACE (see --help)\n")
+		if looksLikeCapture(fl.Filter) {
+			fmt.Fprintf(stderr, "wirestate: %s: did you mean -r %s?\n", fl.Filter, fl.Filter)
+		} else {
+			fmt.Fprintf(stderr, "wirestate: nothing to read: give -r FILE or -i IFACE (see --help)\n")
+		}
 		return 2
 	}
 	if fl.CPUProfile != "" {
@@ -68,6 +74,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer closeOutputs()
 	if err != nil {
 		fmt.Fprintf(stderr, "wirestate: %v\n", err)
+		if errors.As(err, new(usageError)) {
+			return 2
+		}
 		return 1
 	}
 	if cfg.Live != nil {
@@ -93,11 +102,16 @@ func pipelineConfig(fl *Flags, stdout, stderr io.Writer) (*pipeline.Config, func
 	}
 	zcfg, err := zeekTrackerConfig(fl) // Zeek mode and originator rules (zeek.go)
 	if err != nil {
-		return nil, closeAll, err
+		return nil, closeAll, usageError{err}
 	}
 	sel, err := pipeline.NewSelection(fl.Conns, fl.Hosts, fl.Ports)
 	if err != nil {
-		return nil, closeAll, err
+		return nil, closeAll, usageError{err}
+	}
+	if fl.At != "" {
+		if _, err := pipeline.ParseAt(fl.At, 0); err != nil {
+			return nil, closeAll, usageError{err}
+		}
 	}
 	mode, _ := pipeline.ParseTimelineMode(fl.Timeline)
 	cfg := &pipeline.Config{
@@ -108,10 +122,15 @@ func pipelineConfig(fl *Flags, stdout, stderr io.Writer) (*pipeline.Config, func
 	}
 	if liveWanted(fl) {
 		if cfg.Live, err = liveConfig(fl, stderr); err != nil {
-			return nil, closeAll, err
+			return nil, closeAll, usageError{err}
 		}
+	} else {
+		if cfg.Filter, err = filterOf(fl); err != nil {
+			return nil, closeAll, usageError{err}
+		}
+		cfg.Count = fl.Live.Count
 	}
-	opt := report.StreamOptions{Local: fl.LocalTime, Live: cfg.Live != nil, Version: version,
+	opt := report.StreamOptions{Local: fl.LocalTime, Live: cfg.Live != nil, Version: version, Quiet: fl.Quiet,
 		AllTimelines: len(fl.Conns) > 0 || mode == pipeline.TimelinesAll}
 	create := func(path string) (io.Writer, error) {
 		f, err := os.Create(path)
@@ -140,4 +159,42 @@ func pipelineConfig(fl *Flags, stdout, stderr io.Writer) (*pipeline.Config, func
 	}
 	cfg.Outputs = append(cfg.Outputs, pipeline.Output{Stream: s})
 	return cfg, closeAll, nil
+}
+
+// usageError is an error in the command line: exit status 2.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// filterOf returns the BPF filter, given as arguments or with -f, checked
+// by libpcap (for Ethernet; each file's link type compiles it again).
+func filterOf(fl *Flags) (string, error) {
+	filter := fl.Filter
+	if fl.Live.FilterExpr != "" {
+		if filter != "" {
+			return "", errors.New("give the filter with -f or as arguments, not both")
+		}
+		filter = fl.Live.FilterExpr
+	}
+	if err := capture.CompileFilter(filter, capture.LinkEthernet, 0); err != nil {
+		return "", err
+	}
+	return filter, nil
+}
+
+// looksLikeCapture reports whether a positional argument names a capture
+// file rather than a filter: an existing file, or a capture's extension.
+func looksLikeCapture(arg string) bool {
+	if arg == "" || strings.Contains(arg, " ") {
+		return false
+	}
+	if st, err := os.Stat(arg); err == nil && st.Mode().IsRegular() {
+		return true
+	}
+	for _, ext := range []string{".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz"} {
+		if strings.HasSuffix(arg, ext) {
+			return true
+		}
+	}
+	return false
 }
