@@ -130,6 +130,7 @@ const (
 	peerZeroWin                        // last window advertised was zero
 	peerSYNACK                         // its SYN carried an ACK
 	peerWasTimeWait                    // entered TIME_WAIT at some point
+	peerACKDropped                     // retransmitted its SYN-ACK after the peer acknowledged it
 )
 
 // Peer holds what the capture shows of one endpoint: its inferred RFC 793

@@ -12,13 +12,89 @@ import (
 type invariantObserver struct {
 	t  *testing.T
 	tr *Tracker
+	// ends holds what each endpoint of each connection sent, kept from the
+	// segments themselves rather than from the tracker's bookkeeping.
+	ends map[endKey]*endSent
+}
+
+type endKey struct {
+	uid  UID
+	side Side
+}
+
+// endSent is what one endpoint sent, for the handshake invariants.
+type endSent struct {
+	// synOnly: its first segment was a SYN (without ACK), in a connection
+	// that was not picked up mid-stream, and it has sent nothing but SYNs
+	// since.
+	synOnly bool
+	// syn and haveSYN: the sequence number of its last SYN.
+	syn     seqnum.Value
+	haveSYN bool
+	// maxAck and haveAck: the highest acknowledgement it sent.
+	maxAck  seqnum.Value
+	haveAck bool
+	// held: it retransmitted its SYN-ACK after the peer had acknowledged
+	// it, and has sent no segment without SYN since: it holds
+	// SYN_RECEIVED until its own segment says otherwise.
+	held bool
+}
+
+// sent updates what the endpoint sending segment a.Seg has sent.
+func (o *invariantObserver) sent(a *Analysis) {
+	if o.ends == nil {
+		o.ends = map[endKey]*endSent{}
+	}
+	seg, p := a.Seg, &a.Conn.Peers[a.From]
+	k := endKey{a.Conn.UID, a.From}
+	e := o.ends[k]
+	if e == nil {
+		e = &endSent{}
+		o.ends[k] = e
+		// Only in a connection the tracker saw open: one picked up
+		// mid-stream starts both endpoints ESTABLISHED.
+		e.synOnly = !a.Conn.Partial() && p.Pkts == 1 && seg.Flags&(FlagSYN|FlagACK|FlagRST) == FlagSYN && !seg.BadChecksum
+	} else if seg.Flags&(FlagSYN|FlagACK|FlagRST) != FlagSYN {
+		e.synOnly = false
+	}
+	if seg.BadChecksum {
+		return // moves no state (see Conn.apply)
+	}
+	peer := o.ends[endKey{a.Conn.UID, a.From.Other()}]
+	if seg.Flags&FlagSYN != 0 {
+		if seg.Flags&FlagACK != 0 && e.haveSYN && seg.Seq == e.syn && peer != nil && peer.haveAck && peer.maxAck.GreaterThan(e.syn) {
+			e.held = true
+		}
+		e.syn, e.haveSYN = seg.Seq, true
+	} else {
+		e.held = false
+	}
+	if seg.Flags&FlagACK != 0 && (!e.haveAck || seg.Ack.GreaterThan(e.maxAck)) {
+		e.maxAck, e.haveAck = seg.Ack, true
+	}
 }
 
 func (o *invariantObserver) Packet(a *Analysis) {
+	o.sent(a)
 	for _, tr := range a.Transitions() {
 		if !tr.Legal() {
 			o.t.Fatalf("frame %d: illegal transition %v %v→%v (inferred %v, correction %v)",
 				tr.Frame, tr.Side, tr.From, tr.To, tr.Inferred, tr.Correction)
+		}
+		if tr.To != Established {
+			continue
+		}
+		// An endpoint that sent nothing after its SYN is never
+		// ESTABLISHED; one that retransmitted its SYN-ACK after it was
+		// acknowledged is not inferred ESTABLISHED from its peer's
+		// segments until its own segment proves it.
+		if e := o.ends[endKey{a.Conn.UID, tr.Side}]; e != nil {
+			if e.synOnly {
+				o.t.Fatalf("frame %d: %v moved to ESTABLISHED having sent nothing after its SYN", tr.Frame, tr.Side)
+			}
+			if e.held && tr.Inferred {
+				o.t.Fatalf("frame %d: %v inferred ESTABLISHED after retransmitting its acknowledged SYN-ACK", tr.Frame, tr.Side)
+			}
 		}
 	}
 	for s := Orig; s <= Resp; s++ {
@@ -89,10 +165,20 @@ func segmentsFromBytes(data []byte) []Segment {
 // FuzzTracker feeds arbitrary segment sequences to the tracker and checks
 // its invariants after every segment: states move only along legal edges,
 // the slab and the table agree, every held connection is found under its
-// key, and every connection is emitted exactly once.
+// key, and every connection is emitted exactly once. Two handshake
+// invariants hold too: an endpoint that sent nothing after its SYN is never
+// ESTABLISHED (no transition to it, no final state), and an endpoint that
+// retransmitted its SYN-ACK after the peer acknowledged it is not inferred
+// ESTABLISHED until its own segment without SYN.
 func FuzzTracker(f *testing.F) {
 	f.Add([]byte{0, 2, 0, 0, 100, 0, 1, 1, 1, 18, 0, 1, 100, 0, 1, 1, 0, 16, 1, 1, 100, 0, 0, 1})
 	f.Add([]byte{0, 2, 0, 0, 100, 0, 1, 1, 1, 20, 0, 1, 0, 0, 0, 1, 0, 17, 1, 1, 0, 0, 0, 9, 1, 17, 1, 2, 0, 0, 0, 9})
+	// A SYN answered by a SYN-ACK, retransmitted unanswered.
+	f.Add([]byte{0, 2, 0, 0, 100, 0, 1, 1, 1, 18, 0, 1, 100, 0, 1, 1, 1, 18, 0, 1, 100, 0, 1, 200})
+	// The SYN-ACK retransmitted after the handshake's ACK, then the
+	// client's ACK and data again (a listener with a full accept queue).
+	f.Add([]byte{0, 2, 0, 0, 100, 0, 1, 1, 1, 18, 0, 1, 100, 0, 1, 1, 0, 16, 1, 1, 100, 0, 0, 1,
+		1, 18, 0, 1, 100, 0, 1, 200, 0, 16, 1, 1, 100, 0, 0, 1, 0, 24, 1, 1, 100, 10, 0, 100})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		segs := segmentsFromBytes(data)
 		inv := &invariantObserver{t: t}
@@ -113,6 +199,11 @@ func FuzzTracker(f *testing.F) {
 				t.Fatalf("connection %v emitted twice", r.Conn.UID)
 			}
 			seen[r.Conn.UID] = true
+			for s := Orig; s <= Resp; s++ {
+				if e := inv.ends[endKey{r.Conn.UID, s}]; e != nil && e.synOnly && r.Conn.Peers[s].State == Established {
+					t.Fatalf("connection %v: %v ends ESTABLISHED having sent nothing after its SYN", r.Conn.UID, s)
+				}
+			}
 		}
 		if st.Segments != uint64(len(segs)) {
 			t.Fatalf("%d segments counted, %d fed", st.Segments, len(segs))

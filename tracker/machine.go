@@ -173,7 +173,7 @@ func (snd *Peer) synSequence(seg *Segment, end seqnum.Value, a *Analysis) {
 	}
 	snd.ISN = seg.Seq
 	snd.flags |= peerSawSYN | peerHaveSeq
-	snd.flags &^= peerSawFIN
+	snd.flags &^= peerSawFIN | peerACKDropped
 	snd.Next = end
 	snd.Bytes += uint64(seg.PayloadLen)
 	a.Kind |= KindNewData
@@ -311,6 +311,9 @@ func (c *Conn) transition(seg *Segment, s Side, a *Analysis) {
 
 	// What the sender's own segment proves about the sender.
 	if f&FlagSYN != 0 {
+		if a.Kind&KindSYNACKRetransmission != 0 {
+			c.sentSYNACKAgain(s)
+		}
 		c.sentSYN(seg, s, a)
 	}
 	if f&FlagACK != 0 {
@@ -391,6 +394,21 @@ func (c *Conn) sentSYN(seg *Segment, s Side, a *Analysis) {
 	}
 }
 
+// sentSYNACKAgain records that side s retransmitted its SYN-ACK. If the
+// peer had already acknowledged it, that acknowledgement was not taken: it
+// was lost on the way, or the listener dropped it because its accept queue
+// was full (Linux's tcp_check_req with tcp_abort_on_overflow=0). A SYN-ACK
+// is retransmitted only from SYN-RECEIVED, on its retransmission timeout
+// (RFC 9293 sections 3.8.1 and 3.10.8), so s still holds SYN_RECEIVED; and
+// since the peer's ACKs proved unreliable evidence, only s's own ordinary
+// segment proves it ESTABLISHED from now on (see deliverACK, receiveFIN).
+func (c *Conn) sentSYNACKAgain(s Side) {
+	snd, o := &c.Peers[s], &c.Peers[s.Other()]
+	if o.flags&peerHaveAck != 0 && o.Ack.GreaterThan(snd.ISN) {
+		snd.flags |= peerACKDropped
+	}
+}
+
 // awaitsACK reports whether an acknowledgement can move p: p waits for the
 // ACK of its SYN (SYN_RECEIVED) or of its FIN (FIN_WAIT_1, CLOSING or
 // LAST_ACK once it sent one), as RFC 9293 section 3.10.7.4 ("fifth, check
@@ -417,6 +435,7 @@ func (c *Conn) sentHandshakeACK(seg *Segment, s Side, a *Analysis) {
 		// RFC 793 section 3.9 / RFC 9293 section 3.10.7.4, SYN-RECEIVED:
 		// only an endpoint whose SYN was acknowledged sends an ordinary
 		// segment.
+		c.Peers[s].flags &^= peerACKDropped
 		c.observe(a, seg, s, Established)
 	}
 }
@@ -449,9 +468,24 @@ func (c *Conn) deliverSYN(seg *Segment, r Side, a *Analysis) {
 	rcv := &c.Peers[r]
 	if seg.Flags&FlagACK != 0 {
 		// RFC 9293 section 3.10.7.3, SYN-SENT: a SYN-ACK acknowledging
-		// our SYN.
-		if seg.Ack == rcv.ISN.Add(1) {
-			c.infer(a, seg, r, Established)
+		// our SYN makes the client ESTABLISHED, and it answers at once
+		// with an ACK ("form an ACK segment ... and send it"). That ACK,
+		// not the SYN-ACK, is what proves ESTABLISHED (sentHandshakeACK):
+		// without it nothing shows the SYN-ACK arrived, and an endpoint
+		// that sent nothing after its SYN is never shown ESTABLISHED. It
+		// stays SYN_SENT, what its SYN proved.
+		//
+		// A SYN-ACK retransmitted to an endpoint that has still sent
+		// nothing but its SYN says nobody answered the first: a live
+		// client in SYN-SENT would have sent its ACK, a host that never
+		// sent the SYN (the spoofed source of a SYN flood) a RST (RFC 9293
+		// section 3.10.7.1, CLOSED: "an incoming segment not containing a
+		// RST causes a RST to be sent"). Silence means no endpoint holds
+		// the connection: CLOSED, inferred. A later segment of its own
+		// (its ACK, or its SYN retransmitted because every SYN-ACK was
+		// lost) corrects this back to SYN_SENT (see contradicts).
+		if a.Kind&KindSYNACKRetransmission != 0 && rcv.Pkts <= 1 && seg.Ack == rcv.ISN.Add(1) {
+			c.infer(a, seg, r, Closed)
 		}
 	} else if rcv.flags&peerSawSYN != 0 {
 		// Simultaneous open: SYN_SENT receiving a SYN (RFC 793 figure 8).
@@ -463,9 +497,17 @@ func (c *Conn) deliverSYN(seg *Segment, r Side, a *Analysis) {
 // awaitsACK), as the delivery of the ACK in seg would (RFC 793
 // section 3.9 / RFC 9293 section 3.10.7.4, "fifth, check the ACK field"):
 // it completes r's passive open, or acknowledges r's FIN.
+//
+// An ACK completes a passive open only for an endpoint that sent its
+// SYN-ACK (an endpoint put in SYN_RECEIVED by a simultaneous open it has
+// not answered would drop it, RFC 9293 section 3.10.7.3, SYN-SENT: "if
+// neither of the SYN or RST bits is set, then drop the segment"), and
+// only until it retransmits that SYN-ACK after an ACK (see
+// sentSYNACKAgain): from then on its own segment must prove ESTABLISHED.
 func (c *Conn) deliverACK(seg *Segment, r Side, a *Analysis) {
 	rcv := &c.Peers[r]
-	if rcv.State == SynReceived && rcv.flags&peerSawSYN != 0 && seg.Ack.GreaterThan(rcv.ISN) && seg.Flags&FlagSYN == 0 {
+	if rcv.State == SynReceived && rcv.flags&(peerSawSYN|peerSYNACK|peerACKDropped) == peerSawSYN|peerSYNACK &&
+		seg.Ack.GreaterThan(rcv.ISN) && seg.Flags&FlagSYN == 0 {
 		c.infer(a, seg, r, Established)
 	}
 	if rcv.flags&peerSawFIN != 0 && seg.Ack.GreaterThanEq(rcv.FinSeq.Add(1)) {
@@ -488,6 +530,11 @@ func (c *Conn) receiveFIN(a *Analysis, seg *Segment, side Side, ev evidence) {
 	p := &c.Peers[side]
 	switch p.State {
 	case Established, SynReceived:
+		if ev == inferred && p.flags&peerACKDropped != 0 {
+			// A listener dropping the handshake's ACK drops the FIN that
+			// follows it too (see sentSYNACKAgain).
+			return
+		}
 		c.move(a, seg, side, CloseWait, ev)
 	case FinWait1:
 		if c.finAcked(side) {

@@ -17,6 +17,9 @@ func TestStateMachine(t *testing.T) {
 		// (each "side:STATE", with "?" for inferred, "!" for corrections).
 		trans string
 		kinds PacketKind // kinds that must appear on some packet
+		// forbid lists subsequences of transitions that must not appear
+		// (each entry in the form of trans).
+		forbid []string
 	}{
 		{
 			name: "client closes first",
@@ -29,7 +32,7 @@ func TestStateMachine(t *testing.T) {
 					Add("A", ".", 1102, 5002, 0, 1e6)
 			},
 			orig: TimeWait, resp: Closed,
-			trans: "orig:SYN_SENT resp:SYN_RECEIVED orig:ESTABLISHED? resp:ESTABLISHED? orig:FIN_WAIT_1 resp:CLOSE_WAIT? orig:FIN_WAIT_2? resp:LAST_ACK orig:TIME_WAIT? resp:CLOSED?",
+			trans: "orig:SYN_SENT resp:SYN_RECEIVED orig:ESTABLISHED resp:ESTABLISHED? orig:FIN_WAIT_1 resp:CLOSE_WAIT? orig:FIN_WAIT_2? resp:LAST_ACK orig:TIME_WAIT? resp:CLOSED?",
 		},
 		{
 			name: "server closes first",
@@ -83,6 +86,77 @@ func TestStateMachine(t *testing.T) {
 			orig: Established, resp: SynReceived,
 			trans: "resp:ESTABLISHED? resp:SYN_RECEIVED!",
 			kinds: KindSYNACKRetransmission | KindCorrection,
+		},
+		{
+			name: "SYN-ACK not yet answered: the client is not ESTABLISHED before its ACK",
+			build: func() *tt.Convo {
+				return tt.New().Add("A", "S", 1000, 0, 0, 1e6).Add("B", "S.", 5000, 1001, 0, 1e6)
+			},
+			orig: SynSent, resp: SynReceived,
+			trans:  "orig:SYN_SENT resp:SYN_RECEIVED",
+			forbid: []string{"orig:ESTABLISHED?", "orig:ESTABLISHED"},
+		},
+		{
+			name: "SYN-ACK retransmitted unanswered (spoofed SYN): the source is never ESTABLISHED",
+			build: func() *tt.Convo {
+				return tt.New().Add("A", "S", 1000, 0, 0, 1e6).
+					Add("B", "S.", 5000, 1001, 0, 1e6).
+					Add("B", "S.", 5000, 1001, 0, 1e9).
+					Add("B", "S.", 5000, 1001, 0, 2e9)
+			},
+			orig: Closed, resp: SynReceived,
+			trans:  "orig:SYN_SENT resp:SYN_RECEIVED orig:CLOSED?",
+			forbid: []string{"orig:ESTABLISHED?", "orig:ESTABLISHED"},
+			kinds:  KindSYNACKRetransmission,
+		},
+		{
+			name: "SYN-ACK lost and retransmitted, then answered: the client's ACK corrects CLOSED?",
+			build: func() *tt.Convo {
+				return tt.New().Add("A", "S", 1000, 0, 0, 1e6).
+					Add("B", "S.", 5000, 1001, 0, 1e6).
+					Add("B", "S.", 5000, 1001, 0, 1e9).
+					Add("A", ".", 1001, 5001, 0, 1e6)
+			},
+			orig: Established, resp: Established,
+			trans: "orig:SYN_SENT resp:SYN_RECEIVED orig:CLOSED? orig:SYN_SENT! orig:ESTABLISHED resp:ESTABLISHED?",
+			kinds: KindSYNACKRetransmission | KindCorrection,
+		},
+		{
+			name: "accept queue full: the ACK answering the retransmitted SYN-ACK is dropped too",
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("A", "P.", 1001, 5001, 10, 1e6).
+					Add("B", "S.", 5000, 1001, 0, 1e9).
+					Add("A", ".", 1011, 5001, 0, 1e3).     // the answer to the SYN-ACK
+					Add("A", "P.", 1001, 5001, 10, 300e6). // data retransmitted
+					Add("A", "F.", 1011, 5001, 0, 1e6)     // and a FIN, dropped as well
+			},
+			orig: FinWait1, resp: SynReceived,
+			trans:  "resp:ESTABLISHED? resp:SYN_RECEIVED!",
+			forbid: []string{"resp:SYN_RECEIVED! resp:ESTABLISHED?", "resp:SYN_RECEIVED! resp:CLOSE_WAIT?"},
+			kinds:  KindSYNACKRetransmission | KindCorrection,
+		},
+		{
+			name: "accept queue full, then the listener takes the connection: its own ACK proves ESTABLISHED",
+			build: func() *tt.Convo {
+				return tt.Handshake().Add("A", "P.", 1001, 5001, 10, 1e6).
+					Add("B", "S.", 5000, 1001, 0, 1e9).
+					Add("A", ".", 1011, 5001, 0, 1e3).
+					Add("A", "P.", 1001, 5001, 10, 300e6).
+					Add("B", ".", 5001, 1011, 0, 1e3)
+			},
+			orig: Established, resp: Established,
+			trans:  "resp:ESTABLISHED? resp:SYN_RECEIVED! resp:ESTABLISHED",
+			forbid: []string{"resp:SYN_RECEIVED! resp:ESTABLISHED?"},
+		},
+		{
+			name: "simultaneous open answered only by the peer: an endpoint that sent nothing after its SYN is not ESTABLISHED",
+			build: func() *tt.Convo {
+				return tt.New().Add("A", "S", 1000, 0, 0, 1e6).
+					Add("B", "S", 5000, 0, 0, 1e3).
+					Add("B", ".", 5001, 1001, 0, 1e6)
+			},
+			orig: SynReceived, resp: Established,
+			forbid: []string{"orig:ESTABLISHED?", "orig:ESTABLISHED"},
 		},
 		{
 			name: "unanswered SYN retransmitted",
@@ -164,6 +238,11 @@ func TestStateMachine(t *testing.T) {
 			}
 			if tc.trans != "" && !isSubsequence(strings.Fields(tc.trans), strings.Fields(tt.Transitions(r))) {
 				t.Errorf("transitions\n got  %s\n want %s (as a subsequence)", tt.Transitions(r), tc.trans)
+			}
+			for _, f := range tc.forbid {
+				if isSubsequence(strings.Fields(f), strings.Fields(tt.Transitions(r))) {
+					t.Errorf("transitions %s contain %q", tt.Transitions(r), f)
+				}
 			}
 			var kinds PacketKind
 			for _, e := range r.Timeline {
