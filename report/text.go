@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
@@ -288,7 +289,8 @@ func appendNotes(b []byte, r *tracker.Record) []byte {
 func writeTimeline(w *bufio.Writer, r *tracker.Record, res *Result, opt *Options) {
 	c := &r.Conn
 	fmt.Fprintf(w, "\nTimeline %s  %s → %s  (start %s)\n", c.UID, c.Orig, c.Resp, opt.stamp(c.Start))
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
+	var rows bytes.Buffer
+	tw := tabwriter.NewWriter(&rows, 2, 8, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "  TIME\tFRAME\t DIR \tFLAGS\tSEQ\tACK\tLEN\tWIN\t ORIG\t RESP\t NOTE\t")
 	ti := 0
 	for _, e := range r.Timeline {
@@ -322,6 +324,13 @@ func writeTimeline(w *bufio.Writer, r *tracker.Record, res *Result, opt *Options
 		}
 	}
 	tw.Flush()
+	// Right-aligned cells pad the last column: no line ends in spaces.
+	for _, line := range bytes.SplitAfter(rows.Bytes(), []byte("\n")) {
+		w.Write(bytes.TrimRight(line, " \n"))
+		if len(line) > 0 {
+			w.WriteByte('\n')
+		}
+	}
 	fmt.Fprintln(w, "  * state changed on this packet, ? inferred from assumed delivery, ! an earlier inference undone")
 }
 
