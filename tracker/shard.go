@@ -490,6 +490,12 @@ func (sh *shard) drain() {
 	if sh.cfg.SnapshotAt != 0 && !sh.snapTaken {
 		sh.takeSnapshot(sh.cfg.SnapshotAt)
 	}
+	// Observers see the capture's last moment before the last connections
+	// leave, whether or not a tick was due: what they say of a connection
+	// held to the end then reaches the end of the capture.
+	for _, o := range sh.observers {
+		o.Advance(sh.clock)
+	}
 	sh.scratch = sh.scratch[:0]
 	sh.table.each(func(idx int) { sh.scratch = append(sh.scratch, idx) })
 	// Every connection leaves: the table is emptied at once rather than
