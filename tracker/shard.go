@@ -232,8 +232,8 @@ func (sh *shard) create(seg *Segment) int {
 	if live := sh.slab.live; live > sh.stats.MaxLive {
 		sh.stats.MaxLive = live
 	}
-	c.UID = MakeUID(seg.Frame)
 	c.Start, c.Last = seg.Time, seg.Time
+	c.FirstFrame = seg.Frame
 	if !seg.Src.Addr.Is4() {
 		c.Flags |= ConnIPv6
 	}
@@ -269,6 +269,7 @@ func (sh *shard) create(seg *Segment) int {
 		c.Peers[c.SideOf(seg.Dst)].flags |= peerInferred
 		sh.stats.Partial++
 	}
+	c.UID = MakeUID(c.Orig, c.Resp, seg)
 	if sh.cfg.Record != nil && sh.cfg.Record(c.UID) {
 		c.Flags |= ConnRecording
 		sh.recs[c.UID] = &recording{}
