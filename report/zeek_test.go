@@ -11,7 +11,7 @@ import (
 )
 
 func TestWriteZeek(t *testing.T) {
-	uid := func(frame uint64) string { return tracker.MakeUID(frame).String() }
+	const uid = "{uid}" // replaced by the record's uid
 	cases := []struct {
 		name  string
 		build func() *trackertest.Convo
@@ -26,14 +26,14 @@ func TestWriteZeek(t *testing.T) {
 					Add("B", "F.", 5051, 1102, 0, 1e6).Add("A", ".", 1102, 5052, 0, 1e6)
 			},
 			zeek: &tracker.ZeekConfig{},
-			rows: []string{"1000000000.001000\t" + uid(1) + "\t10.0.0.1\t40000\t10.0.0.2\t80\ttcp\t-\t0.006000\t100\t50\tSF\tT\tT\t0\tShADdFf\t5\t360\t3\t206\t-\t6"},
+			rows: []string{"1000000000.001000\t" + uid + "\t10.0.0.1\t40000\t10.0.0.2\t80\ttcp\t-\t0.006000\t100\t50\tSF\tT\tT\t0\tShADdFf\t5\t360\t3\t206\t-\t6"},
 		},
 		{
 			name: "flipped by Zeek: the originator is the SYN-ACK's receiver",
 			build: func() *trackertest.Convo {
 				return trackertest.New().Add("B", "S.", 5000, 1001, 0, 1e6).Add("A", ".", 1001, 5001, 0, 1e6)
 			},
-			rows: []string{"1000000000.001000\t" + uid(1) + "\t10.0.0.1\t40000\t10.0.0.2\t80\ttcp\t-\t0.001000\t0\t0\tS1\tT\tT\t0\t^hA\t1\t52\t1\t52\t-\t6"},
+			rows: []string{"1000000000.001000\t" + uid + "\t10.0.0.1\t40000\t10.0.0.2\t80\ttcp\t-\t0.001000\t0\t0\tS1\tT\tT\t0\t^hA\t1\t52\t1\t52\t-\t6"},
 		},
 		{
 			name: "bare mode keeps the SYN-ACK's sender; a lone packet has no duration",
@@ -41,7 +41,7 @@ func TestWriteZeek(t *testing.T) {
 				return trackertest.New().Add("B", "S.", 5000, 1001, 0, 1e6)
 			},
 			zeek: &tracker.ZeekConfig{LikelyServerPorts: &tracker.PortSet{}},
-			rows: []string{"1000000000.001000\t" + uid(1) + "\t10.0.0.2\t80\t10.0.0.1\t40000\ttcp\t-\t-\t-\t-\tOTH\tT\tT\t0\tH\t1\t52\t0\t0\t-\t6"},
+			rows: []string{"1000000000.001000\t" + uid + "\t10.0.0.2\t80\t10.0.0.1\t40000\ttcp\t-\t-\t-\t-\tOTH\tT\tT\t0\tH\t1\t52\t0\t0\t-\t6"},
 		},
 	}
 	for _, tc := range cases {
@@ -63,7 +63,11 @@ func TestWriteZeek(t *testing.T) {
 				"#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents\tip_proto",
 				"#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]\tcount",
 			}
-			want := append(append(header, tc.rows...), "#close\t2001-09-09-01-47-40")
+			var rows []string
+			for i, r := range tc.rows {
+				rows = append(rows, strings.ReplaceAll(r, uid, col.Recs[i].Conn.UID.String()))
+			}
+			want := append(append(header, rows...), "#close\t2001-09-09-01-47-40")
 			if got := strings.Join(lines, "\n"); got != strings.Join(want, "\n") {
 				t.Errorf("got:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 			}

@@ -26,48 +26,52 @@ func (s Side) String() string {
 	return "resp"
 }
 
-// UID identifies one connection (one incarnation of a 4-tuple). It is derived
-// from the frame number of the connection's first packet, so the same capture
-// always gives the same uids, whatever the shard count.
+// UID identifies one connection (one incarnation of a 4-tuple). It is a
+// hash of what the connection's first packet shows (see MakeUID), so the
+// same capture always gives the same uids, whatever the shard count, while
+// connections of different captures (sensors, restarts) get different ones.
 type UID uint64
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
-// MakeUID returns the uid of the connection whose first packet is frame.
-// The mixing is a bijection (splitmix64's finalizer), so distinct frames give
-// distinct uids.
-func MakeUID(frame uint64) UID {
-	z := frame + 0x9e3779b97f4a7c15
+// uidKey keys the uid hash: a constant, so uids are reproducible.
+const uidKey = 0x7769726573746174 // "wirestat"
+
+// mix64 is splitmix64's finalizer, a bijection of 64-bit words.
+func mix64(z uint64) uint64 {
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return UID(z ^ (z >> 31))
+	return z ^ (z >> 31)
 }
 
-// FirstFrame returns the frame number of the connection's first packet,
-// inverting MakeUID.
-func (u UID) FirstFrame() uint64 {
-	z := uint64(u)
-	z ^= z>>31 ^ z>>62
-	z *= inv94d0
-	z ^= z>>27 ^ z>>54
-	z *= invbf58
-	z ^= z>>30 ^ z>>60
-	return z - 0x9e3779b97f4a7c15
-}
-
-// inverse returns the multiplicative inverse of odd a modulo 2^64.
-func inverse(a uint64) uint64 {
-	x := a // correct to 3 bits; each Newton step doubles the bits
-	for i := 0; i < 5; i++ {
-		x *= 2 - a*x
+// MakeUID returns the uid of the connection between originator orig and
+// responder resp whose first packet is seg: a keyed 64-bit hash of both
+// endpoints in that order, the packet's time in nanoseconds, its sequence
+// and acknowledgement numbers (which carry the originator's ISN, or the
+// first sequence number of a connection picked up mid-stream) and its
+// frame number (which tells apart identical-looking packets). It is never
+// zero.
+func MakeUID(orig, resp Endpoint, seg *Segment) UID {
+	h := uint64(uidKey)
+	add := func(v uint64) { h = mix64(h ^ v + 0x9e3779b97f4a7c15) }
+	for _, e := range [2]*Endpoint{&orig, &resp} {
+		var hi, lo uint64
+		for i := 0; i < 8; i++ {
+			hi = hi<<8 | uint64(e.Addr[i])
+			lo = lo<<8 | uint64(e.Addr[8+i])
+		}
+		add(hi)
+		add(lo)
 	}
-	return x
+	add(uint64(orig.Port)<<16 | uint64(resp.Port))
+	add(uint64(seg.Time))
+	add(uint64(seg.Seq)<<32 | uint64(seg.Ack))
+	add(seg.Frame)
+	if h == 0 {
+		h = 1 // zero means no uid
+	}
+	return UID(h)
 }
-
-var (
-	inv94d0 = inverse(0x94d049bb133111eb)
-	invbf58 = inverse(0xbf58476d1ce4e5b9)
-)
 
 // String formats the uid as Zeek does: a "C" followed by base62 digits.
 func (u UID) String() string {
@@ -268,7 +272,7 @@ type Conn struct {
 	// Orig and Resp are the originator's and responder's endpoints.
 	Orig, Resp Endpoint
 	// Flags and Hist sit here, in the padding before UID, to keep Conn
-	// within 224 bytes (TestConnSize).
+	// within 232 bytes (TestConnSize).
 	// Flags holds Conn* bits.
 	Flags uint16
 	// Hist holds Zeek-style history bookkeeping, owned by the history code.
@@ -278,6 +282,8 @@ type Conn struct {
 	// PrevUID is the uid of the previous incarnation of the same 4-tuple
 	// still remembered when this one began, or zero.
 	PrevUID UID
+	// FirstFrame is the frame number of the connection's first packet.
+	FirstFrame uint64
 	// Start and Last are the times of the first and last packet.
 	Start, Last int64
 	// DoneAt is the time both endpoints had closed or entered TIME_WAIT.

@@ -34,16 +34,17 @@ func heldConnsBytes(n int) float64 {
 	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
 }
 
-// TestMemoryPerConnection holds the tracker to its budget: at most 256
+// TestMemoryPerConnection holds the tracker to its budget: at most 288
 // bytes of heap per held connection, flow table included, at sizes just
-// below and above a table growth.
+// below and above a table growth (about 250 with the first frame stored
+// beside the uid).
 func TestMemoryPerConnection(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped in -short mode: allocates 100k connections")
 	}
 	for _, n := range []int{60000, 70000, 200000} {
-		if b := heldConnsBytes(n); b > 256 {
-			t.Errorf("%d connections: %.0f bytes each, budget 256", n, b)
+		if b := heldConnsBytes(n); b > 288 {
+			t.Errorf("%d connections: %.0f bytes each, budget 288", n, b)
 		} else {
 			t.Logf("%d connections: %.0f bytes each", n, b)
 		}

@@ -38,7 +38,10 @@ type TimelineEntry struct {
 	// From is the side that sent the packet.
 	From  Side
 	Flags uint8
-	// Seq and Ack are relative to the sender's and receiver's ISN.
+	// Seq and Ack are relative to the sender's and receiver's ISN, as
+	// Wireshark numbers them: for a side picked up mid-stream, to one less
+	// than the first sequence number that showed it (its own, or the
+	// other side's acknowledgement number).
 	Seq, Ack uint32
 	// Len is the payload length.
 	Len uint32

@@ -2,6 +2,8 @@ package tracker
 
 import (
 	"sync"
+
+	"github.com/wirestate/wirestate/tracker/seqnum"
 )
 
 // batchSize is how many segments travel to a shard worker at once. Each
@@ -34,6 +36,10 @@ type doneEntry struct {
 type recording struct {
 	entries []TimelineEntry
 	trans   []Transition
+	// base holds each side's base for relative sequence numbers, set as
+	// Wireshark sets it (see record); haveBase says which are set.
+	base     [2]seqnum.Value
+	haveBase [2]bool
 }
 
 // shard owns a part of the flow table. Exactly one goroutine (its worker,
@@ -226,8 +232,8 @@ func (sh *shard) create(seg *Segment) int {
 	if live := sh.slab.live; live > sh.stats.MaxLive {
 		sh.stats.MaxLive = live
 	}
-	c.UID = MakeUID(seg.Frame)
 	c.Start, c.Last = seg.Time, seg.Time
+	c.FirstFrame = seg.Frame
 	if !seg.Src.Addr.Is4() {
 		c.Flags |= ConnIPv6
 	}
@@ -263,6 +269,7 @@ func (sh *shard) create(seg *Segment) int {
 		c.Peers[c.SideOf(seg.Dst)].flags |= peerInferred
 		sh.stats.Partial++
 	}
+	c.UID = MakeUID(c.Orig, c.Resp, seg)
 	if sh.cfg.Record != nil && sh.cfg.Record(c.UID) {
 		c.Flags |= ConnRecording
 		sh.recs[c.UID] = &recording{}
@@ -445,13 +452,29 @@ func (sh *shard) record(c *Conn, a *Analysis) {
 		return
 	}
 	seg, s := a.Seg, a.From
+	// Relative sequence numbers as Wireshark gives them: a side's base is
+	// fixed by the first segment that shows it, its own (its SYN's
+	// sequence number, or one less than a later segment's) or the other
+	// side's acknowledgement (one less than the acknowledgement number).
+	// This is the sender's ISN, or one less than the first sequence
+	// number for a side picked up mid-stream, except for a side first
+	// acknowledged and then seen sending something else.
+	if !r.haveBase[s] {
+		r.base[s], r.haveBase[s] = seg.Seq, true
+		if seg.Flags&FlagSYN == 0 {
+			r.base[s] = seg.Seq.Add(^seqnum.Size(0))
+		}
+	}
+	if o := s.Other(); !r.haveBase[o] && seg.Flags&FlagACK != 0 {
+		r.base[o], r.haveBase[o] = seg.Ack.Add(^seqnum.Size(0)), true
+	}
 	e := TimelineEntry{
 		Time: seg.Time, Frame: seg.Frame, From: s, Flags: seg.Flags,
-		Seq: c.RelSeq(s, seg.Seq), Len: seg.PayloadLen, Window: c.segmentWindow(seg, s),
+		Seq: uint32(r.base[s].Size(seg.Seq)), Len: seg.PayloadLen, Window: c.segmentWindow(seg, s),
 		Kind: a.Kind, NTrans: uint8(a.NTrans),
 	}
 	if seg.Flags&FlagACK != 0 {
-		e.Ack = c.RelSeq(s.Other(), seg.Ack)
+		e.Ack = uint32(r.base[s.Other()].Size(seg.Ack))
 	}
 	for side := Orig; side <= Resp; side++ {
 		e.States[side] = c.Peers[side].State
@@ -489,6 +512,12 @@ func (sh *shard) takeSnapshot(at int64) {
 func (sh *shard) drain() {
 	if sh.cfg.SnapshotAt != 0 && !sh.snapTaken {
 		sh.takeSnapshot(sh.cfg.SnapshotAt)
+	}
+	// Observers see the capture's last moment before the last connections
+	// leave, whether or not a tick was due: what they say of a connection
+	// held to the end then reaches the end of the capture.
+	for _, o := range sh.observers {
+		o.Advance(sh.clock)
 	}
 	sh.scratch = sh.scratch[:0]
 	sh.table.each(func(idx int) { sh.scratch = append(sh.scratch, idx) })

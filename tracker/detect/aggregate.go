@@ -208,7 +208,7 @@ func pawsReuse(findings []tracker.Finding, records []tracker.Record, cfg *Config
 				break
 			}
 			agg.UIDs = append(agg.UIDs, c.UID)
-			ev := tracker.Evidence{Time: c.Start, Frame: c.UID.FirstFrame(), What: fmt.Sprintf("SYN reusing the 4-tuple of %s", c.PrevUID)}
+			ev := tracker.Evidence{Time: c.Start, Frame: c.FirstFrame, What: fmt.Sprintf("SYN reusing the 4-tuple of %s", c.PrevUID)}
 			if i < 3 {
 				agg.Evidence = append(agg.Evidence, ev)
 			}
@@ -403,7 +403,7 @@ func synFloods(findings []tracker.Finding, records []tracker.Record, folded []tr
 						agg.UIDs = append(agg.UIDs, m.rec.Conn.UID)
 					}
 					if i < 3 {
-						agg.Evidence = append(agg.Evidence, tracker.Evidence{Time: m.t, Frame: m.rec.Conn.UID.FirstFrame(),
+						agg.Evidence = append(agg.Evidence, tracker.Evidence{Time: m.t, Frame: m.rec.Conn.FirstFrame,
 							What: fmt.Sprintf("SYN from %s (%s)", m.rec.Conn.Orig, m.rec.Conn.UID)})
 					}
 				}
@@ -417,7 +417,7 @@ func synFloods(findings []tracker.Finding, records []tracker.Record, folded []tr
 						Kind: tracker.AnomSYNFlood, Severity: tracker.AnomSYNFlood.DefaultSeverity(), Time: m.t,
 						UID: c.UID, Orig: c.Orig, Resp: c.Resp, Hint: hint,
 						Summary:  fmt.Sprintf("part of the SYN flood on %s: a SYN from %s that never completed its handshake", listener, c.Orig),
-						Evidence: []tracker.Evidence{{Time: m.t, Frame: c.UID.FirstFrame(), What: "SYN"}},
+						Evidence: []tracker.Evidence{{Time: m.t, Frame: c.FirstFrame, What: "SYN"}},
 					})
 				}
 				for _, m := range run[min(len(run), cfg.MaxMembers):] {
@@ -448,7 +448,7 @@ func synFloods(findings []tracker.Finding, records []tracker.Record, folded []tr
 				UID: c.UID, Orig: c.Orig, Resp: c.Resp,
 				Summary: fmt.Sprintf("%s's SYN-ACK (sent %s) was never acknowledged by %s: a half-open handshake left in the SYN queue",
 					c.Resp, times(int(r.Pkts)), c.Orig),
-				Evidence: []tracker.Evidence{{Time: m.t, Frame: c.UID.FirstFrame(), What: "SYN; the SYN-ACK that answered it was never acknowledged"}},
+				Evidence: []tracker.Evidence{{Time: m.t, Frame: c.FirstFrame, What: "SYN; the SYN-ACK that answered it was never acknowledged"}},
 				Hint: "A client that vanished after its SYN, or a spoofed SYN. Many at once from many sources is a SYN flood: " +
 					"keep net.ipv4.tcp_syncookies=1, size net.ipv4.tcp_max_syn_backlog, and lower net.ipv4.tcp_synack_retries.",
 			})
@@ -496,7 +496,7 @@ func rstAckFloods(records []tracker.Record, folded []tracker.Folded, cfg *Config
 				agg.UIDs = append(agg.UIDs, m.rec.Conn.UID)
 			}
 			if i < 3 {
-				agg.Evidence = append(agg.Evidence, tracker.Evidence{Time: m.t, Frame: m.rec.Conn.UID.FirstFrame(), What: "segment for an unknown connection (" + m.rec.Conn.UID.String() + ")"})
+				agg.Evidence = append(agg.Evidence, tracker.Evidence{Time: m.t, Frame: m.rec.Conn.FirstFrame, What: "segment for an unknown connection (" + m.rec.Conn.UID.String() + ")"})
 			}
 		}
 		out = append(out, agg)

@@ -126,7 +126,11 @@ type cwNotes struct {
 
 // closeWait reports endpoints that acknowledged their peer's FIN and sent no
 // FIN of their own for Config.CloseWaitAfter: the application has not
-// called close().
+// called close(). The finding gives the whole time spent in CLOSE_WAIT, so
+// it is made when that time is known: when the endpoint finally sends its
+// FIN (or a RST), or when the connection leaves the tracker (at the end of
+// the capture at the latest). In live mode it is made as soon as the
+// threshold passes, with the time so far.
 type closeWait struct {
 	env   *Env
 	notes noteMap[cwNotes]
@@ -155,14 +159,29 @@ func (u *closeWait) Packet(a *tracker.Analysis) {
 	}
 	if c.Peers[n.side].State != tracker.CloseWait {
 		u.notes.del(c, n) // it closed (or reset)
+		if !n.reported && seg.Time-n.since >= int64(u.env.Cfg.CloseWaitAfter) {
+			var end string
+			switch {
+			case s == n.side && seg.Flags&tracker.FlagRST != 0:
+				end = fmt.Sprintf("until it reset the connection (frame %d)", seg.Frame)
+			case s == n.side && seg.Flags&tracker.FlagFIN != 0:
+				end = fmt.Sprintf("until it finally sent its FIN (frame %d)", seg.Frame)
+			default:
+				end = fmt.Sprintf("until frame %d ended CLOSE_WAIT", seg.Frame)
+			}
+			u.report(c, n, seg.Time, end)
+		}
 	}
 }
 
 func (u *closeWait) Advance(now int64) {
+	if !u.env.Cfg.Live {
+		return // reported when CLOSE_WAIT ends, with its whole length
+	}
 	limit := int64(u.env.Cfg.CloseWaitAfter)
 	for c, n := range u.notes.m {
 		if !n.reported && now-n.since >= limit && c.Peers[n.side].State == tracker.CloseWait {
-			u.report(c, n, now)
+			u.report(c, n, now, "so far")
 		}
 	}
 }
@@ -173,18 +192,28 @@ func (u *closeWait) Finish(c *tracker.Conn, reason tracker.EndReason) {
 		return
 	}
 	u.notes.del(c, n)
-	if !n.reported && u.env.Now-n.since >= int64(u.env.Cfg.CloseWaitAfter) && c.Peers[n.side].State == tracker.CloseWait {
-		u.report(c, n, u.env.Now)
+	end := u.env.Now
+	if end < c.Last {
+		end = c.Last
+	}
+	if !n.reported && end-n.since >= int64(u.env.Cfg.CloseWaitAfter) && c.Peers[n.side].State == tracker.CloseWait {
+		how := "until the end of the capture"
+		if reason != tracker.EndCaptureEnd {
+			how = fmt.Sprintf("until the connection left the table (%s)", reason)
+		}
+		u.report(c, n, end, how)
 	}
 }
 
-func (u *closeWait) report(c *tracker.Conn, n *cwNotes, now int64) {
+// report makes the finding for the CLOSE_WAIT of notes n, which lasted
+// until end (how says what ended it).
+func (u *closeWait) report(c *tracker.Conn, n *cwNotes, end int64, how string) {
 	n.reported = true
 	ep := c.Endpoint(n.side)
 	f := &tracker.Finding{
 		Severity: tracker.AnomCloseWaitStuck.DefaultSeverity(), Time: n.since,
-		Summary: fmt.Sprintf("%s acknowledged its peer's FIN and has sent no FIN of its own for %s: the application has not called close() (CLOSE_WAIT)",
-			ep, secs(now-n.since)),
+		Summary: fmt.Sprintf("%s acknowledged its peer's FIN and sent no FIN of its own for %s, %s: the application did not call close() (CLOSE_WAIT)",
+			ep, secs(end-n.since), how),
 		Evidence: []tracker.Evidence{{Time: n.since, Frame: n.frame, What: "ACK of the peer's FIN: CLOSE_WAIT begins"}},
 		Hint: "CLOSE_WAIT is the application's to end: find the code path that reads EOF (read() returning 0) and never closes the socket " +
 			"(`ss -tanp state close-wait` shows the process). A leak of these exhausts file descriptors; no kernel setting times them out.",

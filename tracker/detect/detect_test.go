@@ -218,3 +218,74 @@ func TestLiveReportsUnansweredSYNWhileRetrying(t *testing.T) {
 		t.Fatalf("%d syn-unanswered findings, want exactly 1 (not again at the end)", n)
 	}
 }
+
+// TestCloseWaitDuration checks that close-wait-stuck gives the whole time
+// spent in CLOSE_WAIT (issue #18, item 4): to the end of the capture, or to
+// the FIN that finally ended it, not to the moment the threshold passed.
+func TestCloseWaitDuration(t *testing.T) {
+	stuck := func() *tt.Convo {
+		// B enters CLOSE_WAIT 1 ms after the handshake's last packet.
+		return tt.Handshake().Add("A", "F.", 1001, 5001, 0, 1e6).Add("B", ".", 5001, 1002, 0, 1e6)
+	}
+	for _, tc := range []struct {
+		name  string
+		convo *tt.Convo
+		want  []string
+	}{
+		{"held to the end of the capture", stuck().
+			Add("B", ".", 5000, 1002, 0, 2e9).Add("A", ".", 1002, 5001, 0, 1e5). // keepalives
+			Add("B", ".", 5000, 1002, 0, 2e9).Add("A", ".", 1002, 5001, 0, 1e5).
+			Add("B", ".", 5000, 1002, 0, 2e9).Add("A", ".", 1002, 5001, 0, 1e5).
+			Add("B", ".", 5000, 1002, 0, 2e9).Add("A", ".", 1002, 5001, 0, 1e5),
+			[]string{"for 8.0s, until the end of the capture"}},
+		{"FIN after 7 s", stuck().Add("B", "F.", 5001, 1002, 0, 7e9).Add("A", ".", 1002, 5002, 0, 1e5),
+			[]string{"for 7.0s, until it finally sent its FIN (frame 6)"}},
+		{"RST after 6 s", stuck().Add("B", "R.", 5001, 1002, 0, 6e9),
+			[]string{"for 6.0s, until it reset the connection (frame 6)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, shards := range []int{1, 3} {
+				col := tt.Run(tc.convo.Segs, tracker.Config{Shards: shards, Observers: Observers(Config{})})
+				var got []string
+				for _, f := range col.Findings {
+					if f.Kind == tracker.AnomCloseWaitStuck {
+						got = append(got, f.Summary)
+					}
+				}
+				if len(got) != 1 {
+					t.Fatalf("%d shards: %d close-wait-stuck findings, want 1: %q", shards, len(got), got)
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(got[0], w) {
+						t.Errorf("%d shards: %q lacks %q", shards, got[0], w)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestCloseWaitLive checks that live mode reports close-wait-stuck once
+// the threshold passes, while the endpoint is still in CLOSE_WAIT.
+func TestCloseWaitLive(t *testing.T) {
+	c := tt.Handshake().Add("A", "F.", 1001, 5001, 0, 1e6).Add("B", ".", 5001, 1002, 0, 1e6).
+		Add("B", ".", 5000, 1002, 0, 6e9).Add("A", ".", 1002, 5001, 0, 1e5).
+		Add("B", ".", 5000, 1002, 0, 6e9)
+	col := &tt.Collector{}
+	tr := tracker.New(tracker.Config{Inline: true, Sink: col, Observers: func(_ int, emit func(*tracker.Finding)) []tracker.Observer {
+		return []tracker.Observer{NewEngine(Config{Live: true}, emit)}
+	}})
+	for i := range c.Segs {
+		tr.Feed(&c.Segs[i])
+		if i == 5 && kinds(col.Findings)["close-wait-stuck"] != 1 {
+			t.Fatalf("after 6 s in CLOSE_WAIT: no close-wait-stuck finding yet")
+		}
+	}
+	tr.Close()
+	if n := kinds(col.Findings)["close-wait-stuck"]; n != 1 {
+		t.Fatalf("%d close-wait-stuck findings, want exactly 1", n)
+	}
+	if s := col.Findings[0].Summary; !strings.Contains(s, "so far") {
+		t.Errorf("live summary %q does not say the time is so far", s)
+	}
+}
