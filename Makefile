@@ -3,12 +3,23 @@ GO      ?= go
 BIN     := bin/wirestate
 PKGS    := ./...
 
-.PHONY: all build test vet lint race unit fuzz bench bench-synth pcaps sample clean
+.PHONY: all build install test vet lint race unit fuzz bench bench-synth pcaps sample clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/wirestate
+	$(GO) build -buildvcs=true -o $(BIN) ./cmd/wirestate
+
+## install: the binary, its man page and bash/zsh completion under PREFIX
+## (DESTDIR for packaging).
+PREFIX ?= /usr/local
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/wirestate
+	$(BIN) --man > $(DESTDIR)$(PREFIX)/share/man/man1/wirestate.1
+	$(BIN) --completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/wirestate
+	$(BIN) --completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_wirestate
 
 ## test: vet and lint, then every test under the race detector.
 test: vet lint race

@@ -3,7 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -61,8 +61,15 @@ type Flags struct {
 	// Quiet prints the findings only (-q).
 	Quiet bool
 
-	// changed names the flags given on the command line.
+	// Man and Completion print a man page or a shell completion script
+	// generated from the flags (hidden; make install uses them).
+	Man        bool
+	Completion string
+
+	// changed names the flags given on the command line; fs is the flag
+	// set, for the help text.
 	changed map[string]bool
+	fs      *pflag.FlagSet
 }
 
 func newFlagSet(f *Flags) *pflag.FlagSet {
@@ -107,11 +114,14 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 
 	fs.BoolVar(&f.Version, "version", false, "print the version and exit")
 	fs.StringVar(&f.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to `FILE` (for performance work)")
-	fs.Usage = func() {
-		fmt.Fprintf(os.Stderr, "Usage: wirestate -r FILE [flags] [BPF filter]\n\n")
-		fmt.Fprintf(os.Stderr, "Rebuilds both endpoints' TCP states for every connection in a capture\nand explains what went wrong.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	fs.BoolVar(&f.Man, "man", false, "print the man page (roff) and exit")
+	fs.StringVar(&f.Completion, "completion", "", "print the `SHELL` (bash or zsh) completion script and exit")
+	fs.MarkHidden("man")
+	fs.MarkHidden("completion")
+	// Help goes to standard output (run prints it on ErrHelp); a usage
+	// error is one line on standard error, not the whole help.
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
 	return fs
 }
 
@@ -120,6 +130,7 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 func parseFlags(args []string) (*Flags, error) {
 	f := &Flags{changed: map[string]bool{}}
 	fs := newFlagSet(f)
+	f.fs = fs
 	if err := fs.Parse(args); err != nil {
 		return nil, userTerms(err)
 	}
@@ -175,6 +186,9 @@ var liveOnlyFlags = []string{"write", "file-size", "duration", "buffer-size", "s
 type portList []uint
 
 func (p *portList) String() string {
+	if len(*p) == 0 {
+		return ""
+	}
 	parts := make([]string, len(*p))
 	for i, v := range *p {
 		parts[i] = strconv.FormatUint(uint64(v), 10)

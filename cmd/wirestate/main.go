@@ -31,14 +31,26 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	fl, err := parseFlags(args)
 	if errors.Is(err, pflag.ErrHelp) {
+		help := &Flags{}
+		writeHelp(stdout, newFlagSet(help), helpWidth(stdout))
 		return 0
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "wirestate: %v\n", err)
 		return 2
 	}
-	if fl.Version {
-		fmt.Fprintf(stdout, "wirestate %s\n", version)
+	switch {
+	case fl.Version:
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	case fl.Man:
+		writeMan(stdout, fl.fs)
+		return 0
+	case fl.Completion != "":
+		if err := writeCompletion(stdout, fl.fs, fl.Completion); err != nil {
+			fmt.Fprintf(stderr, "wirestate: %v\n", err)
+			return 2
+		}
 		return 0
 	}
 	if len(fl.Read) == 0 && !liveWanted(fl) {
