@@ -15,6 +15,9 @@ type Error struct {
 	// Frame is the 1-based number, within File, of the packet at which the
 	// problem was found; 0 for problems before the first packet.
 	Frame uint64
+	// Offset is the byte offset in the file (after decompression) of the
+	// record or block at fault, when known.
+	Offset int64
 	// Err describes the problem.
 	Err error
 }
@@ -24,6 +27,9 @@ type Error struct {
 func (e *Error) Error() string {
 	if e.Frame == 0 {
 		return fmt.Sprintf("%s: %v", e.File, e.Err)
+	}
+	if e.Offset > 0 {
+		return fmt.Sprintf("%s: packet %d (byte %d): %v", e.File, e.Frame, e.Offset, e.Err)
 	}
 	return fmt.Sprintf("%s: packet %d: %v", e.File, e.Frame, e.Err)
 }

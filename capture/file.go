@@ -53,6 +53,9 @@ type record struct {
 // other error for a corrupt file.
 type packetReader interface {
 	next(rec *record) error
+	// offset is the byte offset of the record read last (or that failed)
+	// in the uncompressed stream.
+	offset() int64
 }
 
 // input is one opened file.
@@ -99,7 +102,7 @@ type FileSource struct {
 // pcapng, each optionally gzip-compressed. Problems opening an input are
 // returned as *Error.
 func Open(names []string, opts FileOptions) (*FileSource, error) {
-	paths, err := expandInputs(names)
+	paths, fromDir, err := expandInputs(names)
 	if err != nil {
 		return nil, err
 	}
@@ -107,27 +110,41 @@ func Open(names []string, opts FileOptions) (*FileSource, error) {
 	if strings.TrimSpace(opts.Filter) != "" {
 		s.filter = newOfflineFilter(opts.Filter)
 	}
-	s.stats.Files = make([]FileInfo, len(paths))
-	for i, p := range paths {
-		in, err := openInput(p, opts.Strict, &s.stats.Files[i])
+	// Files never grows past its capacity: the inputs keep pointers into it.
+	s.stats.Files = make([]FileInfo, 0, len(paths))
+	for _, p := range paths {
+		s.stats.Files = append(s.stats.Files, FileInfo{})
+		in, err := openInput(p, opts.Strict, &s.stats.Files[len(s.stats.Files)-1])
+		if err != nil && fromDir[p] && !opts.Strict {
+			// A directory may hold other files (a README, an index):
+			// they are skipped and counted, not an error.
+			s.stats.Files = s.stats.Files[:len(s.stats.Files)-1]
+			s.stats.NotCaptures = append(s.stats.NotCaptures, p)
+			continue
+		}
 		if err != nil {
 			s.Close()
 			return nil, err
 		}
-		in.order = i
+		in.order = len(s.inputs)
 		s.inputs = append(s.inputs, in)
+	}
+	if len(s.inputs) == 0 {
+		return nil, &Error{File: names[0], Err: errors.New("no capture file among the files given")}
 	}
 	return s, nil
 }
 
-// expandInputs turns the names given to Open into a list of files.
-func expandInputs(names []string) ([]string, error) {
+// expandInputs turns the names given to Open into a list of files, and
+// says which came from listing a directory.
+func expandInputs(names []string) ([]string, map[string]bool, error) {
 	var out []string
+	fromDir := map[string]bool{}
 	stdin := false
 	for _, n := range names {
 		if n == "-" {
 			if stdin {
-				return nil, &Error{File: "stdin", Err: errors.New("standard input named twice")}
+				return nil, nil, &Error{File: "stdin", Err: errors.New("standard input named twice")}
 			}
 			stdin = true
 			out = append(out, n)
@@ -138,10 +155,13 @@ func expandInputs(names []string) ([]string, error) {
 		case err == nil && fi.IsDir():
 			files, err := regularFiles(n)
 			if err != nil {
-				return nil, &Error{File: n, Err: err}
+				return nil, nil, &Error{File: n, Err: err}
 			}
 			if len(files) == 0 {
-				return nil, &Error{File: n, Err: errors.New("directory holds no files")}
+				return nil, nil, &Error{File: n, Err: errors.New("directory holds no files")}
+			}
+			for _, f := range files {
+				fromDir[f] = true
 			}
 			out = append(out, files...)
 		case err == nil:
@@ -149,7 +169,7 @@ func expandInputs(names []string) ([]string, error) {
 		case strings.ContainsAny(n, "*?["):
 			matches, gerr := filepath.Glob(n)
 			if gerr != nil {
-				return nil, &Error{File: n, Err: gerr}
+				return nil, nil, &Error{File: n, Err: gerr}
 			}
 			slices.Sort(matches)
 			var files []string
@@ -159,17 +179,17 @@ func expandInputs(names []string) ([]string, error) {
 				}
 			}
 			if len(files) == 0 {
-				return nil, &Error{File: n, Err: errors.New("no file matches the pattern")}
+				return nil, nil, &Error{File: n, Err: errors.New("no file matches the pattern")}
 			}
 			out = append(out, files...)
 		default:
-			return nil, &Error{File: n, Err: unwrapPathError(err)}
+			return nil, nil, &Error{File: n, Err: unwrapPathError(err)}
 		}
 	}
 	if len(out) == 0 {
-		return nil, errors.New("capture: no input files")
+		return nil, nil, errors.New("capture: no input files")
 	}
-	return out, nil
+	return out, fromDir, nil
 }
 
 // regularFiles lists the regular files (or links to them) in dir, sorted.
@@ -283,13 +303,22 @@ func (s *FileSource) advance(in *input) error {
 		s.stats.Packets++
 		s.stats.Skipped[SkipTruncatedRecord]++
 		s.finish(in)
+		e := &Error{File: in.name, Frame: in.info.Packets, Offset: in.reader.offset(), Err: err}
 		if s.opts.Strict {
-			return &Error{File: in.name, Frame: in.info.Packets, Err: err}
+			return e
 		}
+		s.stats.Damaged = append(s.stats.Damaged, *e)
 		return nil
 	}
 	s.finish(in)
-	return &Error{File: in.name, Frame: in.info.Packets + 1, Err: err}
+	e := &Error{File: in.name, Frame: in.info.Packets + 1, Offset: in.reader.offset(), Err: err}
+	if s.opts.Strict {
+		return e
+	}
+	// A damaged file ends where the damage is; what came before is
+	// analysed, and the other files go on.
+	s.stats.Damaged = append(s.stats.Damaged, *e)
+	return nil
 }
 
 // finish marks in exhausted and closes its file.

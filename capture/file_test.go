@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -347,14 +348,39 @@ func TestFileErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			path := writeFile(t, t.TempDir(), "capture.pcap", c.content)
-			_, _, err := readAll(t, []string{path}, FileOptions{})
+			want := strings.ReplaceAll(c.msg, "NAME", path)
+			check := func(ce *Error) {
+				t.Helper()
+				msg := byteOffset.ReplaceAllString(ce.Error(), ":")
+				if ce.File != path || ce.Frame != c.frame || !strings.HasPrefix(msg, want) {
+					t.Errorf("error %q (frame %d), want %q (frame %d)", ce, ce.Frame, want, c.frame)
+				}
+				if c.frame > 0 && ce.Offset <= 0 {
+					t.Errorf("error %q gives no byte offset", ce)
+				}
+			}
+			_, st, err := readAll(t, []string{path}, FileOptions{Strict: true})
 			var ce *Error
 			if !errors.As(err, &ce) {
-				t.Fatalf("error %v (%T), want *Error", err, err)
+				t.Fatalf("strict: error %v (%T), want *Error", err, err)
 			}
-			want := strings.ReplaceAll(c.msg, "NAME", path)
-			if ce.File != path || ce.Frame != c.frame || !strings.HasPrefix(err.Error(), want) {
-				t.Errorf("error %q (frame %d), want %q (frame %d)", err, ce.Frame, want, c.frame)
+			check(ce)
+			// Outside strict mode, damage past the header ends the file
+			// with a warning; the packets before it are read.
+			_, st, err = readAll(t, []string{path}, FileOptions{})
+			switch {
+			case c.frame == 0:
+				if !errors.As(err, &ce) {
+					t.Fatalf("error %v (%T), want *Error", err, err)
+				}
+				check(ce)
+			case err != nil || len(st.Damaged) != 1:
+				t.Fatalf("error %v, %d damage warnings: want none and 1", err, len(st.Damaged))
+			default:
+				check(&st.Damaged[0])
+				if st.Packets < uint64(c.frame)-1 {
+					t.Errorf("%d packets read before the damage at packet %d", st.Packets, c.frame)
+				}
 			}
 		})
 	}
@@ -399,7 +425,7 @@ func TestStrict(t *testing.T) {
 			}
 			_, _, err = readAll(t, []string{path}, FileOptions{Strict: true})
 			var ce *Error
-			if !errors.As(err, &ce) || ce.Frame != c.frame || err.Error() != path+": "+c.msg {
+			if !errors.As(err, &ce) || ce.Frame != c.frame || byteOffset.ReplaceAllString(err.Error(), ":") != path+": "+c.msg {
 				t.Errorf("strict: %v", err)
 			}
 		})
@@ -515,3 +541,6 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// byteOffset matches the byte offset an error names after the packet.
+var byteOffset = regexp.MustCompile(` \(byte \d+\):`)

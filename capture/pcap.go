@@ -30,6 +30,9 @@ type pcapReader struct {
 	strict    bool
 	hdr       [16]byte // its length is the record header's
 	buf       []byte
+	// off is the byte offset of the next record (of the record just read
+	// while it is the current one: recOff).
+	off, recOff int64
 }
 
 // newPcapReader reads the 24-byte global header from r.
@@ -60,6 +63,7 @@ func newPcapReader(r *bufio.Reader, strict bool) (*pcapReader, error) {
 	// The upper bits of the link type field hold FCS information.
 	p.link = LinkType(p.u32(h[20:24]) & 0xFFFF)
 	// p.buf is made only for a record longer than the read buffer.
+	p.off = 24
 	return p, nil
 }
 
@@ -81,6 +85,7 @@ func (p *pcapReader) u32(b []byte) uint32 {
 // call. A record that fits the read buffer is not copied: rec.data is a view
 // of the buffer.
 func (p *pcapReader) next(rec *record) error {
+	p.recOff = p.off
 	hdr, err := p.r.Peek(len(p.hdr))
 	if len(hdr) < len(p.hdr) {
 		if len(hdr) == 0 && isEOF(err) {
@@ -135,8 +140,13 @@ func (p *pcapReader) next(rec *record) error {
 		ns *= 1000
 	}
 	rec.data, rec.ts, rec.wireLen, rec.link, rec.ifIndex = data, int64(sec)*1e9+ns, int(wireLen), p.link, 0
+	p.off += int64(len(p.hdr)) + int64(capLen)
 	return nil
 }
+
+// offset returns the byte offset of the record read last, or of the one
+// that failed.
+func (p *pcapReader) offset() int64 { return p.recOff }
 
 // strictRecordCheck rejects, in strict mode, a record longer than the
 // snapshot length or than the packet it claims to hold.

@@ -250,6 +250,10 @@ func newPcapngReader(r *bufio.Reader, strict bool) (*pcapngReader, error) {
 	return &pcapngReader{framer: f, ng: ng, strict: strict}, nil
 }
 
+// offset returns the byte offset of the block read last, or of the one
+// that failed.
+func (r *pcapngReader) offset() int64 { return r.framer.blockStart }
+
 // ngError turns an error from pcapgo into the one to report, preferring the
 // framer's diagnosis. what names the part being read.
 func ngError(f *ngFramer, err error, what string) error {

@@ -47,6 +47,13 @@ type Stats struct {
 	Packets uint64
 	// Filtered counts the records the BPF filter rejected (files only).
 	Filtered uint64
+	// Damaged lists, outside strict mode, the files that ended early on a
+	// cut-off or corrupt record: where, and why. Their packets before it
+	// were read.
+	Damaged []Error
+	// NotCaptures lists the files of a directory given to -r that are not
+	// captures, skipped.
+	NotCaptures []string
 	// TCPSegments is the number of packets returned as TCP segments.
 	TCPSegments uint64
 	// Bytes is the sum of the packets' original lengths on the wire.

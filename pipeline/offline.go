@@ -278,6 +278,9 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 		tr.Feed(&seg)
 	}
 	res := &report.Result{Input: inputOf(names, src.Stats())}
+	if p.keep == nil {
+		warnInput(cfg.Stderr, src.Stats())
+	}
 	if cfg.Filter != "" {
 		res.Input.Filter, res.Input.Filtered = cfg.Filter, src.Stats().Filtered
 	}
@@ -366,4 +369,24 @@ func spoolStdin(names []string) ([]string, func(), error) {
 		break
 	}
 	return out, cleanup, nil
+}
+
+// warnInput tells, once per run, what of the input was not read: files
+// that ended early on damage (the report covers what came before), files
+// of a directory that are not captures.
+func warnInput(w io.Writer, st capture.Stats) {
+	if w == nil {
+		return
+	}
+	for _, e := range st.Damaged {
+		fmt.Fprintf(w, "wirestate: warning: %v; the report covers the packets before it (--strict makes this an error)\n", &e)
+	}
+	if n := len(st.NotCaptures); n > 0 {
+		names := st.NotCaptures
+		more := ""
+		if n > 5 {
+			names, more = names[:5], fmt.Sprintf(" and %d more", n-5)
+		}
+		fmt.Fprintf(w, "wirestate: skipped %d files that are not captures: %s%s\n", n, strings.Join(names, ", "), more)
+	}
 }

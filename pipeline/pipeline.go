@@ -16,6 +16,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"io"
 	"runtime"
 	"time"
 
@@ -112,6 +113,9 @@ type Config struct {
 
 	// Outputs receive the run's findings, status records and result.
 	Outputs []Output
+	// Stderr receives warnings about the input (damaged files, files
+	// that are not captures); nil discards them.
+	Stderr io.Writer
 }
 
 // DefaultShards is the number of flow-table shards when Config.Shards is

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -153,5 +154,40 @@ func TestQuietAndNumeric(t *testing.T) {
 	}
 	if len(q) >= full.Len() || !strings.Contains(full.String(), strings.TrimSpace(q)) {
 		t.Errorf("-q output (%d bytes) is not the findings part of the full report (%d bytes)", len(q), full.Len())
+	}
+}
+
+// TestReadDirectorySkipsOthers checks that -r DIR reads the captures in a
+// directory and skips, counts and names the files that are not captures.
+func TestReadDirectorySkipsOthers(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"refused.pcap", "lost-final-ack.pcap"} {
+		b, err := os.ReadFile(filepath.Join(pcapDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "README"), []byte("captures of the outage\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"-r", dir, "--format", "json"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if msg := errb.String(); !strings.Contains(msg, "skipped 1 files that are not captures") || !strings.Contains(msg, "README") {
+		t.Errorf("stderr %q: want the README named as skipped", msg)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if !strings.Contains(lines[len(lines)-1], "refused.pcap") || !strings.Contains(lines[len(lines)-1], "lost-final-ack.pcap") {
+		t.Errorf("summary does not name both captures: %s", lines[len(lines)-1])
+	}
+	// A directory without a capture is an error.
+	empty := t.TempDir()
+	os.WriteFile(filepath.Join(empty, "notes.txt"), []byte("nothing\n"), 0o644)
+	if code := run([]string{"-r", empty}, new(bytes.Buffer), new(bytes.Buffer)); code != 1 {
+		t.Errorf("a directory of no capture: exit %d, want 1", code)
 	}
 }

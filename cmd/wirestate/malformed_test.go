@@ -94,6 +94,13 @@ func TestMalformedCorpus(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("exit status %d: %s", code, errOut)
 			}
+			if c.Want.Warning != "" {
+				if !strings.Contains(errOut, "warning: ") || !strings.Contains(errOut, c.File) || !strings.Contains(errOut, c.Want.Warning) {
+					t.Errorf("stderr %q: want a warning naming the file and %q", errOut, c.Want.Warning)
+				}
+			} else if errOut != "" {
+				t.Errorf("unexpected stderr %q", errOut)
+			}
 			sum := summaryOf(t, out)
 			skipped, _ := sum["skipped"].(map[string]any)
 			for reason, n := range c.Want.Skips {
@@ -122,7 +129,7 @@ func TestMalformedCorpus(t *testing.T) {
 			check("timestamps_backwards", c.Want.Backwards)
 			check("odd_flags", c.Want.OddFlags)
 
-			if len(c.Want.Skips) > 0 || c.Want.StrictError != "" {
+			if len(c.Want.Skips) > 0 || c.Want.StrictError != "" || c.Want.Warning != "" {
 				code, _, errOut := runTimed(t, 20*time.Second, "--strict", "-r", path, "--format", "json", "--timeline", "none")
 				if code != 1 || !strings.Contains(errOut, c.File) || !strings.Contains(errOut, "packet ") {
 					t.Errorf("--strict: exit %d, stderr %q; want an error naming the file and the packet", code, errOut)
@@ -146,6 +153,9 @@ func outcomeText(o malformed.Outcome) string {
 	}
 	if o.OddFlags > 0 {
 		parts = append(parts, fmt.Sprintf("%d odd flag combinations counted", o.OddFlags))
+	}
+	if o.Warning != "" {
+		parts = append(parts, fmt.Sprintf("a warning naming the file and %q, exit status 0 (--strict: an error)", o.Warning))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -30,6 +30,10 @@ type Outcome struct {
 	// StrictError, when set, is what --strict must fail with (naming the
 	// file and packet) although the default mode goes on.
 	StrictError string
+	// Warning, when set, is what the default mode must warn of on stderr
+	// (naming the file, packet and byte offset) for a file damaged past
+	// its first packets, whose packets before the damage are analysed.
+	Warning string
 }
 
 // Case is one malformed file and its outcome.
@@ -207,7 +211,7 @@ func Cases() []Case {
 		d = append(d, record(1700000000, 5000, make([]byte, 10), 400000, 400000)[:16]...)
 		add(Case{Name: "record-larger-than-256k", File: "record-larger-than-256k.pcap", Data: d,
 			Doc:  "after a handshake, a record header claiming 400,000 captured bytes",
-			Want: Outcome{Error: "packet 4"}})
+			Want: Outcome{TCP: 3, Conns: 1, Warning: "packet 4 (byte 234): record length 400000", StrictError: "packet 4"}})
 	}
 	{
 		d := pcapFile(128, hs...)
@@ -223,7 +227,7 @@ func Cases() []Case {
 		d = append(d, last[:len(last)-20]...)
 		add(Case{Name: "record-cut-off", File: "record-cut-off.pcap", Data: d,
 			Doc:  "the last record ends 20 bytes early, as when tcpdump is killed",
-			Want: Outcome{Skips: map[string]int{"truncated-record": 1}, TCP: 3, Conns: 1}})
+			Want: Outcome{Skips: map[string]int{"truncated-record": 1}, TCP: 3, Conns: 1, Warning: "packet 4 (byte 234): file ends inside a packet record"}})
 	}
 	{
 		frames := append([][]byte{}, hs...)
@@ -274,13 +278,13 @@ func Cases() []Case {
 	// pcapng cases.
 	add(Case{Name: "pcapng-bad-block-length", File: "pcapng-bad-block-length.pcapng", Data: pcapngFile(hs, ngBadLength),
 		Doc:  "a pcapng enhanced packet block whose length field is not a multiple of 4 and disagrees with its trailer",
-		Want: Outcome{Error: "block"}})
+		Want: Outcome{TCP: 2, Conns: 1, Warning: "packet 3 (byte 136): block type", StrictError: "block"}})
 	add(Case{Name: "pcapng-unknown-block-type", File: "pcapng-unknown-block-type.pcapng", Data: pcapngFile(hs, ngUnknownBlock),
 		Doc:  "a well-formed block of an unknown type (0x0badcafe) between packets: skipped as pcapng allows",
 		Want: Outcome{TCP: 3, Conns: 1}})
 	add(Case{Name: "pcapng-missing-interface", File: "pcapng-missing-interface.pcapng", Data: pcapngFile(hs, ngBadInterface),
 		Doc:  "an enhanced packet block naming interface 7 when only interface 0 was described",
-		Want: Outcome{Error: "interface"}})
+		Want: Outcome{TCP: 2, Conns: 1, Warning: "packet 3 (byte 224): pcapng block: Interface id 7", StrictError: "interface"}})
 	return cs
 }
 
