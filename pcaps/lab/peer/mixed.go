@@ -662,3 +662,129 @@ func tc(args ...string) error {
 	}
 	return nil
 }
+
+// --- packet-level check -------------------------------------------------------
+
+// checkMixed verifies on the packets what mixed.labels.json (beside the
+// capture) says each connection's behaviour made the kernels do: one
+// connection per label and none unlabelled, and per behaviour its key
+// packets (the refusing RST, the aborting RST, the bare overflow RST, the
+// SYN-ACK retransmitted after the client's ACK, the FIN retransmitted from
+// LAST_ACK, the zero window, the second incarnation); the behaviours
+// meant to end cleanly have no RST and a FIN from each side.
+func checkMixed(c *capture, e *errf) {
+	b, err := os.ReadFile(filepath.Join(c.dir, "mixed.labels.json"))
+	if err != nil {
+		e.add("%v", err)
+		return
+	}
+	var lab MixLabels
+	if err := json.Unmarshal(b, &lab); err != nil {
+		e.add("mixed.labels.json: %v", err)
+		return
+	}
+	type key struct {
+		orig, resp uint16
+		nth        int
+	}
+	type lconn struct {
+		pkts []*packet
+		isn  uint32
+	}
+	conns := map[key]*lconn{}
+	nth := map[[2]uint16]int{}
+	for _, p := range c.pkts {
+		cli := c.fromCli(p)
+		tup := [2]uint16{p.dst.Port(), p.src.Port()}
+		if cli {
+			tup = [2]uint16{p.src.Port(), p.dst.Port()}
+		}
+		n, ok := nth[tup]
+		if cur := conns[key{tup[0], tup[1], n}]; cli && p.has(fSYN) && !p.has(fACK) && ok && cur.isn != p.seq {
+			n++ // a new incarnation
+		}
+		nth[tup] = n
+		k := key{tup[0], tup[1], n}
+		if conns[k] == nil {
+			conns[k] = &lconn{isn: p.seq}
+		}
+		conns[k].pkts = append(conns[k].pkts, p)
+	}
+	if len(conns) != len(lab.Conns) {
+		e.add("%d connections in the capture, %d labelled", len(conns), len(lab.Conns))
+	}
+	bad := map[string]int{}
+	for _, l := range lab.Conns {
+		lc := conns[key{l.OrigP, l.RespP, l.Nth}]
+		if lc == nil {
+			e.add("labelled %s :%d→:%d (nth %d) not in the capture", l.Behaviour, l.OrigP, l.RespP, l.Nth)
+			continue
+		}
+		count := func(f func(*packet) bool) int {
+			n := 0
+			for _, p := range lc.pkts {
+				if f(p) {
+					n++
+				}
+			}
+			return n
+		}
+		srv, cli := c.fromSrv, c.fromCli
+		rst := func(from func(*packet) bool, ack bool) int {
+			return count(func(p *packet) bool { return from(p) && p.has(fRST) && p.has(fACK) == ack })
+		}
+		fin := func(from func(*packet) bool) int {
+			return count(func(p *packet) bool { return from(p) && p.has(fFIN) })
+		}
+		// retrans: a segment from the side with the flags and the seq of an
+		// earlier one.
+		retrans := func(from func(*packet) bool, fl uint8) bool {
+			seen := map[uint32]bool{}
+			for _, p := range lc.pkts {
+				if from(p) && p.has(fl) && !p.has(fRST) {
+					if seen[p.seq] {
+						return true
+					}
+					seen[p.seq] = true
+				}
+			}
+			return false
+		}
+		ok := true
+		switch l.Behaviour {
+		case "refused":
+			ok = rst(srv, true) == 1 && count(func(p *packet) bool { return srv(p) && p.has(fSYN) }) == 0
+		case "client-abort":
+			ok = rst(cli, true) == 1 && fin(cli) == 0 && rst(srv, true)+rst(srv, false) == 0
+		case "server-abort":
+			ok = rst(srv, true) == 1 && fin(srv) == 0 && rst(cli, true)+rst(cli, false) == 0
+		case "burst-overflow-rst":
+			ok = rst(srv, false) == 1 && rst(srv, true) == 0 && count(func(p *packet) bool { return srv(p) && p.paylen > 0 }) == 0
+		case "burst-overflow-drop":
+			ok = retrans(srv, fSYN|fACK) && retrans(cli, fPSH) && rst(srv, false)+rst(srv, true)+rst(cli, true) == 0
+		case "lost-final-ack":
+			ok = retrans(srv, fFIN) && fin(cli) == 1 && rst(srv, false)+rst(srv, true)+rst(cli, true) == 0
+		case "slow-reader":
+			ok = count(func(p *packet) bool { return srv(p) && p.win == 0 && !p.has(fRST) }) > 0
+		case "port-reuse":
+			ok = count(func(p *packet) bool { return cli(p) && p.has(fSYN) }) == 1 && fin(srv) >= 1 && fin(cli) >= 1
+			if o := conns[key{l.OrigP, l.RespP, 1 - l.Nth}]; o == nil || o.isn == lc.isn {
+				ok = false
+			}
+		}
+		switch l.Behaviour {
+		case "normal", "normal-server-close", "persistent", "pipelined", "half-close", "burst-accepted", "slow-reader", "port-reuse":
+			ok = ok && rst(srv, false)+rst(srv, true)+rst(cli, true)+rst(cli, false) == 0 && fin(srv) >= 1 && fin(cli) >= 1 &&
+				!retrans(srv, fFIN) && !retrans(cli, fSYN)
+		}
+		if !ok {
+			if bad[l.Behaviour] < 3 {
+				e.add("%s :%d→:%d (nth %d) does not show its behaviour on the wire", l.Behaviour, l.OrigP, l.RespP, l.Nth)
+			}
+			bad[l.Behaviour]++
+		}
+	}
+	for b, n := range bad {
+		e.add("%d %s connections do not show their behaviour", n, b)
+	}
+}
