@@ -134,8 +134,12 @@ func perConnAggregate(k tracker.AnomalyKind) bool {
 // a few thousand connections between real kernels with labelled
 // behaviours, per finding kind: precision must be 100% for every warning
 // and critical kind, recall at least 99% for every kind the mix forces.
-func TestMixedPrecisionRecall(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(pcapDir, "mixed.labels.json"))
+func TestMixedPrecisionRecall(t *testing.T) { checkMixed(t, pcapDir) }
+
+// checkMixed scores dir/mixed.pcap against dir/mixed.labels.json and
+// asserts the bars.
+func checkMixed(t *testing.T, dir string) {
+	b, err := os.ReadFile(filepath.Join(dir, "mixed.labels.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +150,7 @@ func TestMixedPrecisionRecall(t *testing.T) {
 	if len(lab.Conns) < 2000 {
 		t.Fatalf("%d labelled connections, want a few thousand", len(lab.Conns))
 	}
-	res := analyzeFor(t, filepath.Join(pcapDir, lab.Capture))
+	res := analyzeFor(t, filepath.Join(dir, lab.Capture))
 	scores := scoreMixed(t, res, &lab)
 
 	var sb strings.Builder
