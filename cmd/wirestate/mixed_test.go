@@ -85,6 +85,7 @@ func scoreMixed(t *testing.T, res *report.Result, lab *mixLabels) []*kindScore {
 		scores[k].sev = s
 	}
 	matched := 0
+	expect := map[tracker.UID][]string{}
 	for _, l := range lab.Conns {
 		r := recs[key{l.OrigP, l.RespP, l.Nth}]
 		if r == nil {
@@ -92,6 +93,7 @@ func scoreMixed(t *testing.T, res *report.Result, lab *mixLabels) []*kindScore {
 			continue
 		}
 		matched++
+		expect[r.Conn.UID] = l.Expect
 		have := map[string]bool{}
 		for _, k := range r.Conn.AnomalyNames() {
 			have[k] = true
@@ -111,6 +113,18 @@ func scoreMixed(t *testing.T, res *report.Result, lab *mixLabels) []*kindScore {
 			case have[k.String()]:
 				s.fp++
 				s.fpConns = append(s.fpConns, desc)
+			}
+		}
+	}
+	// The members of a per-listener aggregate (abortive-close in bulk,
+	// close-wait-stuck per service, floods) carry its kind, so they were
+	// scored above; an aggregate must not list a connection whose label
+	// does not call for its kind either.
+	for _, f := range res.Findings {
+		for _, u := range f.UIDs {
+			if e, ok := expect[u]; ok && !slices.Contains(e, f.Kind.String()) {
+				scores[f.Kind].fp++
+				scores[f.Kind].fpConns = append(scores[f.Kind].fpConns, fmt.Sprintf("%s member %s", f.Scope, u))
 			}
 		}
 	}
