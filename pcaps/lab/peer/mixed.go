@@ -106,7 +106,9 @@ type MixLabel struct {
 
 // MixLabels is the label file (pcaps/mixed.labels.json).
 type MixLabels struct {
-	Capture string            `json:"capture"`
+	Capture string `json:"capture"`
+	// Rule says how the labels are read.
+	Rule    string            `json:"rule"`
 	Seed    uint64            `json:"seed"`
 	Client  string            `json:"client"`
 	Server  string            `json:"server"`
@@ -336,7 +338,9 @@ func (m *mixClient) write() error {
 		return a.Nth < b.Nth
 	})
 	l := MixLabels{
-		Capture: "mixed.pcap", Seed: mixSeed, Client: m.e.local, Server: m.e.host, Counts: map[string]int{},
+		Capture: "mixed.pcap", Seed: mixSeed,
+		Rule: "a connection (orig_p, resp_p, nth-th incarnation of that 4-tuple) must show every finding kind in expect " +
+			"and no other kind; labels follow from the behaviour the generator gave it and the sysctls, and peer check verifies them on the packets", Client: m.e.local, Server: m.e.host, Counts: map[string]int{},
 		Sysctls: map[string]string{
 			"ws-srv net.ipv4.tcp_syncookies":        "0",
 			"ws-srv net.ipv4.tcp_abort_on_overflow": "1 during the burst-overflow-rst phase, then 0",
