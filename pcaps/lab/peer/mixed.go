@@ -520,6 +520,8 @@ func (m *mixClient) burst(lport, port, k int, rst bool) error {
 	b, c := bc[0], bc[1]
 	defer b.Close()
 	defer c.Close()
+	// Both handshakes must complete at once: a SYN the listener dropped
+	// (a full queue) would be retransmitted only after 1 s.
 	if errno, err := waitConnected(b); err != nil || errno != 0 {
 		return fmt.Errorf("port %d: %v %v", mixBurstSYN+k, errno, err)
 	}
@@ -537,7 +539,9 @@ func (m *mixClient) burst(lport, port, k int, rst bool) error {
 		if _, err := c.line(); !errors.Is(err, syscall.ECONNRESET) {
 			return fmt.Errorf("port %d: want the listener's reset, got %v", mixBurstSYN+256+k, err)
 		}
-	} else if !rst {
+	}
+	sentC := time.Now()
+	if !rst {
 		if err := c.send(fmt.Sprintf("burst-c %d\n", mixBurstSYN+256+k)); err != nil {
 			return err
 		}
@@ -556,9 +560,10 @@ func (m *mixClient) burst(lport, port, k int, rst bool) error {
 		if _, err := x.line(); err != nil {
 			return err
 		}
-	}
-	if !rst {
-		note = fmt.Sprintf("answered %v after the listener started accepting, %v after its request was sent", time.Since(start).Round(time.Millisecond), time.Since(start.Add(-1300*time.Millisecond)).Round(time.Millisecond))
+		if x == c {
+			note = fmt.Sprintf("request answered %v after it was sent, %v after the listener started accepting",
+				time.Since(sentC).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+		}
 	}
 	for _, x := range served {
 		x.Close()
@@ -573,12 +578,13 @@ func (m *mixClient) burst(lport, port, k int, rst bool) error {
 	return nil
 }
 
-// corked runs f while the corkable band of the client's qdisc is corked:
-// record.sh gives ws-c an htb qdisc whose class 1:3 (with a tbf
-// qdisc, handle 30:) gets only SYNs from ports 28672-29695 (B and C of the
-// bursts) and UDP frames to port 9. Corked, the tbf's bucket can never pay for the full-size frame
-// at its head (see cork in record.sh), so B's and C's SYNs wait behind it
-// while every other packet passes. One burst at a time.
+// corked runs f while the corkable class of the client's qdisc is corked:
+// record.sh gives ws-c an htb qdisc whose class 1:3 (with a tbf qdisc,
+// handle 30:) gets only SYNs from ports 28672-29695 (B and C of the
+// bursts) and UDP frames to port 9. Corked, the tbf's bucket can never pay
+// for the full-size frame at its head (see cork in record.sh), so B's and
+// C's SYNs wait behind it while every other packet passes. One burst at a
+// time.
 func (m *mixClient) corked(f func() error) error {
 	m.cork.Lock()
 	defer m.cork.Unlock()
@@ -629,15 +635,16 @@ func connectNB(lhost string, lport int, rhost string, rport int) (*conn, error) 
 }
 
 // waitConnected waits until a connection started by connectNB is
-// established (its handshake completes in microseconds once uncorked), or
-// failed: then it returns the socket's error (ECONNRESET: reset right
-// after the handshake).
+// established (its handshake completes in microseconds once uncorked;
+// 500 ms at most, half the SYN retransmission timeout), or failed: then it
+// returns the socket's error (ECONNRESET: reset right after the
+// handshake).
 func waitConnected(c *conn) (syscall.Errno, error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return 0, err
 	}
-	end := time.Now().Add(5 * time.Second)
+	end := time.Now().Add(500 * time.Millisecond)
 	for time.Now().Before(end) {
 		var serr, perr error
 		var soerr int
@@ -734,8 +741,32 @@ func checkMixed(c *capture, e *errf) {
 			return n
 		}
 		srv, cli := c.fromSrv, c.fromCli
+		// A RST after both FINs were acknowledged does not count: veth
+		// delivers through per-CPU queues, so an old ACK can reach a
+		// passive closer that has already gone to CLOSED, and its kernel
+		// answers it with a bare RST (seq = that ACK's ack) after the
+		// close; nothing was aborted.
+		closed := map[*packet]bool{}
+		var finS, finC *packet
+		ackedS, ackedC := false, false
+		for _, p := range lc.pkts {
+			switch {
+			case ackedS && ackedC:
+				closed[p] = true
+			case srv(p) && p.has(fFIN) && finS == nil:
+				finS = p
+			case cli(p) && p.has(fFIN) && finC == nil:
+				finC = p
+			}
+			if finS != nil && cli(p) && p.has(fACK) && p.ack == finS.seq+finS.segLen() {
+				ackedS = true
+			}
+			if finC != nil && srv(p) && p.has(fACK) && p.ack == finC.seq+finC.segLen() {
+				ackedC = true
+			}
+		}
 		rst := func(from func(*packet) bool, ack bool) int {
-			return count(func(p *packet) bool { return from(p) && p.has(fRST) && p.has(fACK) == ack })
+			return count(func(p *packet) bool { return from(p) && p.has(fRST) && p.has(fACK) == ack && !closed[p] })
 		}
 		fin := func(from func(*packet) bool) int {
 			return count(func(p *packet) bool { return from(p) && p.has(fFIN) })
