@@ -84,6 +84,7 @@ func TestManifestOnFreshRecordings(t *testing.T) {
 			checkCapture(t, filepath.Join(out, cs.File), &cs)
 		})
 	}
+	t.Run("mixed-precision-recall", func(t *testing.T) { checkMixed(t, out) })
 }
 
 func checkCapture(t *testing.T, path string, cs *manifest.Capture) {

@@ -35,6 +35,7 @@ ALL=(
   stale-segment abortive-close-server zero-window
   app-abort-after-request tw-reuse
   accept-queue-overflow-rst-v6 accept-queue-overflow-drop-v6 both-sides
+  mixed
 )
 # Scenarios that write more than one capture (OUT/<name>.pcap each); the
 # others write OUT/<scenario>.pcap. A capture's name also selects its
@@ -180,7 +181,7 @@ cap_start() {
   local ns=$CLI ifc=$CIF name=${3:-$SCEN}
   if [[ $1 == server ]]; then ns=$SRV ifc=$SIF; fi
   CAP=$WORK/$name.pcap
-  ip netns exec "$ns" tcpdump -i "$ifc" --immediate-mode -U -w "$CAP" -Z root -nn -s "${2:-$SNAPLEN_DEFAULT}" tcp \
+  ip netns exec "$ns" tcpdump -i "$ifc" --immediate-mode -U -w "$CAP" -Z root -nn -s "${2:-$SNAPLEN_DEFAULT}" ${CAPBUF:+-B "$CAPBUF"} tcp \
     2>"$WORK/logs/tcpdump-$name" 9>&- &
   TCPDUMP=$!
   PIDS+=("$TCPDUMP")
@@ -198,6 +199,8 @@ cap_stop() {
     wait "$pid" || die "$SCEN: tcpdump ($name) exited with status $?"
     n=$(sed -n 's/^\([0-9]*\) packets\{0,1\} captured.*/\1/p' "$WORK/logs/tcpdump-$name")
     [[ ${n:-0} -gt 0 ]] || die "$SCEN: tcpdump ($name) captured no packet"
+    grep -q '^0 packets dropped by kernel' "$WORK/logs/tcpdump-$name" ||
+      die "$SCEN: tcpdump ($name) lost packets: $(grep dropped "$WORK/logs/tcpdump-$name" | tr '\n' ' ')"
     cp "$WORK/$name.pcap" "$OUT/$name.pcap.tmp"
     mv "$OUT/$name.pcap.tmp" "$OUT/$name.pcap"
     PACKETS="${PACKETS:+$PACKETS+}$n"
@@ -539,6 +542,52 @@ sc_stale-segment() {
   wait_ok "$SRVPID" 10
   pause 0.4
   cap_stop
+}
+
+sc_mixed() {
+  # A few thousand connections with behaviours drawn from a seed (peer
+  # mixed.go); the client writes the labels, copied to OUT/mixed.labels.json.
+  # Client ports are bound by the client: 30000-30999 are the lost-final-ack
+  # connections, whose final ACK the server's input hook drops (as in
+  # lost-final-ack). The accept-queue bursts run after the concurrent phase
+  # with tcp_abort_on_overflow=1, then (the client asks) with 0.
+  sysctls "$SRV" net.ipv4.tcp_abort_on_overflow=1 net.ipv4.tcp_syncookies=0
+  udp_sink "$SRV"
+  nft_load "$SRV" <<'EOF'
+table inet ws {
+  chain in {
+    type filter hook input priority 0; policy accept;
+    tcp dport 8080 tcp sport 30000-30999 tcp flags & (fin|syn|rst) == fin ct mark set 1
+    tcp dport 8080 tcp sport 30000-30999 ct mark 1 tcp flags & (fin|syn|rst|ack) == ack ct mark set 2 counter drop
+  }
+}
+EOF
+  # The client's corkable band (see corked in mixed.go): an htb qdisc
+  # (this kernel has no prio qdisc nor fw classifier) sending everything to
+  # class 1:1 except, by u32 filters, SYNs from ports 28672-29695 and UDP to
+  # port 9, which go to 1:3, whose tbf (30:) the client corks and uncorks.
+  tc -n "$CLI" qdisc add dev "$CIF" root handle 1: htb default 1
+  tc -n "$CLI" class add dev "$CIF" parent 1: classid 1:1 htb rate 10gbit 2>/dev/null
+  tc -n "$CLI" class add dev "$CIF" parent 1: classid 1:3 htb rate 10gbit 2>/dev/null
+  tc -n "$CLI" qdisc add dev "$CIF" parent 1:3 handle 30: tbf rate 1gbit burst 64kb latency 1s
+  tc -n "$CLI" filter add dev "$CIF" parent 1: protocol ip prio 1 u32 \
+    match ip protocol 6 0xff match ip sport 28672 0xfc00 match u8 0x02 0x12 at 33 flowid 1:3
+  tc -n "$CLI" filter add dev "$CIF" parent 1: protocol ip prio 2 u32 \
+    match ip protocol 17 0xff match ip dport 9 0xffff flowid 1:3
+  CAPBUF=65536 # KiB: thousands of connections in seconds; no drop allowed
+  cap_start client
+  srv -addr "$S4:8080"
+  cli -addr "$S4:8080"
+  wait_file phase-drop 120
+  sysctls "$SRV" net.ipv4.tcp_abort_on_overflow=0
+  touch "$CTL/phase-drop-go"
+  wait_ok "$CLIPID" 60
+  pause 1.0 # the last lost final ACKs' FIN retransmissions
+  cap_stop
+  touch "$CTL/finished"
+  wait_ok "$SRVPID" 10
+  cp "$CTL/labels.json" "$OUT/mixed.labels.json.tmp"
+  mv "$OUT/mixed.labels.json.tmp" "$OUT/mixed.labels.json"
 }
 
 # --- main ---------------------------------------------------------------------

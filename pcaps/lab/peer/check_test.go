@@ -39,6 +39,7 @@ func TestChecksDiscriminate(t *testing.T) {
 		"both-sides-server":             "client-close",
 		"accept-queue-overflow-rst-v6":  "accept-queue-overflow-rst",
 		"accept-queue-overflow-drop-v6": "accept-queue-overflow-drop",
+		"mixed":                         "client-close",
 	}
 	for want, have := range swaps {
 		info, err := readPcapInfo("../../" + have + ".pcap")

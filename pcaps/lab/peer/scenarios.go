@@ -65,6 +65,8 @@ var scenarios = map[string]scenario{
 	"accept-queue-overflow-rst-v6":  {srvNeverAccept, cliOverflowRST},
 	"accept-queue-overflow-drop-v6": {srvAcceptLate, cliOverflowDrop},
 	"both-sides":                    {srvCloseAfterEOF, cliHelloClose},
+	// A few thousand labelled connections (mixed.go).
+	"mixed": {srvMixed, cliMixed},
 }
 
 // captures maps a scenario that writes more than one capture to the
