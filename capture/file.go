@@ -229,7 +229,11 @@ func openInput(name string, strict bool, info *FileInfo) (*input, error) {
 		if err != nil {
 			return nil, &Error{File: name, Err: unwrapPathError(err)}
 		}
-		in.closer, src = f, f
+		in.closer = f
+		src = &countingReader{r: f, n: &info.FileBytesRead}
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			info.Size = st.Size()
+		}
 	}
 	info.Name = in.name
 	fail := func(err error) (*input, error) {
@@ -444,4 +448,27 @@ func (s *FileSource) Close() error {
 		s.err = errors.New("capture: source closed")
 	}
 	return nil
+}
+
+// countingReader counts the bytes read from a file, for progress.
+type countingReader struct {
+	r io.Reader
+	n *int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += int64(n)
+	return n, err
+}
+
+// Progress returns how many bytes of the input files were read so far and
+// their total size (0 when unknown, as for standard input).
+func (s *FileSource) Progress() (read, total int64) {
+	for i := range s.stats.Files {
+		f := &s.stats.Files[i]
+		read += f.FileBytesRead
+		total += f.Size
+	}
+	return read, total
 }

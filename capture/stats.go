@@ -38,6 +38,10 @@ type FileInfo struct {
 	LinkTypes []LinkType
 	// Packets is the number of packet records read from the file.
 	Packets uint64
+	// Size is the file's size in bytes (0 for standard input), and
+	// FileBytesRead how much of it was read so far (compressed bytes for
+	// a gzipped file), for progress.
+	Size, FileBytesRead int64
 }
 
 // Stats counts what a FileSource has read.

@@ -244,9 +244,19 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 	var tr *tracker.Tracker
 	var seg tracker.Segment
 	var at int64
+	progress := cfg.Progress
+	if p.keep != nil {
+		progress = nil // the first pass alone shows progress
+	}
 	for n := 0; ; n++ {
-		if n&0xffff == 0 && ctx.Err() != nil {
-			break // interrupted: report what was read
+		if n&0xffff == 0 {
+			if ctx.Err() != nil {
+				break // interrupted: report what was read
+			}
+			if progress != nil {
+				read, total := src.Progress()
+				progress(read, total, src.Stats().Packets, false)
+			}
 		}
 		err := src.Next(&seg)
 		if err == io.EOF {
@@ -276,6 +286,10 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 			}
 		}
 		tr.Feed(&seg)
+	}
+	if progress != nil {
+		read, total := src.Progress()
+		progress(read, total, src.Stats().Packets, true)
 	}
 	res := &report.Result{Input: inputOf(names, src.Stats())}
 	if p.keep == nil {

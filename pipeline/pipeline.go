@@ -116,6 +116,10 @@ type Config struct {
 	// Stderr receives warnings about the input (damaged files, files
 	// that are not captures); nil discards them.
 	Stderr io.Writer
+	// Progress, when set, is called every so often during the first read
+	// of the files with the bytes read, the total (0 when unknown) and the
+	// packets read; done is true on the last call.
+	Progress func(read, total int64, packets uint64, done bool)
 }
 
 // DefaultShards is the number of flow-table shards when Config.Shards is

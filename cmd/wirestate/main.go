@@ -130,7 +130,7 @@ func pipelineConfig(fl *Flags, stdout, stderr io.Writer) (*pipeline.Config, func
 		Files: fl.Read, Strict: fl.Strict, Decoder: zeekDecoderOptions(fl), // checksums: -C (zeek.go)
 		MSL: fl.MSL, IdleTimeout: fl.IdleTimeout, Shards: fl.Shards, MaxConns: fl.MaxConns, FoldAfter: fl.FoldAfter,
 		Zeek: zcfg, Detect: fl.Detect, Timelines: mode, Select: sel, At: fl.At,
-		WriteFindings: fl.HTML.WriteFindings, Stderr: stderr,
+		WriteFindings: fl.HTML.WriteFindings, Stderr: stderr, Progress: newProgress(stderr),
 	}
 	if liveWanted(fl) {
 		if cfg.Live, err = liveConfig(fl, stderr); err != nil {
