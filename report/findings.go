@@ -128,7 +128,11 @@ func writeFindings(w *bufio.Writer, res *Result, opt *Options) {
 		}
 		// The span moves to a line of its own rather than break a time.
 		head := fmt.Sprintf("  %s %s — %s,", opt.severityLabel(g.Severity), g.Kind, what)
-		span := fmt.Sprintf("%s → %s", opt.stamp(g.First), opt.stamp(g.Last))
+		first, last := opt.stamp(g.First), opt.stamp(g.Last)
+		if len(first) > 11 && len(last) > 11 && first[:11] == last[:11] {
+			last = last[11:] // the same day: its clock only
+		}
+		span := first + " → " + last
 		if visibleLen(head)+1+len([]rune(span)) <= width {
 			fmt.Fprintf(w, "\n%s %s\n", head, span)
 		} else {
