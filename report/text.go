@@ -144,12 +144,13 @@ func writeHosts(w *bufio.Writer, res *Result, opt *Options) {
 		at, what = res.At, "requested time"
 	}
 	fmt.Fprintln(w)
-	wrap(w, opt.width(), "", "  ", fmt.Sprintf("Per host, what `ss -tan` would list at %s (%s); ? = inferred from assumed delivery:", opt.stamp(at), what))
+	wrap(w, opt.width(), "", "  ", fmt.Sprintf("Per host, what `ss -tan` would list at %s (%s):", opt.stamp(at), what))
 	if len(hosts) == 0 {
 		fmt.Fprintln(w, "  (no connections)")
 		return
 	}
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	inferred := false
 	for _, h := range hosts {
 		var parts []string
 		if len(h.Listening) > 0 {
@@ -163,6 +164,7 @@ func writeHosts(w *bufio.Writer, res *Result, opt *Options) {
 			if n := h.Counts[st]; n > 0 {
 				p := fmt.Sprintf("%s %d", opt.paint(stateColor(st), st.SSName()), n)
 				if h.Inferred[st] > 0 {
+					inferred = true
 					p += fmt.Sprintf(" (%d?)", h.Inferred[st])
 				}
 				parts = append(parts, p)
@@ -174,6 +176,9 @@ func writeHosts(w *bufio.Writer, res *Result, opt *Options) {
 		fmt.Fprintf(tw, "  %s\t%s\n", h.Host, strings.Join(parts, "  "))
 	}
 	tw.Flush()
+	if inferred {
+		fmt.Fprintln(w, "  (n?) of them inferred from assumed delivery")
+	}
 	if omitted > 0 {
 		wrap(w, opt.width(), "  ", "    ", fmt.Sprintf("… and %d more hosts with fewer connections (see --host, --top N, --all, or the JSON summary)", omitted))
 	}
