@@ -155,3 +155,22 @@ func TestTextNoTrailingSpaces(t *testing.T) {
 		}
 	}
 }
+
+// TestTextFlagErrors checks that bad --top and --color values are usage
+// errors (exit 2, one line).
+func TestTextFlagErrors(t *testing.T) {
+	capture := filepath.Join(pcapDir, "refused.pcap")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-r", capture, "--top", "0"}, "--top 0: want 1 or more"},
+		{[]string{"-r", capture, "--top", "x"}, "--top x: not a whole number"},
+		{[]string{"-r", capture, "--color", "rainbow"}, "--color rainbow: want auto, always or never"},
+	} {
+		var out, errb strings.Builder
+		if code := run(tc.args, &out, &errb); code != 2 || out.Len() != 0 || strings.Count(errb.String(), "\n") != 1 || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and %q", tc.args, code, out.String(), errb.String(), tc.want)
+		}
+	}
+}
