@@ -3,6 +3,7 @@ package report
 import (
 	"bufio"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -111,6 +112,7 @@ func writeFindings(w *bufio.Writer, res *Result, opt *Options) {
 		fmt.Fprintf(w, "\nFindings: none\n")
 		return
 	}
+	width := opt.width()
 	fmt.Fprintf(w, "\nFindings, most severe first:\n")
 	for _, g := range groups {
 		n := len(g.Conn)
@@ -120,11 +122,31 @@ func writeFindings(w *bufio.Writer, res *Result, opt *Options) {
 		}
 		if n == 0 {
 			what = fmt.Sprintf("%d aggregate", len(g.Scoped))
+			if len(g.Scoped) != 1 {
+				what += "s"
+			}
 		}
-		fmt.Fprintf(w, "\n  %-8s %s — %s, %s → %s\n", strings.ToUpper(g.Severity.String()), g.Kind, what,
-			opt.stamp(g.First), opt.stamp(g.Last))
-		for _, f := range g.Scoped {
-			wrap(w, "    ▸ ", "      ", f.Summary)
+		// The span moves to a line of its own rather than break a time.
+		head := fmt.Sprintf("  %s %s — %s,", opt.severityLabel(g.Severity), g.Kind, what)
+		first, last := opt.stamp(g.First), opt.stamp(g.Last)
+		if len(first) > 11 && len(last) > 11 && first[:11] == last[:11] {
+			last = last[11:] // the same day: its clock only
+		}
+		span := first + " → " + last
+		if visibleLen(head)+1+len([]rune(span)) <= width {
+			fmt.Fprintf(w, "\n%s %s\n", head, span)
+		} else {
+			fmt.Fprintf(w, "\n%s\n      %s\n", head, span)
+		}
+		scoped := rankScoped(g.Scoped)
+		limit := opt.limit(DefaultTopFindings)
+		for i, f := range scoped {
+			if limit >= 0 && i == limit {
+				wrap(w, width, "    ", "      ", fmt.Sprintf("… and %d more %s (--top N or --all lists them; the JSON output has every one)",
+					len(scoped)-limit, scopeNoun(g.Kind)))
+				break
+			}
+			wrap(w, width, "    ▸ ", "      ", f.Summary)
 		}
 		if n > 0 {
 			servers, clients := map[string]int{}, map[string]int{}
@@ -132,7 +154,7 @@ func writeFindings(w *bufio.Writer, res *Result, opt *Options) {
 				servers[f.Resp.String()]++
 				clients[f.Orig.Addr.String()]++
 			}
-			wrap(w, "    ", "    ", "servers: "+topCounts(servers, 3)+"; clients: "+topCounts(clients, 3))
+			wrap(w, width, "    ", "    ", "servers: "+topCounts(servers, 3)+"; clients: "+topCounts(clients, 3))
 			ex := g.Conn[0]
 			for _, f := range g.Conn {
 				if f.Severity > ex.Severity {
@@ -143,12 +165,12 @@ func writeFindings(w *bufio.Writer, res *Result, opt *Options) {
 			if n == 1 {
 				label = "what"
 			}
-			wrap(w, fmt.Sprintf("    %s %s: ", label, ex.UID), "      ", ex.Summary)
+			wrap(w, width, fmt.Sprintf("    %s %s: ", label, ex.UID), "      ", ex.Summary)
 			if ex.Uncertain {
-				wrap(w, "    ", "      ", "(uncertain from this vantage point)")
+				wrap(w, width, "    ", "      ", "(uncertain from this vantage point)")
 			}
 			for _, e := range ex.Evidence {
-				fmt.Fprintf(w, "      frame %-8d %s  %s\n", e.Frame, opt.stamp(e.Time), e.What)
+				wrap(w, width, fmt.Sprintf("      frame %-8d %s  ", e.Frame, opt.stamp(e.Time)), "        ", e.What)
 			}
 			if n > 1 {
 				var uids []string
@@ -159,7 +181,7 @@ func writeFindings(w *bufio.Writer, res *Result, opt *Options) {
 					}
 					uids = append(uids, f.UID.String())
 				}
-				wrap(w, "    connections: ", "      ", strings.Join(uids, " "))
+				wrap(w, width, "    connections: ", "      ", strings.Join(uids, " "))
 			}
 		}
 		hint := ""
@@ -169,22 +191,57 @@ func writeFindings(w *bufio.Writer, res *Result, opt *Options) {
 			hint = g.Scoped[0].Hint
 		}
 		if hint != "" {
-			wrap(w, "    what to change: ", "      ", hint)
+			wrap(w, width, "    what to change: ", "      ", hint)
 		}
 	}
 }
 
-// wrap writes text word-wrapped at 100 columns, the first line after first
-// and the rest after rest.
-func wrap(w *bufio.Writer, first, rest, text string) {
-	const width = 100
+// rankScoped returns a group's aggregates in the order the report lists
+// them: most severe first, then the heaviest (peak, else member count),
+// then by scope. The group's own slice keeps its order.
+func rankScoped(fs []*tracker.Finding) []*tracker.Finding {
+	out := slices.Clone(fs)
+	weight := func(f *tracker.Finding) int {
+		if f.Peak > 0 {
+			return f.Peak
+		}
+		return f.Count
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Severity != b.Severity {
+			return a.Severity > b.Severity
+		}
+		if wa, wb := weight(a), weight(b); wa != wb {
+			return wa > wb
+		}
+		return a.Scope < b.Scope
+	})
+	return out
+}
+
+// scopeNoun names what a kind's aggregates are about, in the plural.
+func scopeNoun(k tracker.AnomalyKind) string {
+	switch k {
+	case tracker.AnomTimeWaitLoad:
+		return "hosts"
+	case tracker.AnomEphemeralPorts:
+		return "client-server pairs"
+	}
+	return "aggregates"
+}
+
+// wrap writes text word-wrapped at width columns, the first line after
+// first and the rest after rest. ANSI colours in first take no columns; no
+// line ends in a space.
+func wrap(w *bufio.Writer, width int, first, rest, text string) {
 	line := first
-	col := len([]rune(first))
+	col := visibleLen(first)
 	fresh := true
 	for _, word := range strings.Fields(text) {
 		lw := len([]rune(word))
 		if !fresh && col+1+lw > width {
-			fmt.Fprintln(w, line)
+			fmt.Fprintln(w, strings.TrimRight(line, " "))
 			line, col, fresh = rest, len([]rune(rest)), true
 		}
 		if !fresh {
@@ -195,5 +252,5 @@ func wrap(w *bufio.Writer, first, rest, text string) {
 		col += lw
 		fresh = false
 	}
-	fmt.Fprintln(w, line)
+	fmt.Fprintln(w, strings.TrimRight(line, " "))
 }

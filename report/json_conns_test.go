@@ -62,7 +62,7 @@ func TestTextConnsInOrder(t *testing.T) {
 	rs := hostRecords(rand.New(rand.NewPCG(3, 4)), 9*block+5)
 	var out bytes.Buffer
 	bw := bufio.NewWriter(&out)
-	writeConns(bw, &Result{Records: rs}, &Options{})
+	writeConns(bw, &Result{Records: rs}, &Options{All: true})
 	bw.Flush()
 	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 	if len(lines) != len(rs)+3 { // a blank line, "Connections:" and the header

@@ -71,6 +71,12 @@ type StreamOptions struct {
 	AllTimelines bool
 	// Quiet makes the text report print the findings only.
 	Quiet bool
+	// Top, All, Width and Color shape the text report, as the fields of
+	// Options of the same names.
+	Top   int
+	All   bool
+	Width int
+	Color bool
 }
 
 // Format is one registered output format.
@@ -162,7 +168,8 @@ func (s *textStream) Finding(f *tracker.Finding) error {
 	if f.UID != 0 {
 		who = fmt.Sprintf("%s %s → %s", f.UID, f.Orig, f.Resp)
 	}
-	fmt.Fprintf(s.bw, "%s %-8s %s %s: %s", t.Format("15:04:05.000000"), strings.ToUpper(f.Severity.String()), f.Kind, who, f.Summary)
+	opt := s.textOptions()
+	fmt.Fprintf(s.bw, "%s %s %s %s: %s", t.Format("15:04:05.000000"), opt.severityLabel(f.Severity), f.Kind, who, f.Summary)
 	if f.Uncertain {
 		fmt.Fprint(s.bw, " [uncertain]")
 	}
@@ -179,7 +186,13 @@ func (s *textStream) Summary(res *Result) error {
 	if err := s.bw.Flush(); err != nil {
 		return err
 	}
-	return WriteText(s.raw, res, res.options(Options{Local: s.opt.Local, Quiet: s.opt.Quiet}))
+	return WriteText(s.raw, res, res.options(s.textOptions()))
+}
+
+// textOptions returns the text report's options.
+func (s *textStream) textOptions() Options {
+	o := &s.opt
+	return Options{Local: o.Local, Quiet: o.Quiet, Top: o.Top, All: o.All, Width: o.Width, Color: o.Color}
 }
 
 func (s *textStream) Close() error { return s.bw.Flush() }

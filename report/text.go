@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -14,11 +15,8 @@ import (
 	"github.com/wirestate/wirestate/tracker"
 )
 
-// textHosts and jsonHosts bound the per-host view (the busiest hosts).
-const (
-	textHosts = 50
-	jsonHosts = 1000
-)
+// jsonHosts bounds the JSON summary's per-host view (the busiest hosts).
+const jsonHosts = 1000
 
 // Options controls what the writers print.
 type Options struct {
@@ -31,6 +29,19 @@ type Options struct {
 	Local bool
 	// Quiet prints the findings only.
 	Quiet bool
+	// Top caps every list of the text report (each finding group's
+	// aggregates, the per-host view, the connection table) at this many
+	// entries; 0 keeps the defaults (DefaultTopFindings, DefaultTopHosts,
+	// DefaultTopConns).
+	Top int
+	// All lists everything in the text report: every aggregate, host and
+	// connection.
+	All bool
+	// Width is the column the text report wraps its prose at, and the
+	// width its tables shrink to when they can; 0 means DefaultWidth.
+	Width int
+	// Color marks severities and states with ANSI colours.
+	Color bool
 }
 
 func (o *Options) stamp(ns int64) string {
@@ -98,7 +109,6 @@ func writeTotals(w *bufio.Writer, res *Result, opt *Options) {
 		fmt.Fprintf(w, "  timestamps going backwards: %d\n", in.Backwards)
 	}
 	st := &res.Tracker
-	fmt.Fprintf(w, "  connections: %d", len(res.Records)+FoldedCount(res.Folded))
 	var extra []string
 	for i := range res.Folded {
 		f := &res.Folded[i]
@@ -119,25 +129,28 @@ func writeTotals(w *bufio.Writer, res *Result, opt *Options) {
 	if st.BadChecksum > 0 {
 		extra = append(extra, fmt.Sprintf("%d segments with bad checksums", st.BadChecksum))
 	}
+	line := fmt.Sprintf("connections: %d", len(res.Records)+FoldedCount(res.Folded))
 	if len(extra) > 0 {
-		fmt.Fprintf(w, " (%s)", strings.Join(extra, ", "))
+		line += fmt.Sprintf(" (%s)", strings.Join(extra, ", "))
 	}
-	fmt.Fprintln(w)
+	wrap(w, opt.width(), "  ", "    ", line)
 }
 
 func writeHosts(w *bufio.Writer, res *Result, opt *Options) {
-	hosts, omitted := BusiestHosts(res.Records, res.Snapshot, res.Folded, textHosts)
+	hosts, omitted := BusiestHosts(res.Records, res.Snapshot, res.Folded, opt.limit(DefaultTopHosts))
 	at := res.Input.Last
 	what := "end of capture"
 	if res.Snapshot != nil {
 		at, what = res.At, "requested time"
 	}
-	fmt.Fprintf(w, "\nPer host, what `ss -tan` would list at %s (%s); ? = inferred from assumed delivery:\n", opt.stamp(at), what)
+	fmt.Fprintln(w)
+	wrap(w, opt.width(), "", "  ", fmt.Sprintf("Per host, what `ss -tan` would list at %s (%s):", opt.stamp(at), what))
 	if len(hosts) == 0 {
 		fmt.Fprintln(w, "  (no connections)")
 		return
 	}
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	inferred := false
 	for _, h := range hosts {
 		var parts []string
 		if len(h.Listening) > 0 {
@@ -145,12 +158,13 @@ func writeHosts(w *bufio.Writer, res *Result, opt *Options) {
 			for i, p := range h.Listening {
 				ports[i] = ":" + strconv.Itoa(int(p))
 			}
-			parts = append(parts, "LISTEN "+strings.Join(ports, ","))
+			parts = append(parts, opt.paint(stateColor(tracker.Listen), "LISTEN")+" "+strings.Join(ports, ","))
 		}
 		for st := tracker.State(0); int(st) < tracker.NumStates; st++ {
 			if n := h.Counts[st]; n > 0 {
-				p := fmt.Sprintf("%s %d", st.SSName(), n)
+				p := fmt.Sprintf("%s %d", opt.paint(stateColor(st), st.SSName()), n)
 				if h.Inferred[st] > 0 {
+					inferred = true
 					p += fmt.Sprintf(" (%d?)", h.Inferred[st])
 				}
 				parts = append(parts, p)
@@ -162,8 +176,11 @@ func writeHosts(w *bufio.Writer, res *Result, opt *Options) {
 		fmt.Fprintf(tw, "  %s\t%s\n", h.Host, strings.Join(parts, "  "))
 	}
 	tw.Flush()
+	if inferred {
+		fmt.Fprintln(w, "  (n?) of them inferred from assumed delivery")
+	}
 	if omitted > 0 {
-		fmt.Fprintf(w, "  … and %d more hosts with fewer connections (see --host, or the JSON summary)\n", omitted)
+		wrap(w, opt.width(), "  ", "    ", fmt.Sprintf("… and %d more hosts with fewer connections (see --host, --top N, --all, or the JSON summary)", omitted))
 	}
 }
 
@@ -171,11 +188,104 @@ func writeConns(w *bufio.Writer, res *Result, opt *Options) {
 	if len(res.Records) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\nConnections:\n")
-	// A table of possibly millions of rows: measure the columns in one
-	// pass, then write the rows in blocks (text/tabwriter would hold the
-	// whole table in memory). Both passes run on two goroutines.
+	rows, withFindings := pickConns(res, opt.limit(DefaultTopConns))
+	n := len(res.Records)
+	rec := func(i int) *tracker.Record { return &res.Records[i] }
+	if rows != nil {
+		n = len(rows)
+		rec = func(i int) *tracker.Record { return &res.Records[rows[i]] }
+		fmt.Fprintf(w, "\nConnections with findings:\n")
+	} else {
+		fmt.Fprintf(w, "\nConnections:\n")
+	}
+	if n > 0 {
+		writeTable(w, n, rec, opt)
+	}
+	if rows == nil {
+		return
+	}
+	if more := withFindings - len(rows); more > 0 {
+		wrap(w, opt.width(), "  ", "    ", fmt.Sprintf("… and %d more connections with findings (--top N or --all lists them)", more))
+	}
+	if rest := len(res.Records) - withFindings; rest > 0 {
+		wrap(w, opt.width(), "  ", "    ", fmt.Sprintf("… and %d connections without findings (--all lists them)", rest))
+	}
+}
+
+// hasFindings reports whether c is marked with any finding kind.
+func hasFindings(c *tracker.Conn) bool {
+	for k := tracker.AnomalyKind(0); k < tracker.NumAnomalyKinds; k++ {
+		if c.Has(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// pickConns chooses the rows of the connection table: nil for every
+// record (limit < 0, or no more records than limit); otherwise the
+// indexes, in start order, of up to limit records with findings, taken in
+// turn from each finding kind, most severe first, so that every kind has
+// rows. withFindings counts the records with findings.
+func pickConns(res *Result, limit int) (rows []int, withFindings int) {
+	if limit < 0 || len(res.Records) <= limit {
+		return nil, 0
+	}
+	// Each kind's first limit records: no kind needs more.
+	var byKind [tracker.NumAnomalyKinds][]int
+	for i := range res.Records {
+		c := &res.Records[i].Conn
+		if !hasFindings(c) {
+			continue
+		}
+		withFindings++
+		for k := tracker.AnomalyKind(0); k < tracker.NumAnomalyKinds; k++ {
+			if c.Has(k) && len(byKind[k]) < limit {
+				byKind[k] = append(byKind[k], i)
+			}
+		}
+	}
+	var order []tracker.AnomalyKind
+	seen := map[tracker.AnomalyKind]bool{}
+	for _, g := range GroupFindings(res.Findings) {
+		order = append(order, g.Kind)
+		seen[g.Kind] = true
+	}
+	for k := tracker.AnomalyKind(0); k < tracker.NumAnomalyKinds; k++ {
+		if !seen[k] {
+			order = append(order, k)
+		}
+	}
+	chosen := map[int]bool{}
+	rows = []int{}
+	for round := 0; len(rows) < limit && len(rows) < withFindings; round++ {
+		progress := false
+		for _, k := range order {
+			if round < len(byKind[k]) && len(rows) < limit {
+				progress = true
+				if i := byKind[k][round]; !chosen[i] {
+					chosen[i] = true
+					rows = append(rows, i)
+				}
+			}
+		}
+		if !progress {
+			break
+		}
+	}
+	slices.Sort(rows)
+	return rows, withFindings
+}
+
+// writeTable writes the connection table of n rows, row i being rec(i). A
+// table of possibly millions of rows: it measures the columns in one pass,
+// then writes the rows in blocks (text/tabwriter would hold the whole table
+// in memory). Both passes run on two goroutines. When the table fits the
+// width without its notes, notes that would overflow it go to a line of
+// their own.
+func writeTable(w *bufio.Writer, n int, rec func(i int) *tracker.Record, opt *Options) {
 	head := [...]string{"UID", "ORIG", "RESP", "START", "DURATION", "PKTS →/←", "BYTES →/←", "ORIG STATE", "RESP STATE", "NOTES"}
+	const notes = len(head) - 1
 	type cells [len(head)][]byte
 	// fill formats r's cells; the last (notes) only when the row is
 	// written, since its width is not measured.
@@ -199,21 +309,20 @@ func writeConns(w *bufio.Writer, res *Result, opt *Options) {
 		cell[7] = appendStateText(cell[7], o)
 		cell[8] = appendStateText(cell[8], p)
 		if last {
-			cell[9] = appendNotes(cell[9], r)
+			cell[notes] = appendNotes(cell[notes], r)
 		}
 	}
 	var width [len(head)]int
 	for i, h := range head {
 		width[i] = len([]rune(h))
 	}
-	n := len(res.Records)
 	var part [2][len(head)]int
 	par.Halves(n, func(k, from, to int) {
 		var cell cells
 		st := stamper{local: opt.Local}
 		for i := from; i < to; i++ {
-			fill(&cell, &st, &res.Records[i], false)
-			for j := range cell[:len(cell)-1] {
+			fill(&cell, &st, rec(i), false)
+			for j := range cell[:notes] {
 				part[k][j] = max(part[k][j], len(cell[j]))
 			}
 		}
@@ -221,12 +330,28 @@ func writeConns(w *bufio.Writer, res *Result, opt *Options) {
 	for j := range width {
 		width[j] = max(width[j], part[0][j], part[1][j])
 	}
-	row := func(line []byte, cell func(j int) []byte, runes func(j int) int) []byte {
+	// fixed is the table's width up to its notes.
+	fixed := 0
+	for j := range head[:notes] {
+		fixed += 2 + width[j]
+	}
+	limit := opt.width()
+	split := fixed <= limit
+	// row appends one line; color(j) is the colour of cell j.
+	row := func(line []byte, cell func(j int) []byte, runes func(j int) int, color func(j int) string) []byte {
 		start := len(line)
 		line = append(line, "  "...)
-		for j := range head {
-			line = append(line, cell(j)...)
-			if j < len(head)-1 {
+		last := notes
+		if split && fixed+2+runes(notes) > limit {
+			last = notes - 1
+		}
+		for j := range last + 1 {
+			if c := color(j); c != "" {
+				line = append(append(append(line, c...), cell(j)...), ansiReset...)
+			} else {
+				line = append(line, cell(j)...)
+			}
+			if j < last {
 				for k := runes(j); k < width[j]+2; k++ {
 					line = append(line, ' ')
 				}
@@ -235,17 +360,43 @@ func writeConns(w *bufio.Writer, res *Result, opt *Options) {
 		for len(line) > start && line[len(line)-1] == ' ' {
 			line = line[:len(line)-1]
 		}
-		return append(line, '\n')
+		line = append(line, '\n')
+		if last < notes && runes(notes) > 0 {
+			line = append(append(append(line, "      notes: "...), cell(notes)...), '\n')
+		}
+		return line
 	}
-	w.Write(row(nil, func(j int) []byte { return []byte(head[j]) }, func(j int) int { return len([]rune(head[j])) }))
+	noColor := func(int) string { return "" }
+	// The heading NOTES goes when the notes go to lines of their own.
+	heading := func(j int) string {
+		if j == notes && split && fixed+2+len(head[j]) > limit {
+			return ""
+		}
+		return head[j]
+	}
+	w.Write(row(nil, func(j int) []byte { return []byte(heading(j)) }, func(j int) int { return len([]rune(heading(j))) }, noColor))
 	inBlocks(n, func() func([]byte, int) []byte {
 		var cell cells
+		var r *tracker.Record
 		st := stamper{local: opt.Local}
 		get := func(j int) []byte { return cell[j] }
 		size := func(j int) int { return len(cell[j]) }
+		color := noColor
+		if opt.Color {
+			color = func(j int) string {
+				switch j {
+				case 7:
+					return stateColor(r.Conn.Peers[tracker.Orig].State)
+				case 8:
+					return stateColor(r.Conn.Peers[tracker.Resp].State)
+				}
+				return ""
+			}
+		}
 		return func(buf []byte, i int) []byte {
-			fill(&cell, &st, &res.Records[i], true)
-			return row(buf, get, size)
+			r = rec(i)
+			fill(&cell, &st, r, true)
+			return row(buf, get, size, color)
 		}
 	}, func(b []byte) error { _, err := w.Write(b); return err })
 }

@@ -119,4 +119,8 @@ type Finding struct {
 	Count int
 	// First and Last bound the time span of an aggregate finding.
 	First, Last int64
+	// Peak is, for a load aggregate, the most at once (time-wait-load:
+	// TIME_WAIT sockets); 0 when not measured. The text report ranks
+	// aggregates by it.
+	Peak int
 }

@@ -60,6 +60,10 @@ type Flags struct {
 	Numeric int
 	// Quiet prints the findings only (-q).
 	Quiet bool
+	// Top, All and Color shape the text report (term.go).
+	Top   int
+	All   bool
+	Color string
 
 	// Man and Completion print a man page or a shell completion script
 	// generated from the flags (hidden; make install uses them).
@@ -87,6 +91,9 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 	fs.BoolVar(&f.LocalTime, "local-time", false, "print times in the local time zone instead of UTC")
 	fs.StringVarP(&f.Output, "output", "o", "-", "write the report to `FILE`")
 	fs.BoolVarP(&f.Quiet, "quiet", "q", false, "print the findings only (text report)")
+	fs.IntVar(&f.Top, "top", 0, "text report: list `N` entries per finding group, host view and connection table (default 10 per finding group, 20 hosts, 20 connections with findings)")
+	fs.BoolVar(&f.All, "all", false, "text report: list everything (every aggregate, host and connection)")
+	fs.StringVar(&f.Color, "color", "auto", "text report colours: auto (on a terminal, unless NO_COLOR is set), always or never")
 	fs.CountVarP(&f.Numeric, "numeric", "n", "accepted for tcpdump's -n and -nn: wirestate never resolves names")
 
 	fs.DurationVar(&f.MSL, "msl", 30*time.Second, "maximum segment lifetime: closed connections are kept 2*MSL (TIME_WAIT), as Linux's 60 s")
@@ -156,6 +163,9 @@ func parseFlags(args []string) (*Flags, error) {
 	case "text", "json", "zeek":
 	default:
 		return nil, fmt.Errorf("--format %q: want text, json or zeek", f.Format)
+	}
+	if err := checkTextFlags(f); err != nil {
+		return nil, err
 	}
 	switch f.Timeline {
 	case "anomalous", "all", "none":

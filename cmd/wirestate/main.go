@@ -165,6 +165,8 @@ func pipelineConfig(fl *Flags, stdout, stderr io.Writer) (*pipeline.Config, func
 			return nil, closeAll, err
 		}
 	}
+	opt.Top, opt.All = fl.Top, fl.All
+	opt.Width, opt.Color = textLook(out, fl.Color) // term.go
 	s, err := report.NewStream(fl.Format, out, opt)
 	if err != nil {
 		return nil, closeAll, err

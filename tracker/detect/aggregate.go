@@ -585,7 +585,7 @@ func timeWaitLoad(records []tracker.Record, cfg *Config) []tracker.Finding {
 		}
 		out = append(out, tracker.Finding{
 			Kind: tracker.AnomTimeWaitLoad, Severity: sev, Time: peakAt,
-			Scope: addr.String(), Count: h.conns, First: firstT, Last: lastT,
+			Scope: addr.String(), Count: h.conns, First: firstT, Last: lastT, Peak: peak,
 			Orig: h.sampleOrig, Resp: h.res,
 			Summary: fmt.Sprintf("%s held TIME_WAIT for %s (%s); at most %d TIME_WAIT sockets at once (at %s)",
 				addr, plural(h.conns, "connection"), who, peak, stampNS(peakAt)),

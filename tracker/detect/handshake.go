@@ -196,7 +196,7 @@ func (h *handshake) scan(c *tracker.Conn, n *hsNotes, seg *tracker.Segment) {
 	}
 	f := &tracker.Finding{
 		Severity: tracker.AnomScan.DefaultSeverity(), Time: seg.Time,
-		Summary:  fmt.Sprintf("%s %s", c.Orig, what),
+		Summary: fmt.Sprintf("%s %s", c.Orig, what),
 		Evidence: []tracker.Evidence{{Time: first, Frame: firstFrame, What: "SYN"},
 			{Time: n.synack.first.t, Frame: n.synack.first.f, What: "SYN-ACK"}, ev(seg, "%s from the client", tracker.FlagString(seg.Flags))},
 		Hint: "Background scanning of internet-facing services: nothing to fix on the server. Rate-limit or drop the sources " +
