@@ -196,7 +196,7 @@ func TestFastPathMatchesGopacketOnTraces(t *testing.T) {
 
 func comparePacketsOfFile(t *testing.T, fast, slow *Decoder, name string) {
 	var info FileInfo
-	in, err := openInput(name, false, &info)
+	in, err := openInput(name, FileOptions{}, &info)
 	if err != nil {
 		t.Logf("%s: not compared: %v", name, err)
 		return

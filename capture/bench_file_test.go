@@ -73,7 +73,7 @@ func BenchmarkPcapReaders(b *testing.B) {
 	path := benchFile(b, "pcap", 100000)
 	b.Run("hand-written", func(b *testing.B) {
 		var info FileInfo
-		in, err := openInput(path, false, &info)
+		in, err := openInput(path, FileOptions{}, &info)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -82,7 +82,7 @@ func BenchmarkPcapReaders(b *testing.B) {
 		for b.Loop() {
 			if err := in.reader.next(&rec); err == io.EOF {
 				in.closer.Close()
-				in, _ = openInput(path, false, &info)
+				in, _ = openInput(path, FileOptions{}, &info)
 			}
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")

@@ -36,6 +36,8 @@ type FileOptions struct {
 	// Count, when positive, ends the read after this many records passed
 	// the filter (tcpdump's -c).
 	Count uint64
+	// Stdin is what "-" reads (default os.Stdin).
+	Stdin io.Reader
 }
 
 // record is one packet record read from a file.
@@ -114,7 +116,7 @@ func Open(names []string, opts FileOptions) (*FileSource, error) {
 	s.stats.Files = make([]FileInfo, 0, len(paths))
 	for _, p := range paths {
 		s.stats.Files = append(s.stats.Files, FileInfo{})
-		in, err := openInput(p, opts.Strict, &s.stats.Files[len(s.stats.Files)-1])
+		in, err := openInput(p, opts, &s.stats.Files[len(s.stats.Files)-1])
 		if err != nil && fromDir[p] && !opts.Strict {
 			// A directory may hold other files (a README, an index):
 			// they are skipped and counted, not an error.
@@ -218,12 +220,16 @@ func unwrapPathError(err error) error {
 }
 
 // openInput opens one file and reads its header, filling info.
-func openInput(name string, strict bool, info *FileInfo) (*input, error) {
+func openInput(name string, opts FileOptions, info *FileInfo) (*input, error) {
+	strict := opts.Strict
 	in := &input{name: name, info: info, heapIndex: -1}
 	var src io.Reader
 	if name == "-" {
 		in.name = "stdin"
 		src = os.Stdin
+		if opts.Stdin != nil {
+			src = opts.Stdin
+		}
 	} else {
 		f, err := os.Open(name)
 		if err != nil {

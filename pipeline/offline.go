@@ -2,9 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +35,10 @@ type pass struct {
 	until, settle int64
 	// states, when set, counts per-host states over time.
 	states *StateRecorder
+	// rings, when set, keeps every 4-tuple's last segments (standard
+	// input, read once); replay, when set, is read instead of the files.
+	rings  *segRings
+	replay []tracker.Segment
 }
 
 // Analyze reads the configured files (twice when timelines of chosen
@@ -42,18 +48,18 @@ func Analyze(ctx context.Context, cfg *Config) (*report.Result, error) {
 	needs := cfg.needs()
 	sel := &cfg.Select
 	names := cfg.Files
-	if cfg.Timelines != TimelinesNone || len(sel.uids) > 0 || needs.FindingTimelines > 0 || cfg.WriteFindings != "" {
-		// Timelines of anomalous connections are built in a second pass,
-		// so standard input is spooled to a file that can be read twice.
-		spooled, cleanup, err := spoolStdin(names)
-		if err != nil {
-			return nil, err
-		}
-		defer cleanup()
-		names = spooled
-	}
-
 	first := pass{cfg: cfg, history: needs.History}
+	if slices.Contains(names, "-") {
+		cfg.stdin = interruptible(ctx, os.Stdin)
+		// Standard input is read once: the timelines are replayed from
+		// the rings of segments the first pass keeps.
+		if cfg.WriteFindings != "" {
+			return nil, errors.New("--write-findings needs capture files: standard input is read once")
+		}
+		if cfg.Timelines != TimelinesNone || len(sel.uids) > 0 || needs.FindingTimelines > 0 {
+			first.rings = newSegRings()
+		}
+	}
 	if needs.States {
 		first.states = NewStateRecorder(int64(cfg.MSL))
 	}
@@ -77,7 +83,7 @@ func Analyze(ctx context.Context, cfg *Config) (*report.Result, error) {
 			shown = shownUIDs(res.Findings, needs)
 		}
 		recorded := withFindingUIDs(shown, res.Findings, needs.FindingTimelines)
-		if err := secondPass(ctx, cfg, names, res, recorded, needs.History); err != nil {
+		if err := secondPass(ctx, cfg, names, res, recorded, needs.History, first.rings); err != nil {
 			return nil, err
 		}
 	}
@@ -143,7 +149,7 @@ func withFindingUIDs(shown map[tracker.UID]bool, fs []tracker.Finding, max int) 
 // secondPass reads the input again for the connections in recorded that
 // have no timeline yet, seeing only their 4-tuples, and gives their
 // records in res the timelines and transitions it recorded.
-func secondPass(ctx context.Context, cfg *Config, names []string, res *report.Result, recorded map[tracker.UID]bool, history bool) error {
+func secondPass(ctx context.Context, cfg *Config, names []string, res *report.Result, recorded map[tracker.UID]bool, history bool, rings *segRings) error {
 	want := map[tracker.UID]bool{}
 	keys := map[tracker.FlowKey]bool{}
 	twoMSL := 2 * int64(cfg.MSL)
@@ -166,6 +172,17 @@ func secondPass(ctx context.Context, cfg *Config, names []string, res *report.Re
 	second := pass{cfg: cfg, history: history, only: keys, until: until, settle: settle,
 		record: func(u tracker.UID) bool { return want[u] },
 		keep:   func(r *tracker.Record) bool { return want[r.Conn.UID] }}
+	if rings != nil {
+		var cut, missing int
+		second.replay, cut, missing = rings.replay(keys)
+		if (cut > 0 || missing > 0) && cfg.Stderr != nil {
+			fmt.Fprintf(cfg.Stderr, "wirestate: standard input is read once: %d of %d timelines start mid-connection (more than %d segments on the 4-tuple) and %d could not be kept (%d MiB of segments held); give -r FILE for all of them\n",
+				cut, len(keys), ringSize, missing, ringBudget>>20)
+		}
+		if len(second.replay) == 0 {
+			return nil
+		}
+	}
 	res2, err := second.run(ctx, names)
 	if err != nil {
 		return err
@@ -226,11 +243,25 @@ func (c *Config) trackerConfig(shards int, sink tracker.Sink, obs func(int, func
 // run reads every input once through a fresh tracker.
 func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) {
 	cfg := p.cfg
-	src, err := capture.Open(names, cfg.fileOptions())
-	if err != nil {
-		return nil, err
+	var src *capture.FileSource
+	if p.replay == nil {
+		var err error
+		if src, err = capture.Open(names, cfg.fileOptions()); err != nil {
+			return nil, err
+		}
+		defer src.Close()
 	}
-	defer src.Close()
+	next := func(seg *tracker.Segment) error { return src.Next(seg) }
+	if p.replay != nil {
+		segs := p.replay
+		next = func(seg *tracker.Segment) error {
+			if len(segs) == 0 {
+				return io.EOF
+			}
+			*seg, segs = segs[0], segs[1:]
+			return nil
+		}
+	}
 	shards := cfg.shards()
 	col := NewCollector(shards)
 	col.Keep = p.keep
@@ -245,7 +276,7 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 	var seg tracker.Segment
 	var at int64
 	progress := cfg.Progress
-	if p.keep != nil {
+	if p.keep != nil || src == nil {
 		progress = nil // the first pass alone shows progress
 	}
 	for n := 0; ; n++ {
@@ -258,7 +289,7 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 				progress(read, total, src.Stats().Packets, false)
 			}
 		}
-		err := src.Next(&seg)
+		err := next(&seg)
 		if err == io.EOF {
 			break
 		}
@@ -285,18 +316,29 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 				continue
 			}
 		}
+		if p.rings != nil {
+			p.rings.add(&seg)
+		}
 		tr.Feed(&seg)
+	}
+	if p.replay != nil && tr != nil && p.settle != 0 {
+		// The files' other packets moved packet time on; the replay moves
+		// it to where the first pass reached, so timers fire alike.
+		tr.Advance(p.settle)
 	}
 	if progress != nil {
 		read, total := src.Progress()
 		progress(read, total, src.Stats().Packets, true)
 	}
-	res := &report.Result{Input: inputOf(names, src.Stats())}
-	if p.keep == nil {
-		warnInput(cfg.Stderr, src.Stats())
-	}
-	if cfg.Filter != "" {
-		res.Input.Filter, res.Input.Filtered = cfg.Filter, src.Stats().Filtered
+	res := &report.Result{}
+	if src != nil {
+		res.Input = inputOf(names, src.Stats())
+		if p.keep == nil {
+			warnInput(cfg.Stderr, src.Stats())
+		}
+		if cfg.Filter != "" {
+			res.Input.Filter, res.Input.Filtered = cfg.Filter, src.Stats().Filtered
+		}
 	}
 	if tr == nil {
 		if cfg.At != "" {
@@ -359,32 +401,6 @@ func ParseAt(s string, start int64) (int64, error) {
 	return 0, fmt.Errorf("--at %q: want RFC 3339 (2026-11-22T10:00:00Z), epoch seconds, or +OFFSET (+12.5s)", s)
 }
 
-// spoolStdin copies standard input, if named, to a temporary file.
-func spoolStdin(names []string) ([]string, func(), error) {
-	out := append([]string(nil), names...)
-	cleanup := func() {}
-	for i, n := range names {
-		if n != "-" {
-			continue
-		}
-		f, err := os.CreateTemp("", "wirestate-stdin-*.pcap")
-		if err != nil {
-			return nil, cleanup, err
-		}
-		if _, err := io.Copy(f, os.Stdin); err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			return nil, cleanup, fmt.Errorf("reading standard input: %w", err)
-		}
-		f.Close()
-		out[i] = f.Name()
-		name := f.Name()
-		cleanup = func() { os.Remove(name) }
-		break
-	}
-	return out, cleanup, nil
-}
-
 // warnInput tells, once per run, what of the input was not read: files
 // that ended early on damage (the report covers what came before), files
 // of a directory that are not captures.
@@ -403,4 +419,18 @@ func warnInput(w io.Writer, st capture.Stats) {
 		}
 		fmt.Fprintf(w, "wirestate: skipped %d files that are not captures: %s%s\n", n, strings.Join(names, ", "), more)
 	}
+}
+
+// interruptible returns a reader of r that ends (io.EOF) as soon as ctx is
+// done, even while a read of r blocks: Ctrl-C while standard input is still
+// open ends the run with a report of what was read. A goroutine copies r;
+// it is left blocked on r when ctx ends first (the process is ending).
+func interruptible(ctx context.Context, r io.Reader) io.Reader {
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := io.Copy(pw, r)
+		pw.CloseWithError(err) // nil: io.EOF for the reader
+	}()
+	context.AfterFunc(ctx, func() { pw.CloseWithError(io.EOF) })
+	return pr
 }

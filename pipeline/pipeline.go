@@ -116,6 +116,9 @@ type Config struct {
 	// Stderr receives warnings about the input (damaged files, files
 	// that are not captures); nil discards them.
 	Stderr io.Writer
+	// stdin is what "-" reads: standard input, ended early when the run
+	// is interrupted (Analyze sets it).
+	stdin io.Reader
 	// Progress, when set, is called every so often during the first read
 	// of the files with the bytes read, the total (0 when unknown) and the
 	// packets read; done is true on the last call.
@@ -129,7 +132,7 @@ func DefaultShards() int { return runtime.GOMAXPROCS(0) }
 // fileOptions returns the options every read of the files uses: each pass
 // sees the same records.
 func (c *Config) fileOptions() capture.FileOptions {
-	return capture.FileOptions{Strict: c.Strict, Decoder: c.Decoder, Filter: c.Filter, Count: c.Count}
+	return capture.FileOptions{Strict: c.Strict, Decoder: c.Decoder, Filter: c.Filter, Count: c.Count, Stdin: c.stdin}
 }
 
 func (c *Config) shards() int {

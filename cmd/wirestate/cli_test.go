@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestUsageErrors checks that every error in the command line exits with
@@ -189,5 +190,90 @@ func TestReadDirectorySkipsOthers(t *testing.T) {
 	os.WriteFile(filepath.Join(empty, "notes.txt"), []byte("nothing\n"), 0o644)
 	if code := run([]string{"-r", empty}, new(bytes.Buffer), new(bytes.Buffer)); code != 1 {
 		t.Errorf("a directory of no capture: exit %d, want 1", code)
+	}
+}
+
+// TestStdinReadOnce checks that -r - reads standard input once, as it
+// streams, with no temporary copy, and gives the same report as -r FILE,
+// timelines included (replayed from the kept segments).
+func TestStdinReadOnce(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "wirestate")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	tmp := t.TempDir()
+	for _, name := range []string{"lost-final-ack.pcap", "port-reuse.pcap", "stale-segment.pcap", "accept-queue-overflow-drop.pcap"} {
+		path, _ := filepath.Abs(filepath.Join(pcapDir, name))
+		for _, args := range [][]string{{}, {"--format", "json", "--timeline", "all"}} {
+			fromFile, err := exec.Command(bin, append([]string{"-r", path}, args...)...).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(bin, append([]string{"-r", "-"}, args...)...)
+			in, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd.Stdin = in
+			cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+			fromStdin, err := cmd.Output()
+			in.Close()
+			if err != nil {
+				t.Fatalf("%s from stdin: %v", name, err)
+			}
+			a := strings.ReplaceAll(string(fromFile), path, "SRC")
+			b := strings.ReplaceAll(string(fromStdin), "stdin", "SRC")
+			if a != b {
+				t.Errorf("%s %v: the report from stdin differs from the file's", name, args)
+			}
+		}
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("files left in TMPDIR: %v", left)
+	}
+	var errb bytes.Buffer
+	if code := run([]string{"-r", "-", "--write-findings", filepath.Join(tmp, "f.pcap")}, new(bytes.Buffer), &errb); code != 2 {
+		t.Errorf("--write-findings with -r -: exit %d, want 2 (%s)", code, errb.String())
+	}
+}
+
+// TestStdinInterrupt checks that Ctrl-C while standard input is still open
+// (a capture streaming in) ends the run with a report of what was read.
+func TestStdinInterrupt(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "wirestate")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(filepath.Join(pcapDir, "lost-final-ack.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-r", "-", "--format", "json")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Write(data) // and keep it open, as a live tcpdump -w - would
+	time.Sleep(500 * time.Millisecond)
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("still waiting for standard input 20 s after Ctrl-C")
+	}
+	stdin.Close()
+	if !strings.Contains(out.String(), `"type":"summary"`) || !strings.Contains(out.String(), "lost-final-ack") {
+		t.Errorf("no complete report after Ctrl-C:\n%s", out.String())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -139,6 +140,9 @@ func pipelineConfig(fl *Flags, stdout, stderr io.Writer) (*pipeline.Config, func
 	} else {
 		if cfg.Filter, err = filterOf(fl); err != nil {
 			return nil, closeAll, usageError{err}
+		}
+		if slices.Contains(fl.Read, "-") && fl.HTML.WriteFindings != "" {
+			return nil, closeAll, usageError{errors.New("--write-findings needs capture files: standard input is read once")}
 		}
 		cfg.Count = fl.Live.Count
 	}
