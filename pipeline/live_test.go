@@ -236,7 +236,7 @@ func TestMetrics(t *testing.T) {
 	ctrs := &liveCounters{}
 	ctrs.packets.Store(7)
 	ctrs.dropped.Store(2)
-	m := newLiveMetrics(ctrs)
+	m := newLiveMetrics(ctrs, nil)
 	f := sinkFinding(tracker.AnomConnectionRefused, tracker.SevWarning, 1, 1)
 	m.finding(&f)
 	m.record(tracker.EndEvicted)
@@ -282,7 +282,7 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("lint: %s: %s", p.Metric, p.Text)
 		}
 	}
-	if _, err := newLiveMetrics(ctrs).serve("256.0.0.1:1"); err == nil || !strings.HasPrefix(err.Error(), "--metrics-addr") {
+	if _, err := newLiveMetrics(ctrs, nil).serve("256.0.0.1:1"); err == nil || !strings.HasPrefix(err.Error(), "--metrics-addr") {
 		t.Errorf("bad address: %v, want an error naming --metrics-addr", err)
 	}
 }

@@ -28,6 +28,8 @@ type Options struct {
 	Transitions bool
 	// Local prints times in the local zone instead of UTC.
 	Local bool
+	// Sensor names the capturing machine in JSON records ("sensor").
+	Sensor string
 }
 
 func (o *Options) stamp(ns int64) string {

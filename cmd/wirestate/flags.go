@@ -27,6 +27,8 @@ type Flags struct {
 	At        string
 	LocalTime bool
 	Output    string
+	// Sensor names this sensor in every JSON record (--sensor).
+	Sensor string
 
 	// Tracker.
 	MSL         time.Duration
@@ -41,6 +43,8 @@ type Flags struct {
 	Live LiveFlags
 	// HTML report.
 	HTML HTMLFlags
+	// Kafka output.
+	Kafka KafkaFlags
 
 	// Detectors.
 	Detect   detect.Config
@@ -68,6 +72,7 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 	fs.StringVar(&f.At, "at", "", "per-host states at `TIME` (RFC 3339, epoch seconds, or an offset from the capture start such as +12.5s) instead of at the end")
 	fs.BoolVar(&f.LocalTime, "local-time", false, "print times in the local time zone instead of UTC")
 	fs.StringVarP(&f.Output, "output", "o", "-", "write the report to `FILE`")
+	fs.StringVar(&f.Sensor, "sensor", hostname(), "`NAME` of this sensor, in every JSON and Kafka record (\"sensor\"), so that records of many sensors merge cleanly")
 
 	fs.DurationVar(&f.MSL, "msl", 30*time.Second, "maximum segment lifetime: closed connections are kept 2*MSL (TIME_WAIT), as Linux's 60 s")
 	fs.DurationVar(&f.IdleTimeout, "idle-timeout", time.Hour, "expire connections with no packet for this long (reported as still open)")
@@ -79,6 +84,7 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 	registerLiveFlags(fs, &f.Live)
 	registerHTMLFlags(fs, &f.HTML)
 	registerZeekFlags(fs, &f.Zeek)
+	registerKafkaFlags(fs, &f.Kafka)
 
 	f.Detect = detect.Defaults()
 	fs.DurationVar(&f.Detect.CloseWaitAfter, "close-wait-after", f.Detect.CloseWaitAfter, "report close-wait-stuck after this long in CLOSE_WAIT (packet time)")
@@ -100,6 +106,15 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// hostname is the default sensor name: the host's name, or "unknown".
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "unknown"
+	}
+	return h
 }
 
 // parseFlags parses args into a Flags, with the BPF filter taken from the

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/wirestate/wirestate/pipeline"
 	"github.com/wirestate/wirestate/report"
+	"github.com/wirestate/wirestate/sink/kafka"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -86,7 +87,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 // function closes the files it created.
 func pipelineConfig(fl *Flags, stdout, stderr io.Writer) (*pipeline.Config, func(), error) {
 	var files []*os.File
+	var ks *kafka.Sink
 	closeAll := func() {
+		if ks != nil {
+			ks.Close() // flushes when the run stopped before the outputs were closed
+		}
 		for _, f := range files {
 			f.Close()
 		}
@@ -112,7 +117,20 @@ func pipelineConfig(fl *Flags, stdout, stderr io.Writer) (*pipeline.Config, func
 		}
 	}
 	opt := report.StreamOptions{Local: fl.LocalTime, Live: cfg.Live != nil, Version: version,
-		AllTimelines: len(fl.Conns) > 0 || mode == pipeline.TimelinesAll}
+		AllTimelines: len(fl.Conns) > 0 || mode == pipeline.TimelinesAll, Sensor: fl.Sensor}
+	kc, err := kafkaConfig(fl, cfg.Live != nil, stderr)
+	if err != nil {
+		return nil, closeAll, err
+	}
+	if kc != nil {
+		// The Kafka output comes first: it is closed (flushed) before the
+		// other outputs write their summaries, which then count every
+		// record it dropped.
+		if ks, err = kafka.New(*kc); err != nil {
+			return nil, closeAll, err
+		}
+		cfg.Outputs = append(cfg.Outputs, pipeline.Output{Name: "kafka", Stream: ks})
+	}
 	create := func(path string) (io.Writer, error) {
 		f, err := os.Create(path)
 		if err == nil {
