@@ -136,7 +136,8 @@ type Sink struct {
 	// failing is set by the first drop of an outage, cleared by the next
 	// delivery (which sets resumed).
 	failing, resumed atomic.Bool
-	warned           bool // the outage's warning was printed
+	warned           bool   // the outage's warning was printed
+	warnedAt         uint64 // the drops counted at the last notice
 
 	mu        sync.Mutex
 	cause     string // why records were dropped
@@ -298,18 +299,20 @@ func (s *Sink) causeOf(err error) string {
 }
 
 // notify prints the warning of an outage once, and a line when delivery
-// resumes. It runs in the stream's calls, never concurrently.
+// resumes after it. It runs in the stream's calls, never concurrently, so
+// the lines come with the next record after the event.
 func (s *Sink) notify() {
-	if !s.warned && s.failing.Load() {
+	d := s.dropped.Load()
+	if !s.warned && d > s.warnedAt {
 		s.mu.Lock()
 		cause := s.cause
 		s.mu.Unlock()
 		fmt.Fprintf(s.stderr, "wirestate: kafka: dropping records (%s); they are counted in kafka_dropped\n", cause)
-		s.warned = true
+		s.warned, s.warnedAt = true, d
 	}
 	if s.warned && s.resumed.Swap(false) {
-		fmt.Fprintf(s.stderr, "wirestate: kafka: delivering again; %d records dropped so far\n", s.dropped.Load())
-		s.warned = false
+		fmt.Fprintf(s.stderr, "wirestate: kafka: delivering again; %d records dropped so far\n", d)
+		s.warned, s.warnedAt = false, d
 	}
 }
 
@@ -442,6 +445,11 @@ func (s *Sink) Close() error {
 	close(s.done)
 	s.cancel() // fails what is still buffered
 	s.cl.Close()
+	// Closing fails the records still buffered; their promises may still
+	// be on their way.
+	for end := time.Now().Add(time.Second); s.delivered.Load()+s.dropped.Load() < s.queued.Load() && time.Now().Before(end); {
+		time.Sleep(time.Millisecond)
+	}
 	s.notify()
 	delivered, dropped := s.delivered.Load(), s.dropped.Load()
 	switch {
