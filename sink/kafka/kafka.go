@@ -452,13 +452,14 @@ func (s *Sink) Close() error {
 	}
 	s.notify()
 	delivered, dropped := s.delivered.Load(), s.dropped.Load()
-	switch {
-	case err != nil:
-		fmt.Fprintf(s.stderr, "wirestate: kafka: %d records left undelivered at the flush deadline (%v); %d delivered, %d dropped in all\n",
-			left, s.cfg.FlushTimeout, delivered, dropped)
-	case dropped > 0:
-		fmt.Fprintf(s.stderr, "wirestate: kafka: %d records delivered, %d dropped\n", delivered, dropped)
+	if dropped == 0 {
+		return nil
 	}
+	fmt.Fprintf(s.stderr, "wirestate: kafka: %d records delivered, %d not delivered", delivered, dropped)
+	if err != nil {
+		fmt.Fprintf(s.stderr, " (%d of them left in the buffer at the flush deadline, %v)", left, s.cfg.FlushTimeout)
+	}
+	fmt.Fprintln(s.stderr)
 	return nil
 }
 

@@ -198,7 +198,7 @@ func TestSinkLiveClusterLost(t *testing.T) {
 	if strings.Count(out, "dropping records") != 1 || !strings.Contains(out, "50 records are waiting for the cluster already") {
 		t.Errorf("want one warning naming the full buffer, got:\n%s", out)
 	}
-	if !strings.Contains(out, "left undelivered at the flush deadline") {
+	if !strings.Contains(out, "left in the buffer at the flush deadline") {
 		t.Errorf("want the undelivered records said at close, got:\n%s", out)
 	}
 	if got := s.Dropped() + s.Delivered(); got != n+1 {
