@@ -61,7 +61,7 @@ const (
 	DefaultMaxBuffered = 100000
 )
 
-// The SASL mechanisms (--kafka-sasl-mechanism).
+// Mechanisms are the SASL mechanisms the sink supports (--kafka-sasl-mechanism).
 var Mechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
 
 // Config configures the sink.
