@@ -320,7 +320,7 @@ func (s *Sink) notify() {
 // FlushTimeout while records wait: offline produces wait for room in the
 // buffer, and would otherwise wait forever for an absent cluster.
 func (s *Sink) watch() {
-	t := time.NewTicker(s.cfg.FlushTimeout / 20)
+	t := time.NewTicker(max(s.cfg.FlushTimeout/20, time.Millisecond))
 	defer t.Stop()
 	last, since := s.delivered.Load(), time.Now()
 	for {
