@@ -5,9 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -215,6 +219,112 @@ func TestKafkaFlags(t *testing.T) {
 		args := append([]string{"-r", "../../pcaps/refused.pcap"}, tc.args...)
 		if code := run(args, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want an error with %q", tc.args, code, stderr.String(), tc.want)
+		}
+	}
+}
+
+// lockedBuf is a stderr the test reads while the run writes it.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestKafkaLive captures live on the loopback interface (root) with
+// --kafka beside --format json while a few connections come and go:
+// connection records are produced as the connections end, status records
+// as they are written, and the conn records in Kafka are exactly those of
+// the final JSON report.
+func TestKafkaLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("live capture skipped in -short mode")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("live capture needs root")
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1),
+		kfake.SeedTopics(1, "live.conn", "live.anomaly", "live.stats", "live.summary"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	addr := c.ListenAddrs()[0]
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(conn, conn); conn.Close() }()
+		}
+	}()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	var stdout bytes.Buffer
+	var stderr lockedBuf
+	args := []string{"-i", "lo", "--format", "json", "--sensor", "live-1", "--stats-interval", "300ms",
+		"--msl", "100ms", "--duration", "4s", "--kafka", addr, "--kafka-topic", "live", "tcp port " + port}
+	done := make(chan int, 1)
+	go func() { done <- run(args, &stdout, &stderr) }()
+	for end := time.Now().Add(kafkaHang); !strings.Contains(stderr.String(), "listening on"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("not listening after %v: %s", kafkaHang, stderr.String())
+		}
+	}
+	const n = 5
+	for range n {
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Write([]byte("ping"))
+		io.ReadFull(conn, make([]byte, 4))
+		conn.Close()
+	}
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+	case <-time.After(kafkaHang):
+		t.Fatalf("the live run did not end: %s", stderr.String())
+	}
+	lines := jsonLines(t, stdout.Bytes())
+	if len(lines["conn"]) != n || len(lines["stats"]) == 0 {
+		t.Fatalf("JSON output: %d conn records (want %d), %d stats records", len(lines["conn"]), n, len(lines["stats"]))
+	}
+	want := map[string]int{}
+	for typ, ls := range lines {
+		want[typ] = len(ls)
+	}
+	got := consumeAll(t, addr, "live", want)
+	for _, typ := range kafkaTypes {
+		var g []string
+		for _, r := range got[typ] {
+			g = append(g, string(r.Value))
+		}
+		if typ == "conn" {
+			// Produced as the connections ended; the report sorts them.
+			slices.Sort(g)
+			lines[typ] = slices.Sorted(slices.Values(lines[typ]))
+		}
+		if !slices.Equal(g, lines[typ]) {
+			t.Errorf("%s records in Kafka:\n%s\nin the JSON output:\n%s", typ, strings.Join(g, "\n"), strings.Join(lines[typ], "\n"))
 		}
 	}
 }
