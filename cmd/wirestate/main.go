@@ -65,7 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	cfg, closeOutputs, err := pipelineConfig(fl, stdout, stderr)
+	cfg, closeOutputs, err := pipelineConfig(ctx, fl, stdout, stderr)
 	defer closeOutputs()
 	if err != nil {
 		fmt.Fprintf(stderr, "wirestate: %v\n", err)
@@ -84,8 +84,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 // pipelineConfig turns the flags into the pipeline's configuration: the
 // tracker's and detectors' settings, the selection, and the outputs (the
 // report in --format on -o, and the HTML report beside it). The returned
-// function closes the files it created.
-func pipelineConfig(fl *Flags, stdout, stderr io.Writer) (*pipeline.Config, func(), error) {
+// function closes the files it created (and the Kafka output). ctx ends on
+// SIGINT or SIGTERM.
+func pipelineConfig(ctx context.Context, fl *Flags, stdout, stderr io.Writer) (*pipeline.Config, func(), error) {
 	var files []*os.File
 	var ks *kafka.Sink
 	closeAll := func() {
@@ -123,6 +124,7 @@ func pipelineConfig(fl *Flags, stdout, stderr io.Writer) (*pipeline.Config, func
 		return nil, closeAll, err
 	}
 	if kc != nil {
+		kc.Interrupt = ctx
 		// The Kafka output comes first: it is closed (flushed) before the
 		// other outputs write their summaries, which then count every
 		// record it dropped.

@@ -97,6 +97,10 @@ type Config struct {
 	MaxBuffered int
 	// Stderr receives the sink's warnings and its closing line.
 	Stderr io.Writer
+	// Interrupt, when done (SIGINT), stops offline producing from waiting
+	// for room in the buffer: what does not fit is dropped, and Close
+	// still flushes for at most FlushTimeout. Nil never interrupts.
+	Interrupt context.Context
 }
 
 // The record types, in topic order.
@@ -126,10 +130,12 @@ type Sink struct {
 	// it until they are delivered.
 	slab []byte
 
-	// ctx is the context of offline produces: canceled when the cluster
-	// makes no progress for FlushTimeout (stall), or at Close.
+	// ctx is the records' context: canceled when the cluster makes no
+	// progress for FlushTimeout offline (stall), or at Close. wait, done
+	// also on Interrupt, bounds an offline wait for room in the buffer.
 	ctx    context.Context
 	cancel context.CancelFunc
+	wait   context.Context
 	done   chan struct{}
 
 	queued, delivered, dropped atomic.Uint64
@@ -201,6 +207,12 @@ func New(cfg Config) (*Sink, error) {
 	s.cl = cl
 	s.promise = s.delivered1
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.wait = s.ctx
+	if cfg.Interrupt != nil {
+		var stop context.CancelFunc
+		s.wait, stop = context.WithCancel(s.ctx)
+		context.AfterFunc(cfg.Interrupt, stop)
+	}
 	if !cfg.Live {
 		go s.watch()
 	}
@@ -284,11 +296,15 @@ func (s *Sink) delivered1(_ *kgo.Record, err error) {
 // causeOf words why a record was dropped (s.mu held).
 func (s *Sink) causeOf(err error) string {
 	var why string
+	offline := !s.cfg.Live
 	switch {
+	case errors.Is(err, kgo.ErrMaxBuffered) && offline && s.ctx.Err() != nil,
+		errors.Is(err, context.Canceled) && offline:
+		why = fmt.Sprintf("no record was delivered for %v", s.cfg.FlushTimeout)
+	case errors.Is(err, kgo.ErrMaxBuffered) && offline && s.wait.Err() != nil:
+		why = fmt.Sprintf("interrupted, and %d records are waiting for the cluster already", s.cfg.MaxBuffered)
 	case errors.Is(err, kgo.ErrMaxBuffered):
 		why = fmt.Sprintf("%d records are waiting for the cluster already", s.cfg.MaxBuffered)
-	case errors.Is(err, context.Canceled):
-		why = fmt.Sprintf("no record was delivered for %v", s.cfg.FlushTimeout)
 	default:
 		why = err.Error()
 	}
@@ -359,17 +375,28 @@ func tupleKey(b []byte, orig, resp tracker.Endpoint) []byte {
 	return resp.AppendTo(b)
 }
 
-// produce hands one record to the client: never waiting live, waiting
-// for room in the buffer offline.
+// produce hands one record to the client, never waiting live; offline,
+// waiting for room in the buffer first.
 func (s *Sink) produce(t int, key, value []byte) {
+	if !s.cfg.Live {
+		s.waitRoom()
+	}
 	r := &kgo.Record{Topic: s.topics[t], Key: key, Value: value, Headers: s.headers[t]}
 	s.queued.Add(1)
-	if s.cfg.Live {
-		s.cl.TryProduce(s.ctx, r, s.promise)
-	} else {
-		s.cl.Produce(s.ctx, r, s.promise)
-	}
+	s.cl.TryProduce(s.ctx, r, s.promise)
 	s.notify()
+}
+
+// waitRoom waits until fewer than MaxBuffered records are outstanding, or
+// the wait is given up (stall, Interrupt). Only the stream's goroutine
+// queues records, so outstanding never grows meanwhile.
+func (s *Sink) waitRoom() {
+	for s.queued.Load()-s.delivered.Load()-s.dropped.Load() >= uint64(s.cfg.MaxBuffered) {
+		if s.wait.Err() != nil {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // Needs implements report.Stream: the records of the json format.
@@ -438,11 +465,11 @@ func (s *Sink) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	close(s.done) // the flush has its own deadline
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.FlushTimeout)
 	err := s.cl.Flush(ctx)
 	cancel()
 	left := uint64(s.cl.BufferedProduceRecords())
-	close(s.done)
 	s.cancel() // fails what is still buffered
 	s.cl.Close()
 	// Closing fails the records still buffered; their promises may still

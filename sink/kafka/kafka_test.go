@@ -311,3 +311,31 @@ func TestSinkOfflineClusterAbsent(t *testing.T) {
 		t.Errorf("want a warning naming the cause, got:\n%s", out)
 	}
 }
+
+// TestSinkOfflineInterrupt: after SIGINT (Interrupt done), offline
+// producing no longer waits for room in the buffer: what does not fit is
+// dropped, with the interruption named as the cause.
+func TestSinkOfflineInterrupt(t *testing.T) {
+	var stderr syncBuf
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := New(Config{Brokers: []string{deadAddr(t)}, TopicPrefix: "ws", Sensor: "s1",
+		MaxBuffered: 10, FlushTimeout: time.Second, Stderr: &stderr, Interrupt: ctx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	const n = 100
+	within(t, "producing and closing", func() {
+		for i := range n {
+			s.Finding(finding(uint16(i)))
+		}
+		s.Close()
+	})
+	if s.Dropped() != n {
+		t.Errorf("dropped %d, want %d", s.Dropped(), n)
+	}
+	if out := stderr.String(); !strings.Contains(out, "interrupted, and 10 records are waiting for the cluster already") ||
+		!strings.Contains(out, "10 of them left in the buffer at the flush deadline") {
+		t.Errorf("stderr:\n%s", out)
+	}
+}
