@@ -328,3 +328,33 @@ func TestKafkaLive(t *testing.T) {
 		}
 	}
 }
+
+// TestKafkaConfig checks what the flags make of the sink's configuration:
+// brokers, the sensor, the password from the environment.
+func TestKafkaConfig(t *testing.T) {
+	t.Setenv(saslPasswordEnv, "from-env")
+	fl, err := parseFlags([]string{"-r", "x.pcap", "--sensor", "edge-2", "--kafka", " k1:9092, k2:9092 ,",
+		"--kafka-sasl-mechanism", "scram-sha-512", "--kafka-sasl-user", "ws"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := kafkaConfig(fl, false, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(kc.Brokers, []string{"k1:9092", "k2:9092"}) || kc.Sensor != "edge-2" || kc.TopicPrefix != "wirestate" ||
+		kc.SASLMechanism != "SCRAM-SHA-512" || kc.SASLPassword != "from-env" || kc.FlushTimeout != 10*time.Second {
+		t.Errorf("config %+v", kc)
+	}
+	fl.Kafka.SASLPassword = "flag"
+	if kc, _ := kafkaConfig(fl, false, io.Discard); kc.SASLPassword != "flag" {
+		t.Errorf("--kafka-sasl-password does not win over the environment: %q", kc.SASLPassword)
+	}
+	fl, _ = parseFlags([]string{"-r", "x.pcap"})
+	if kc, err := kafkaConfig(fl, false, io.Discard); kc != nil || err != nil {
+		t.Errorf("without --kafka: %v, %v", kc, err)
+	}
+	if h, _ := os.Hostname(); h != "" && fl.Sensor != h {
+		t.Errorf("default sensor %q, want the host name %q", fl.Sensor, h)
+	}
+}

@@ -3,7 +3,17 @@ package kafka
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -337,5 +347,96 @@ func TestSinkOfflineInterrupt(t *testing.T) {
 	if out := stderr.String(); !strings.Contains(out, "interrupted, and 10 records are waiting for the cluster already") ||
 		!strings.Contains(out, "10 of them left in the buffer at the flush deadline") {
 		t.Errorf("stderr:\n%s", out)
+	}
+}
+
+// writeCert makes a self-signed certificate for 127.0.0.1 and writes it
+// and its key as PEM files in dir.
+func writeCert(t *testing.T, dir string) (certFile, keyFile string, cert tls.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kfake"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err = tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile, cert
+}
+
+// TestSinkTLSAndSASL delivers over TLS (the cluster's certificate trusted
+// through CAFile, a client certificate presented) and with each SASL
+// mechanism; a wrong password delivers nothing.
+func TestSinkTLSAndSASL(t *testing.T) {
+	certFile, keyFile, cert := writeCert(t, t.TempDir())
+	pool := x509.NewCertPool()
+	pool.AddCert(cert.Leaf)
+	for _, tc := range []struct {
+		name      string
+		mech      string
+		tls       bool
+		pass      string
+		delivered bool
+	}{
+		{"tls", "", true, "", true},
+		{"plain", "PLAIN", false, "secret", true},
+		{"scram-256", "SCRAM-SHA-256", false, "secret", true},
+		{"scram-512 over tls", "SCRAM-SHA-512", true, "secret", true},
+		{"wrong password", "SCRAM-SHA-256", false, "guess", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []kfake.Opt
+			if tc.tls {
+				opts = append(opts, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert},
+					ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}))
+			}
+			if tc.mech != "" {
+				opts = append(opts, kfake.EnableSASL(), kfake.Superuser(tc.mech, "ws", "secret"))
+			}
+			c := cluster(t, opts...)
+			defer c.Close()
+			cfg := Config{Brokers: c.ListenAddrs(), TopicPrefix: "ws", Sensor: "s1",
+				SASLMechanism: tc.mech, SASLUser: "ws", SASLPassword: tc.pass, FlushTimeout: time.Second}
+			if tc.tls {
+				cfg.TLS, cfg.CAFile, cfg.CertFile, cfg.KeyFile = true, certFile, certFile, keyFile
+			}
+			s, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			within(t, "producing and closing", func() {
+				s.Finding(finding(1))
+				s.Close()
+			})
+			if got := s.Delivered() == 1; got != tc.delivered {
+				t.Errorf("delivered %d, dropped %d; want delivered: %v", s.Delivered(), s.Dropped(), tc.delivered)
+			}
+		})
+	}
+	if _, err := New(Config{Brokers: []string{"x:1"}, SASLMechanism: "GSSAPI", SASLUser: "u"}); err == nil {
+		t.Error("an unknown SASL mechanism is accepted")
 	}
 }
