@@ -90,7 +90,7 @@ func (r *liveRun) writeStats(now time.Time, final bool) {
 		Packets: st.Packets, TCPPackets: st.TCPSegments,
 		Received: r.cc.Received, Dropped: r.cc.Dropped, IfDropped: r.cc.IfDropped,
 		Connections: c.conns, Emitted: conns, Evicted: evicted, IdleExpired: idle,
-		Hosts: []report.StatsHost{}, Findings: byKind,
+		Hosts: []report.StatsHost{}, Findings: byKind, KafkaDropped: dropped(r.cfg.Outputs),
 	}
 	for _, h := range c.hosts {
 		sh := report.StatsHost{Host: h.host.String(), States: map[string]int{}}

@@ -104,9 +104,10 @@ func runLive(ctx context.Context, cfg *Config) error {
 		// Live, a finding about many is streamed when the endpoints it
 		// names are selected (its members may not be known yet).
 		r.sink.match = func(f *tracker.Finding) bool { return sel.MatchFinding(f, nil) }
+		r.sink.matchRecord = sel.Match
 	}
 	if lc.MetricsAddr != "" {
-		r.metrics = newLiveMetrics(r.ctrs)
+		r.metrics = newLiveMetrics(r.ctrs, dropCounters(cfg.Outputs))
 		addr, err := r.metrics.serve(lc.MetricsAddr)
 		if err != nil {
 			return err

@@ -27,8 +27,9 @@ type liveSink struct {
 	metrics  *liveMetrics
 	evidence *evidenceQueue
 	// match, when set, selects the findings streamed and kept (--host,
-	// --port).
-	match func(f *tracker.Finding) bool
+	// --port); matchRecord the records streamed.
+	match       func(f *tracker.Finding) bool
+	matchRecord func(r *tracker.Record) bool
 	// now returns the current time in Unix nanoseconds (the decision
 	// time of a streamed finding).
 	now func() int64
@@ -71,6 +72,9 @@ func (s *liveSink) Conn(_ int, r *tracker.Record) {
 	}
 	s.metrics.record(r.Reason)
 	s.evidence.release(r.Conn.Key())
+	if s.matchRecord == nil || s.matchRecord(r) {
+		s.record(r)
+	}
 	keep := len(s.records) < s.maxRecords
 	if !keep && r.Conn.Anomalies != 0 && s.anomalous < s.maxRecords {
 		keep = true
@@ -124,6 +128,18 @@ func (s *liveSink) finding(f *tracker.Finding, keep bool) {
 		return
 	}
 	s.findings = append(s.findings, *f)
+}
+
+// record streams one connection record to every output (those that list
+// connections in the summary ignore it).
+func (s *liveSink) record(r *tracker.Record) {
+	for i := range s.outs {
+		if s.err != nil {
+			return
+		}
+		o := &s.outs[i]
+		s.err = o.wrap(o.Stream.Record(r))
+	}
 }
 
 // write streams one finding to every output.

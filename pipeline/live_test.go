@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -236,7 +237,7 @@ func TestMetrics(t *testing.T) {
 	ctrs := &liveCounters{}
 	ctrs.packets.Store(7)
 	ctrs.dropped.Store(2)
-	m := newLiveMetrics(ctrs)
+	m := newLiveMetrics(ctrs, []report.DropCounter{droppy(5), droppy(2)})
 	f := sinkFinding(tracker.AnomConnectionRefused, tracker.SevWarning, 1, 1)
 	m.finding(&f)
 	m.record(tracker.EndEvicted)
@@ -262,6 +263,7 @@ func TestMetrics(t *testing.T) {
 		"wirestate_tracker_connections 3",
 		"wirestate_tracker_evictions_total 1",
 		"wirestate_tracker_memory_bytes",
+		"wirestate_kafka_dropped_records_total 7",
 		"go_goroutines",
 	} {
 		if !bytes.Contains(body, []byte(want)) {
@@ -282,7 +284,64 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("lint: %s: %s", p.Metric, p.Text)
 		}
 	}
-	if _, err := newLiveMetrics(ctrs).serve("256.0.0.1:1"); err == nil || !strings.HasPrefix(err.Error(), "--metrics-addr") {
+	if _, err := newLiveMetrics(ctrs, nil).serve("256.0.0.1:1"); err == nil || !strings.HasPrefix(err.Error(), "--metrics-addr") {
 		t.Errorf("bad address: %v, want an error naming --metrics-addr", err)
+	}
+}
+
+// droppy is a report.DropCounter that dropped a fixed count.
+type droppy uint64
+
+func (d droppy) Dropped() uint64 { return uint64(d) }
+
+// recordStream is a stream that keeps the records handed to it live and
+// counts drops.
+type recordStream struct {
+	report.Stream
+	uids    []tracker.UID
+	dropped uint64
+}
+
+func (s *recordStream) Record(r *tracker.Record) error {
+	s.uids = append(s.uids, r.Conn.UID)
+	return nil
+}
+
+func (s *recordStream) Dropped() uint64 { return s.dropped }
+
+// TestLiveSinkRecords: live, every output gets each connection record as
+// the connection ends (those of the selection), whatever the final
+// report keeps; status records and summaries count the outputs' drops.
+func TestLiveSinkRecords(t *testing.T) {
+	var buf bytes.Buffer
+	js, _ := report.NewStream("json", &buf, report.StreamOptions{Live: true, Sensor: "s1"})
+	rs := &recordStream{Stream: js, dropped: 3}
+	s := newLiveSink([]Output{{Stream: js}, {Stream: rs}}, 1)
+	s.matchRecord = func(r *tracker.Record) bool { return r.Conn.Resp.Port == 80 }
+	for i, port := range []uint16{80, 443, 80, 80} {
+		var r tracker.Record
+		r.Conn.UID = tracker.UID(i + 1)
+		r.Conn.Resp.Port = port
+		s.Conn(0, &r)
+	}
+	if want := []tracker.UID{1, 3, 4}; !slices.Equal(rs.uids, want) {
+		t.Errorf("records streamed: %v, want %v", rs.uids, want)
+	}
+	if buf.Len() != 0 {
+		t.Errorf("the json stream wrote records as they ended: %q", buf.String())
+	}
+	if s.droppedRecords != 3 || s.err != nil {
+		t.Errorf("kept-records bound: %d left out (want 3), err %v", s.droppedRecords, s.err)
+	}
+	s.stats(&report.Stats{Type: "stats", KafkaDropped: dropped(s.outs)})
+	if !strings.Contains(buf.String(), `{"type":"stats","sensor":"s1",`) || !strings.Contains(buf.String(), `"kafka_dropped":3`) {
+		t.Errorf("stats record: %s", buf.String())
+	}
+	buf.Reset()
+	if err := writeOutputs(s.outs, &report.Result{}, false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"dropped":0,"kafka_dropped":3,`) {
+		t.Errorf("summary record: %s", buf.String())
 	}
 }

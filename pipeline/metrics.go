@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/wirestate/wirestate/report"
 	"github.com/wirestate/wirestate/tracker"
 )
 
@@ -44,8 +45,9 @@ type liveMetrics struct {
 const connSize = int(unsafe.Sizeof(tracker.Conn{}))
 
 // newLiveMetrics registers every metric on a fresh registry, with the Go
-// runtime and process collectors.
-func newLiveMetrics(c *liveCounters) *liveMetrics {
+// runtime and process collectors. drops, when any, are the outputs that
+// drop records rather than stall the capture (the Kafka sink).
+func newLiveMetrics(c *liveCounters, drops []report.DropCounter) *liveMetrics {
 	m := &liveMetrics{reg: prometheus.NewRegistry()}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	counter := func(name, help string, v *atomic.Uint64) {
@@ -73,6 +75,11 @@ func newLiveMetrics(c *liveCounters) *liveMetrics {
 	m.reportDrop = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wirestate_report_dropped_total",
 		Help: "Records and findings left out of the final report by its memory bound (they were still streamed and counted)."},
 		[]string{"what"})
+	if len(drops) > 0 {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wirestate_kafka_dropped_records_total",
+			Help: "Records the Kafka output dropped (buffer full or cluster unreachable) rather than stall the capture."},
+			func() float64 { return float64(sumDropped(drops)) }))
+	}
 	m.reg.MustRegister(m.conns, m.findings, m.trackerConn, m.trackerMem, m.evictions, m.idle, m.reportDrop)
 	return m
 }

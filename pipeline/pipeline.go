@@ -180,6 +180,7 @@ func writeOutputs(outs []Output, res *report.Result, findings bool) error {
 				}
 			}
 		}
+		res.KafkaDropped = dropped(outs)
 		if err := o.Stream.Summary(res); err != nil {
 			return o.wrap(err)
 		}
@@ -188,4 +189,30 @@ func writeOutputs(outs []Output, res *report.Result, findings bool) error {
 		}
 	}
 	return nil
+}
+
+// dropped sums the records the outputs dropped rather than stall the
+// capture (the Kafka sink's).
+func dropped(outs []Output) uint64 {
+	return sumDropped(dropCounters(outs))
+}
+
+// sumDropped sums the records ds dropped.
+func sumDropped(ds []report.DropCounter) uint64 {
+	var n uint64
+	for _, d := range ds {
+		n += d.Dropped()
+	}
+	return n
+}
+
+// dropCounters returns the outputs that may drop records.
+func dropCounters(outs []Output) []report.DropCounter {
+	var ds []report.DropCounter
+	for i := range outs {
+		if d, ok := outs[i].Stream.(report.DropCounter); ok {
+			ds = append(ds, d)
+		}
+	}
+	return ds
 }

@@ -15,9 +15,13 @@ type jsonBuf struct {
 	first bool
 }
 
-func (j *jsonBuf) begin(typ string) {
-	j.b = append(j.b[:0], `{"type":`...)
+// begin starts a record of the given type, appending to j.b: the type,
+// then the sensor that captured it.
+func (j *jsonBuf) begin(typ, sensor string) {
+	j.b = append(j.b, `{"type":`...)
 	j.b = appendString(j.b, typ)
+	j.b = append(j.b, `,"sensor":`...)
+	j.b = appendString(j.b, sensor)
 	j.first = false
 }
 
@@ -60,7 +64,7 @@ func (j *jsonBuf) history(k string, h *tracker.History) {
 	j.key(k)
 	j.b = append(h.AppendTo(append(j.b, '"')), '"')
 }
-func (j *jsonBuf) end() []byte { return append(j.b, '}', '\n') }
+func (j *jsonBuf) end() { j.b = append(j.b, '}') }
 
 // open starts a nested object or array value under key k.
 func (j *jsonBuf) open(k string, c byte) {
@@ -152,16 +156,32 @@ func (jw *JSONWriter) emit(b []byte) error {
 	return nil
 }
 
-// Conn writes one connection record.
-func (jw *JSONWriter) Conn(r *tracker.Record) error {
-	return jw.emit(jw.j.conn(r, &jw.opt))
+// line emits the record formatted into jw.j.b as one line.
+func (jw *JSONWriter) line() error {
+	jw.j.b = append(jw.j.b, '\n')
+	return jw.emit(jw.j.b)
 }
 
-// conn formats one connection record, newline included, into j.b.
-func (j *jsonBuf) conn(r *tracker.Record, opt *Options) []byte {
+// Conn writes one connection record.
+func (jw *JSONWriter) Conn(r *tracker.Record) error {
+	jw.j.b = jw.j.b[:0]
+	jw.j.conn(r, &jw.opt)
+	return jw.line()
+}
+
+// AppendConnJSON appends r's connection record to b, the JSON object the
+// json format writes on one line (without the newline), and returns it.
+func AppendConnJSON(b []byte, r *tracker.Record, opt *Options) []byte {
+	j := jsonBuf{b: b}
+	j.conn(r, opt)
+	return j.b
+}
+
+// conn appends one connection record to j.b.
+func (j *jsonBuf) conn(r *tracker.Record, opt *Options) {
 	c := &r.Conn
 	o, p := &c.Peers[tracker.Orig], &c.Peers[tracker.Resp]
-	j.begin("conn")
+	j.begin("conn", opt.Sensor)
 	j.uid("uid", c.UID)
 	j.secs("ts", c.Start)
 	j.addr("orig_h", &c.Orig.Addr)
@@ -228,13 +248,27 @@ func (j *jsonBuf) conn(r *tracker.Record, opt *Options) []byte {
 		}
 		j.close(']')
 	}
-	return j.end()
+	j.end()
 }
 
 // Finding writes one anomaly record.
 func (jw *JSONWriter) Finding(f *tracker.Finding) error {
-	j := &jw.j
-	j.begin("anomaly")
+	jw.j.b = jw.j.b[:0]
+	jw.j.finding(f, &jw.opt)
+	return jw.line()
+}
+
+// AppendFindingJSON appends f's anomaly record to b, the JSON object the
+// json format writes on one line (without the newline), and returns it.
+func AppendFindingJSON(b []byte, f *tracker.Finding, opt *Options) []byte {
+	j := jsonBuf{b: b}
+	j.finding(f, opt)
+	return j.b
+}
+
+// finding appends one anomaly record to j.b.
+func (j *jsonBuf) finding(f *tracker.Finding, opt *Options) {
+	j.begin("anomaly", opt.Sensor)
 	j.str("kind", f.Kind.String())
 	j.str("severity", f.Severity.String())
 	j.secs("ts", f.Time)
@@ -276,14 +310,28 @@ func (jw *JSONWriter) Finding(f *tracker.Finding) error {
 		}
 		j.close(']')
 	}
-	return jw.emit(j.end())
+	j.end()
 }
 
 // Summary writes the final summary record: totals and per-host states.
 func (jw *JSONWriter) Summary(res *Result) error {
-	j := &jw.j
+	jw.j.b = jw.j.b[:0]
+	jw.j.summary(res, &jw.opt)
+	return jw.line()
+}
+
+// AppendSummaryJSON appends res's summary record to b, the JSON object the
+// json format writes on one line (without the newline), and returns it.
+func AppendSummaryJSON(b []byte, res *Result, opt *Options) []byte {
+	j := jsonBuf{b: b}
+	j.summary(res, opt)
+	return j.b
+}
+
+// summary appends the summary record to j.b.
+func (j *jsonBuf) summary(res *Result, opt *Options) {
 	in := &res.Input
-	j.begin("summary")
+	j.begin("summary", opt.Sensor)
 	j.open("sources", '[')
 	for _, s := range in.Sources {
 		if !j.first {
@@ -297,6 +345,9 @@ func (jw *JSONWriter) Summary(res *Result) error {
 	j.uint("tcp_packets", in.TCPSegments)
 	j.uint("bytes", in.Bytes)
 	j.uint("dropped", in.Dropped)
+	if res.KafkaDropped > 0 {
+		j.uint("kafka_dropped", res.KafkaDropped)
+	}
 	j.uint("connections", uint64(len(res.Records)+FoldedCount(res.Folded)))
 	j.uint("folded", uint64(FoldedCount(res.Folded)))
 	j.open("folded_floods", '[')
@@ -386,7 +437,7 @@ func (jw *JSONWriter) Summary(res *Result) error {
 		j.close('}')
 	}
 	j.close(']')
-	return jw.emit(j.end())
+	j.end()
 }
 
 // conns writes the connection records rs, many of them formatted by two
@@ -394,7 +445,11 @@ func (jw *JSONWriter) Summary(res *Result) error {
 func (jw *JSONWriter) conns(rs []tracker.Record) error {
 	return inBlocks(len(rs), func() func([]byte, int) []byte {
 		var j jsonBuf
-		return func(buf []byte, i int) []byte { return append(buf, j.conn(&rs[i], &jw.opt)...) }
+		return func(buf []byte, i int) []byte {
+			j.b = buf
+			j.conn(&rs[i], &jw.opt)
+			return append(j.b, '\n')
+		}
 	}, jw.emit)
 }
 

@@ -95,6 +95,18 @@ type Result struct {
 	States StateSource
 	// Show says which timelines and transitions the reports print.
 	Show Show
+	// KafkaDropped counts the records the Kafka sink dropped (rather than
+	// stall the capture) before the report was written; the JSON summary
+	// carries it when not 0.
+	KafkaDropped uint64
+}
+
+// DropCounter is implemented by a stream that drops records rather than
+// stall the capture when its destination is slow or gone (the Kafka
+// sink). The pipeline reports the count in status records and summaries
+// (kafka_dropped) and as a metric. Dropped is safe to call at any time.
+type DropCounter interface {
+	Dropped() uint64
 }
 
 // FoldedCount returns the number of connections folded.

@@ -77,6 +77,10 @@ type StreamOptions struct {
 	All   bool
 	Width int
 	Color bool
+	// Sensor names the machine that captured the packets; every JSON
+	// record carries it (right after its type), so that records of a
+	// fleet merge cleanly.
+	Sensor string
 }
 
 // Format is one registered output format.
@@ -207,7 +211,7 @@ type jsonStream struct {
 }
 
 func newJSONStream(w io.Writer, opt StreamOptions) Stream {
-	jw := NewJSONWriter(w, Options{Local: opt.Local})
+	jw := NewJSONWriter(w, Options{Local: opt.Local, Sensor: opt.Sensor})
 	jw.Flush = opt.Live
 	return &jsonStream{jw: jw}
 }
@@ -219,11 +223,24 @@ func (s *jsonStream) Record(*tracker.Record) error     { return nil }
 func (s *jsonStream) Finding(f *tracker.Finding) error { return s.jw.Finding(f) }
 
 func (s *jsonStream) Stats(st *Stats) error {
-	b, err := json.Marshal(st)
+	b, err := AppendStatsJSON(nil, st, &s.jw.opt)
 	if err != nil {
 		return err
 	}
 	return s.jw.emit(append(b, '\n'))
+}
+
+// AppendStatsJSON appends the status record st to b, the JSON object the
+// json format writes on one line (without the newline), with the sensor
+// of opt, and returns it.
+func AppendStatsJSON(b []byte, st *Stats, opt *Options) ([]byte, error) {
+	c := *st
+	c.Sensor = opt.Sensor
+	v, err := json.Marshal(&c)
+	if err != nil {
+		return b, err
+	}
+	return append(b, v...), nil
 }
 
 func (s *jsonStream) Summary(res *Result) error {
@@ -292,7 +309,9 @@ func (s *htmlStream) Close() error { return nil }
 // Stats is a live run's status record: {"type":"stats",...} in JSON, a
 // STATS line in text.
 type Stats struct {
-	Type        string            `json:"type"`
+	Type string `json:"type"`
+	// Sensor is set from the encoder's Options (AppendStatsJSON).
+	Sensor      string            `json:"sensor"`
 	TS          float64           `json:"ts"`
 	Final       bool              `json:"final,omitempty"`
 	Elapsed     float64           `json:"elapsed"`
@@ -307,6 +326,9 @@ type Stats struct {
 	IdleExpired uint64            `json:"idle_expired"`
 	Hosts       []StatsHost       `json:"hosts"`
 	Findings    map[string]uint64 `json:"findings"`
+	// KafkaDropped counts the records the Kafka sink dropped so far
+	// rather than stall the capture (absent without drops).
+	KafkaDropped uint64 `json:"kafka_dropped,omitempty"`
 	// Time is when the record was taken (Unix nanoseconds).
 	Time int64 `json:"-"`
 }

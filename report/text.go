@@ -42,6 +42,8 @@ type Options struct {
 	Width int
 	// Color marks severities and states with ANSI colours.
 	Color bool
+	// Sensor names the capturing machine in JSON records ("sensor").
+	Sensor string
 }
 
 func (o *Options) stamp(ns int64) string {

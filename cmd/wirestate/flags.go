@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -30,6 +31,8 @@ type Flags struct {
 	At        string
 	LocalTime bool
 	Output    string
+	// Sensor names this sensor in every JSON record (--sensor).
+	Sensor string
 
 	// Tracker.
 	MSL         time.Duration
@@ -44,6 +47,8 @@ type Flags struct {
 	Live LiveFlags
 	// HTML report.
 	HTML HTMLFlags
+	// Kafka output.
+	Kafka KafkaFlags
 
 	// Detectors.
 	Detect   detect.Config
@@ -95,6 +100,7 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 	fs.BoolVar(&f.All, "all", false, "text report: list everything (every aggregate, host and connection)")
 	fs.StringVar(&f.Color, "color", "auto", "text report colours: auto (on a terminal, unless NO_COLOR is set), always or never")
 	fs.CountVarP(&f.Numeric, "numeric", "n", "accepted for tcpdump's -n and -nn: wirestate never resolves names")
+	fs.StringVar(&f.Sensor, "sensor", hostname(), "`NAME` of this sensor, in every JSON and Kafka record (\"sensor\"), so that records of many sensors merge cleanly")
 
 	fs.DurationVar(&f.MSL, "msl", 30*time.Second, "maximum segment lifetime: closed connections are kept 2*MSL (TIME_WAIT), as Linux's 60 s")
 	fs.DurationVar(&f.IdleTimeout, "idle-timeout", time.Hour, "expire connections with no packet for this long (reported as still open)")
@@ -106,6 +112,7 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 	registerLiveFlags(fs, &f.Live)
 	registerHTMLFlags(fs, &f.HTML)
 	registerZeekFlags(fs, &f.Zeek)
+	registerKafkaFlags(fs, &f.Kafka)
 
 	f.Detect = detect.Defaults()
 	fs.DurationVar(&f.Detect.CloseWaitAfter, "close-wait-after", f.Detect.CloseWaitAfter, "report close-wait-stuck after this long in CLOSE_WAIT (packet time)")
@@ -130,6 +137,15 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 	fs.Usage = func() {}
 	fs.SetOutput(io.Discard)
 	return fs
+}
+
+// hostname is the default sensor name: the host's name, or "unknown".
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "unknown"
+	}
+	return h
 }
 
 // parseFlags parses args into a Flags, with the BPF filter taken from the

@@ -19,6 +19,7 @@ import (
 	"github.com/wirestate/wirestate/capture"
 	"github.com/wirestate/wirestate/pipeline"
 	"github.com/wirestate/wirestate/report"
+	"github.com/wirestate/wirestate/sink/kafka"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -83,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	cfg, closeOutputs, err := pipelineConfig(fl, stdout, stderr)
+	cfg, closeOutputs, err := pipelineConfig(ctx, fl, stdout, stderr)
 	defer closeOutputs()
 	if err != nil {
 		fmt.Fprintf(stderr, "wirestate: %v\n", err)
@@ -105,10 +106,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 // pipelineConfig turns the flags into the pipeline's configuration: the
 // tracker's and detectors' settings, the selection, and the outputs (the
 // report in --format on -o, and the HTML report beside it). The returned
-// function closes the files it created.
-func pipelineConfig(fl *Flags, stdout, stderr io.Writer) (*pipeline.Config, func(), error) {
+// function closes the files it created (and the Kafka output). ctx ends on
+// SIGINT or SIGTERM.
+func pipelineConfig(ctx context.Context, fl *Flags, stdout, stderr io.Writer) (*pipeline.Config, func(), error) {
 	var files []*os.File
+	var ks *kafka.Sink
 	closeAll := func() {
+		if ks != nil {
+			ks.Close() // flushes when the run stopped before the outputs were closed
+		}
 		for _, f := range files {
 			f.Close()
 		}
@@ -147,7 +153,21 @@ func pipelineConfig(fl *Flags, stdout, stderr io.Writer) (*pipeline.Config, func
 		cfg.Count = fl.Live.Count
 	}
 	opt := report.StreamOptions{Local: fl.LocalTime, Live: cfg.Live != nil, Version: version, Quiet: fl.Quiet,
-		AllTimelines: len(fl.Conns) > 0 || mode == pipeline.TimelinesAll}
+		AllTimelines: len(fl.Conns) > 0 || mode == pipeline.TimelinesAll, Sensor: fl.Sensor}
+	kc, err := kafkaConfig(fl, cfg.Live != nil, stderr)
+	if err != nil {
+		return nil, closeAll, err
+	}
+	if kc != nil {
+		kc.Interrupt = ctx
+		// The Kafka output comes first: it is closed (flushed) before the
+		// other outputs write their summaries, which then count every
+		// record it dropped.
+		if ks, err = kafka.New(*kc); err != nil {
+			return nil, closeAll, err
+		}
+		cfg.Outputs = append(cfg.Outputs, pipeline.Output{Name: "kafka", Stream: ks})
+	}
 	create := func(path string) (io.Writer, error) {
 		f, err := os.Create(path)
 		if err == nil {

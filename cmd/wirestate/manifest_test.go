@@ -35,7 +35,7 @@ func analyzeFor(t *testing.T, path string, extra ...string) *report.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, closeOutputs, err := pipelineConfig(fl, io.Discard, io.Discard)
+	cfg, closeOutputs, err := pipelineConfig(context.Background(), fl, io.Discard, io.Discard)
 	defer closeOutputs()
 	if err != nil {
 		t.Fatal(err)

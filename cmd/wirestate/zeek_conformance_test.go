@@ -262,7 +262,7 @@ func runZeekCase(zc zeekCase) ([]byte, error) {
 		return nil, err
 	}
 	var out bytes.Buffer
-	cfg, closeOutputs, err := pipelineConfig(fl, &out, io.Discard)
+	cfg, closeOutputs, err := pipelineConfig(context.Background(), fl, &out, io.Discard)
 	defer closeOutputs()
 	if err != nil {
 		return nil, err

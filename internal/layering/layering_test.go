@@ -61,10 +61,11 @@ func under(p, root string) bool { return p == root || strings.HasPrefix(p, root+
 // TestLayering checks the rules of the design card on the real import
 // graph: the tracker is pure (no project package but its own subpackages),
 // capture and report never import each other, nothing imports a command,
-// and only the command imports the pipeline.
+// only the command imports the pipeline, and an output sink (sink/...)
+// builds on report and tracker, never on capture or the pipeline.
 func TestLayering(t *testing.T) {
 	pkgs := listPackages(t)
-	for _, must := range []string{"tracker", "capture", "report", "pipeline", "cmd/wirestate"} {
+	for _, must := range []string{"tracker", "capture", "report", "pipeline", "sink/kafka", "cmd/wirestate"} {
 		if pkgs[must] == nil {
 			t.Fatalf("package %s not found", must)
 		}
@@ -77,8 +78,10 @@ func TestLayering(t *testing.T) {
 				t.Errorf("%s depends on %s: the tracker imports only its own subpackages", name, d)
 			case under(name, "capture") && under(d, "report"), under(name, "report") && under(d, "capture"):
 				t.Errorf("%s depends on %s: capture and report never import each other", name, d)
-			case (under(name, "report") || under(name, "capture") || under(name, "tracker")) && under(d, "pipeline"):
+			case (under(name, "report") || under(name, "capture") || under(name, "tracker") || under(name, "sink")) && under(d, "pipeline"):
 				t.Errorf("%s depends on %s: the pipeline sits above it", name, d)
+			case under(name, "sink") && under(d, "capture"):
+				t.Errorf("%s depends on %s: a sink writes records, it never reads packets", name, d)
 			}
 		}
 		for _, d := range own(p.Imports) {
