@@ -130,40 +130,34 @@ func (s *liveSink) finding(f *tracker.Finding, keep bool) {
 	s.findings = append(s.findings, *f)
 }
 
-// record streams one connection record to every output (those that list
-// connections in the summary ignore it).
-func (s *liveSink) record(r *tracker.Record) {
+// each calls write with every output's stream, in order, until one fails;
+// the first error sticks. Called with the sink's lock held.
+func (s *liveSink) each(write func(report.Stream) error) {
 	for i := range s.outs {
 		if s.err != nil {
 			return
 		}
 		o := &s.outs[i]
-		s.err = o.wrap(o.Stream.Record(r))
+		s.err = o.wrap(write(o.Stream))
 	}
+}
+
+// record streams one connection record to every output (those that list
+// connections in the summary ignore it).
+func (s *liveSink) record(r *tracker.Record) {
+	s.each(func(st report.Stream) error { return st.Record(r) })
 }
 
 // write streams one finding to every output.
 func (s *liveSink) write(f *tracker.Finding) {
-	for i := range s.outs {
-		if s.err != nil {
-			return
-		}
-		o := &s.outs[i]
-		s.err = o.wrap(o.Stream.Finding(f))
-	}
+	s.each(func(st report.Stream) error { return st.Finding(f) })
 }
 
 // stats writes a status record to every output.
-func (s *liveSink) stats(st *report.Stats) {
+func (s *liveSink) stats(rec *report.Stats) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := range s.outs {
-		if s.err != nil {
-			return
-		}
-		o := &s.outs[i]
-		s.err = o.wrap(o.Stream.Stats(st))
-	}
+	s.each(func(st report.Stream) error { return st.Stats(rec) })
 }
 
 // counts returns a copy of the run's counts.

@@ -11,12 +11,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/wirestate/wirestate/internal/syncbuf"
 )
 
 // kafkaHang bounds the waits of the Kafka tests: a guard against hangs,
@@ -223,24 +223,6 @@ func TestKafkaFlags(t *testing.T) {
 	}
 }
 
-// lockedBuf is a stderr the test reads while the run writes it.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestKafkaLive captures live on the loopback interface (root) with
 // --kafka beside --format json while a few connections come and go:
 // connection records are produced as the connections end, status records
@@ -276,7 +258,7 @@ func TestKafkaLive(t *testing.T) {
 	}()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	var stdout bytes.Buffer
-	var stderr lockedBuf
+	var stderr syncbuf.Buffer
 	args := []string{"-i", "lo", "--format", "json", "--sensor", "live-1", "--stats-interval", "300ms",
 		"--msl", "100ms", "--duration", "4s", "--kafka", addr, "--kafka-topic", "live", "tcp port " + port}
 	done := make(chan int, 1)

@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -22,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/wirestate/wirestate/internal/syncbuf"
 	"github.com/wirestate/wirestate/report"
 	"github.com/wirestate/wirestate/tracker"
 )
@@ -29,24 +29,6 @@ import (
 // hang bounds every wait of these tests: it is no timing assertion, only
 // a guard against a test that would otherwise hang.
 const hang = 60 * time.Second
-
-// syncBuf is a stderr the test reads while the sink writes.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // cluster starts an in-process Kafka cluster with the sink's topics (one
 // partition each); opts are more options.
@@ -131,7 +113,7 @@ func TestSinkRecords(t *testing.T) {
 	c := cluster(t)
 	defer c.Close()
 	addr := c.ListenAddrs()[0]
-	var stderr syncBuf
+	var stderr syncbuf.Buffer
 	s, err := New(Config{Brokers: []string{addr}, TopicPrefix: "ws", Sensor: "s1", Stderr: &stderr})
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +169,7 @@ func TestSinkRecords(t *testing.T) {
 func TestSinkLiveClusterLost(t *testing.T) {
 	c := cluster(t)
 	addr := c.ListenAddrs()[0]
-	var stderr syncBuf
+	var stderr syncbuf.Buffer
 	s, err := New(Config{Brokers: []string{addr}, TopicPrefix: "ws", Sensor: "s1", Live: true,
 		MaxBuffered: 50, FlushTimeout: 500 * time.Millisecond, Stderr: &stderr})
 	if err != nil {
@@ -268,7 +250,7 @@ func TestSinkResumes(t *testing.T) {
 	}))
 	defer c.Close()
 	addr := c.ListenAddrs()[0]
-	var stderr syncBuf
+	var stderr syncbuf.Buffer
 	s, err := New(Config{Brokers: []string{addr}, TopicPrefix: "ws", Sensor: "s1", Live: true,
 		MaxBuffered: 10, FlushTimeout: 5 * time.Second, Stderr: &stderr})
 	if err != nil {
@@ -300,7 +282,7 @@ func TestSinkResumes(t *testing.T) {
 // buffer, but an absent cluster is given up after FlushTimeout without a
 // delivery: the run completes, every record counted as dropped.
 func TestSinkOfflineClusterAbsent(t *testing.T) {
-	var stderr syncBuf
+	var stderr syncbuf.Buffer
 	s, err := New(Config{Brokers: []string{deadAddr(t)}, TopicPrefix: "ws", Sensor: "s1",
 		MaxBuffered: 10, FlushTimeout: 500 * time.Millisecond, Stderr: &stderr})
 	if err != nil {
@@ -326,7 +308,7 @@ func TestSinkOfflineClusterAbsent(t *testing.T) {
 // producing no longer waits for room in the buffer: what does not fit is
 // dropped, with the interruption named as the cause.
 func TestSinkOfflineInterrupt(t *testing.T) {
-	var stderr syncBuf
+	var stderr syncbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := New(Config{Brokers: []string{deadAddr(t)}, TopicPrefix: "ws", Sensor: "s1",
 		MaxBuffered: 10, FlushTimeout: time.Second, Stderr: &stderr, Interrupt: ctx})
