@@ -40,6 +40,11 @@ type endSent struct {
 	held bool
 }
 
+// synOnlyMask picks the flags that make a segment more than a SYN (or its
+// retransmission): a SYN carrying a FIN, an ACK or a RST is a segment sent
+// after the SYN. ECE and CWR (ECN set-up) and PSH do not count.
+const synOnlyMask = FlagSYN | FlagACK | FlagRST | FlagFIN
+
 // sent updates what the endpoint sending segment a.Seg has sent.
 func (o *invariantObserver) sent(a *Analysis) {
 	if o.ends == nil {
@@ -53,8 +58,8 @@ func (o *invariantObserver) sent(a *Analysis) {
 		o.ends[k] = e
 		// Only in a connection the tracker saw open: one picked up
 		// mid-stream starts both endpoints ESTABLISHED.
-		e.synOnly = !a.Conn.Partial() && p.Pkts == 1 && seg.Flags&(FlagSYN|FlagACK|FlagRST) == FlagSYN && !seg.BadChecksum
-	} else if seg.Flags&(FlagSYN|FlagACK|FlagRST) != FlagSYN {
+		e.synOnly = !a.Conn.Partial() && p.Pkts == 1 && seg.Flags&synOnlyMask == FlagSYN && !seg.BadChecksum
+	} else if seg.Flags&synOnlyMask != FlagSYN {
 		e.synOnly = false
 	}
 	if seg.BadChecksum {
