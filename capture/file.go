@@ -468,13 +468,14 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Progress returns how many bytes of the input files were read so far and
-// their total size (0 when unknown, as for standard input).
-func (s *FileSource) Progress() (read, total int64) {
+// Progress returns how many bytes of the input files were read so far,
+// their total size (0 when unknown, as for standard input) and the packets
+// read, without copying the statistics.
+func (s *FileSource) Progress() (read, total int64, packets uint64) {
 	for i := range s.stats.Files {
 		f := &s.stats.Files[i]
 		read += f.FileBytesRead
 		total += f.Size
 	}
-	return read, total
+	return read, total, s.stats.Packets
 }

@@ -17,6 +17,7 @@ func inputOf(names []string, st capture.Stats) report.Input {
 		First:       st.FirstTime,
 		Last:        st.LastTime,
 		Backwards:   st.BackwardsTimestamps,
+		Filtered:    st.Filtered,
 	}
 	for _, f := range st.Files {
 		in.Sources = append(in.Sources, f.Name)

@@ -285,8 +285,8 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 				break // interrupted: report what was read
 			}
 			if progress != nil {
-				read, total := src.Progress()
-				progress(read, total, src.Stats().Packets, false)
+				read, total, packets := src.Progress()
+				progress(read, total, packets, false)
 			}
 		}
 		err := next(&seg)
@@ -327,17 +327,16 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 		tr.Advance(p.settle)
 	}
 	if progress != nil {
-		read, total := src.Progress()
-		progress(read, total, src.Stats().Packets, true)
+		read, total, packets := src.Progress()
+		progress(read, total, packets, true)
 	}
 	res := &report.Result{}
 	if src != nil {
-		res.Input = inputOf(names, src.Stats())
+		st := src.Stats()
+		res.Input = inputOf(names, st)
+		res.Input.Filter = cfg.Filter
 		if p.keep == nil {
-			warnInput(cfg.Stderr, src.Stats())
-		}
-		if cfg.Filter != "" {
-			res.Input.Filter, res.Input.Filtered = cfg.Filter, src.Stats().Filtered
+			warnInput(cfg.Stderr, st)
 		}
 	}
 	if tr == nil {

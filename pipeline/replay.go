@@ -33,10 +33,9 @@ type segRing struct {
 
 // segRings keeps the rings of a pass; the reader goroutine alone uses it.
 type segRings struct {
-	rings  map[tracker.FlowKey]*segRing
-	bytes  int
-	unkept uint64 // 4-tuples that got no ring (budget spent)
-	cut    map[tracker.FlowKey]bool
+	rings map[tracker.FlowKey]*segRing
+	bytes int
+	cut   map[tracker.FlowKey]bool
 }
 
 func newSegRings() *segRings {
@@ -49,26 +48,20 @@ func (r *segRings) add(seg *tracker.Segment) {
 	ring := r.rings[k]
 	if ring == nil {
 		if r.bytes+segSize > ringBudget {
-			r.unkept++
-			return
+			return // no ring: replay counts the 4-tuple as missing
 		}
 		ring = &segRing{segs: make([]tracker.Segment, 0, 8)}
 		r.rings[k] = ring
 	}
-	if len(ring.segs) < ringSize {
-		if r.bytes+segSize > ringBudget {
-			r.cut[k] = true // the budget is spent: this ring stops growing
-			ring.segs[ring.next] = *seg
-			ring.next = (ring.next + 1) % len(ring.segs)
-			return
-		}
+	if len(ring.segs) < ringSize && r.bytes+segSize <= ringBudget {
 		r.bytes += segSize
 		ring.segs = append(ring.segs, *seg)
 		return
 	}
+	// Full (or the budget is spent): the oldest segment gives way.
 	r.cut[k] = true
 	ring.segs[ring.next] = *seg
-	ring.next = (ring.next + 1) % ringSize
+	ring.next = (ring.next + 1) % len(ring.segs)
 }
 
 // replay returns the kept segments of the 4-tuples in keys, in capture

@@ -59,23 +59,29 @@ func helpWidth(out io.Writer) int {
 	return 100
 }
 
-// writeHelp prints the usage and every flag, grouped and wrapped to width.
-func writeHelp(out io.Writer, fs *pflag.FlagSet, width int) {
-	fmt.Fprintf(out, "Usage: wirestate -r FILE [flags] [BPF filter]\n       wirestate -i IFACE [flags] [BPF filter]\n\n")
-	fmt.Fprintf(out, "Rebuilds both endpoints' TCP states for every connection in a capture (or live)\nand explains what went wrong.\n")
-	groups := map[string]*pflag.FlagSet{}
-	var order []string
+// helpGroup is one group of flags in the help text and the man page.
+type helpGroup struct {
+	title string
+	flags []*pflag.Flag
+}
+
+// groupFlags returns the visible flags of fs by group, in flagGroups'
+// order (Other last), each group's flags in registration order.
+func groupFlags(fs *pflag.FlagSet) []helpGroup {
+	var out []helpGroup
+	index := map[string]int{}
 	fs.VisitAll(func(f *pflag.Flag) {
 		if f.Hidden {
 			return
 		}
 		t := groupOf(f.Name)
-		if groups[t] == nil {
-			groups[t] = pflag.NewFlagSet(t, pflag.ContinueOnError)
-			groups[t].SortFlags = false
-			order = append(order, t)
+		i, ok := index[t]
+		if !ok {
+			i = len(out)
+			index[t] = i
+			out = append(out, helpGroup{title: t})
 		}
-		groups[t].AddFlag(f)
+		out[i].flags = append(out[i].flags, f)
 	})
 	rank := func(t string) int {
 		for i, g := range flagGroups {
@@ -85,10 +91,22 @@ func writeHelp(out io.Writer, fs *pflag.FlagSet, width int) {
 		}
 		return len(flagGroups)
 	}
-	sort.SliceStable(order, func(i, j int) bool { return rank(order[i]) < rank(order[j]) })
-	for _, t := range order {
-		fmt.Fprintf(out, "\n%s:\n", t)
-		for _, line := range strings.Split(strings.TrimRight(groups[t].FlagUsagesWrapped(width), "\n"), "\n") {
+	sort.SliceStable(out, func(i, j int) bool { return rank(out[i].title) < rank(out[j].title) })
+	return out
+}
+
+// writeHelp prints the usage and every flag, grouped and wrapped to width.
+func writeHelp(out io.Writer, fs *pflag.FlagSet, width int) {
+	fmt.Fprintf(out, "Usage: wirestate -r FILE [flags] [BPF filter]\n       wirestate -i IFACE [flags] [BPF filter]\n\n")
+	fmt.Fprintf(out, "Rebuilds both endpoints' TCP states for every connection in a capture (or live)\nand explains what went wrong.\n")
+	for _, g := range groupFlags(fs) {
+		set := pflag.NewFlagSet(g.title, pflag.ContinueOnError)
+		set.SortFlags = false
+		for _, f := range g.flags {
+			set.AddFlag(f)
+		}
+		fmt.Fprintf(out, "\n%s:\n", g.title)
+		for _, line := range strings.Split(strings.TrimRight(set.FlagUsagesWrapped(width), "\n"), "\n") {
 			fmt.Fprintln(out, strings.TrimRight(line, " "))
 		}
 	}
@@ -149,42 +167,23 @@ func writeMan(out io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprintf(out, ".TH WIRESTATE 1 \"\" \"wirestate\" \"User Commands\"\n.SH NAME\nwirestate \\- what happened to TCP connections, from packets alone\n")
 	fmt.Fprintf(out, ".SH SYNOPSIS\n.B wirestate\n\\fB\\-r\\fR \\fIFILE\\fR [\\fIflags\\fR] [\\fIBPF filter\\fR]\n.br\n.B wirestate\n\\fB\\-i\\fR \\fIIFACE\\fR [\\fIflags\\fR] [\\fIBPF filter\\fR]\n")
 	fmt.Fprintf(out, ".SH DESCRIPTION\nwirestate reads packets from capture files or a live interface, rebuilds the RFC 793 state of both\nendpoints of every TCP connection, and explains what went wrong, with the packets that prove it\nand what to change. The filter follows pcap\\-filter(7), as for tcpdump(8).\n")
-	current := ""
-	var flags []*pflag.Flag
-	fs.VisitAll(func(f *pflag.Flag) {
-		if !f.Hidden {
-			flags = append(flags, f)
+	for _, g := range groupFlags(fs) {
+		fmt.Fprintf(out, ".SH %s\n", strings.ToUpper(esc(g.title)))
+		for _, f := range g.flags {
+			name, usage := pflag.UnquoteUsage(f)
+			head := `\fB\-\-` + esc(f.Name) + `\fR`
+			if f.Shorthand != "" {
+				head = `\fB\-` + esc(f.Shorthand) + `\fR, ` + head
+			}
+			if name != "" {
+				head += ` \fI` + esc(name) + `\fR`
+			}
+			fmt.Fprintf(out, ".TP\n%s\n%s", head, esc(usage))
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "[]" && f.DefValue != "0" && f.DefValue != "0s" {
+				fmt.Fprintf(out, " (default %s)", esc(f.DefValue))
+			}
+			fmt.Fprintln(out)
 		}
-	})
-	rank := map[string]int{}
-	for i, g := range flagGroups {
-		rank[g.title] = i
-	}
-	rankOf := func(f *pflag.Flag) int {
-		if r, ok := rank[groupOf(f.Name)]; ok {
-			return r
-		}
-		return len(flagGroups)
-	}
-	sort.SliceStable(flags, func(i, j int) bool { return rankOf(flags[i]) < rankOf(flags[j]) })
-	for _, f := range flags {
-		if g := groupOf(f.Name); g != current {
-			current = g
-			fmt.Fprintf(out, ".SH %s\n", strings.ToUpper(esc(g)))
-		}
-		name, usage := pflag.UnquoteUsage(f)
-		head := `\fB\-\-` + esc(f.Name) + `\fR`
-		if f.Shorthand != "" {
-			head = `\fB\-` + esc(f.Shorthand) + `\fR, ` + head
-		}
-		if name != "" {
-			head += ` \fI` + esc(name) + `\fR`
-		}
-		fmt.Fprintf(out, ".TP\n%s\n%s", head, esc(usage))
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "[]" && f.DefValue != "0" && f.DefValue != "0s" {
-			fmt.Fprintf(out, " (default %s)", esc(f.DefValue))
-		}
-		fmt.Fprintln(out)
 	}
 	fmt.Fprintf(out, ".SH EXIT STATUS\n0 on success, 1 when the analysis failed (an unreadable capture, a capture error), 2 for an error in the command line.\n")
 	fmt.Fprintf(out, ".SH SEE ALSO\ntcpdump(8), pcap\\-filter(7), ss(8), tshark(1)\n")

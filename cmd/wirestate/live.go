@@ -66,14 +66,8 @@ func liveWanted(fl *Flags) bool { return fl.Live.Interface != "" || fl.Live.List
 // live configuration.
 func liveConfig(fl *Flags, stderr io.Writer) (*pipeline.LiveConfig, error) {
 	lf := &fl.Live
-	filter := fl.Filter
-	if lf.FilterExpr != "" {
-		if filter != "" {
-			return nil, errors.New("give the capture filter with -f or as arguments, not both")
-		}
-		filter = lf.FilterExpr
-	}
-	if err := capture.CompileFilter(filter, capture.LinkEthernet, lf.Snaplen); err != nil && lf.Interface != "any" {
+	filter, err := filterOf(fl)
+	if err != nil {
 		return nil, err
 	}
 	switch {

@@ -205,7 +205,9 @@ type usageError struct{ error }
 func (e usageError) Unwrap() error { return e.error }
 
 // filterOf returns the BPF filter, given as arguments or with -f, checked
-// by libpcap (for Ethernet; each file's link type compiles it again).
+// by libpcap for Ethernet, offline and live alike (each file's link type
+// compiles it again; -i any, of another link type, is left to libpcap at
+// open time).
 func filterOf(fl *Flags) (string, error) {
 	filter := fl.Filter
 	if fl.Live.FilterExpr != "" {
@@ -214,7 +216,7 @@ func filterOf(fl *Flags) (string, error) {
 		}
 		filter = fl.Live.FilterExpr
 	}
-	if err := capture.CompileFilter(filter, capture.LinkEthernet, 0); err != nil {
+	if err := capture.CompileFilter(filter, capture.LinkEthernet, fl.Live.Snaplen); err != nil && fl.Live.Interface != "any" {
 		return "", err
 	}
 	return filter, nil
