@@ -8,6 +8,7 @@ import (
 
 	"github.com/wirestate/wirestate/report"
 	"github.com/wirestate/wirestate/tracker"
+	"github.com/wirestate/wirestate/tracker/detect"
 )
 
 // liveSink is the tracker.Sink of live capture. Shard workers call it
@@ -44,8 +45,13 @@ type liveSink struct {
 	droppedRecords          uint64
 	droppedFindings         uint64
 
+	// fold, when set (--fold-after), counts possible flood members past
+	// the first ones per victim instead of streaming and keeping them.
+	fold *folder
+
 	// Counts over the whole run.
 	conns       uint64
+	streamed    uint64 // records streamed (selected, not folded)
 	evicted     uint64
 	idleExpired uint64
 	byKind      map[string]uint64
@@ -72,8 +78,12 @@ func (s *liveSink) Conn(_ int, r *tracker.Record) {
 	}
 	s.metrics.record(r.Reason)
 	s.evidence.release(r.Conn.Key())
+	if s.fold != nil && r.Timeline == nil && r.Transitions == nil && !r.Conn.Anomalous() && s.fold.add(&r.Conn) {
+		return // counted in its flood's tally, as offline
+	}
 	if s.matchRecord == nil || s.matchRecord(r) {
 		s.record(r)
+		s.streamed++
 	}
 	keep := len(s.records) < s.maxRecords
 	if !keep && r.Conn.Anomalies != 0 && s.anomalous < s.maxRecords {
@@ -158,6 +168,45 @@ func (s *liveSink) stats(rec *report.Stats) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.each(func(st report.Stream) error { return st.Stats(rec) })
+}
+
+// liveFoldVictims bounds the victims whose possible flood members a live
+// run counts (--fold-after): about 64 bytes each.
+const liveFoldVictims = 1 << 16
+
+// foldAfter makes the sink fold the possible flood members of each victim
+// past the first n (0: none), as offline analysis does.
+func (s *liveSink) foldAfter(n int) {
+	if n > 0 {
+		s.fold = &folder{member: detect.FloodMember, limit: n, maxVictims: liveFoldVictims}
+	}
+}
+
+// tick hands the time to every output that works on the clock (flushing
+// buffered records, rotating files).
+func (s *liveSink) tick(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.each(func(st report.Stream) error {
+		if t, ok := st.(report.Ticker); ok {
+			return t.Tick(now)
+		}
+		return nil
+	})
+}
+
+// take hands over what the sink kept for the final report: the records
+// and findings (the sink keeps no more), the tallies of the flood members
+// folded, and the number of records streamed.
+func (s *liveSink) take() (records []tracker.Record, findings []tracker.Finding, folded []tracker.Folded, streamed uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	records, findings = s.records, s.findings
+	s.records, s.findings = nil, nil
+	if s.fold != nil {
+		folded = mergeFolded(s.fold)
+	}
+	return records, findings, folded, s.streamed
 }
 
 // counts returns a copy of the run's counts.
