@@ -288,25 +288,7 @@ func (r *liveRun) finish() error {
 	res := &report.Result{Input: in, Tracker: tst}
 
 	s := r.sink
-	var folded []tracker.Folded
-	var streamed uint64
-	res.Records, res.Findings, folded, streamed = s.take()
-	s.mu.Lock()
-	droppedRecords, droppedFindings, uncertain := s.droppedRecords, s.droppedFindings, s.uncertain
-	s.mu.Unlock()
-	report.SortRecords(res.Records)
-	report.SortFindings(res.Findings)
-	agg := detect.Aggregate(res.Records, res.Findings, folded, cfg.Detect)
-	for i := range agg {
-		s.mu.Lock()
-		s.finding(&agg[i], false)
-		s.mu.Unlock()
-	}
-	res.Records = cfg.Select.filter(res.Records)
-	res.Folded = cfg.Select.filterFolded(folded)
-	res.Connections = int(streamed) + report.FoldedCount(res.Folded)
-	res.Findings = append(res.Findings, cfg.Select.filterFindings(agg, res.Records)...)
-	report.SortFindings(res.Findings)
+	droppedRecords, droppedFindings, uncertain := s.finalResult(cfg, res)
 	if droppedRecords > 0 || droppedFindings > 0 {
 		fmt.Fprintf(r.stderr, "wirestate: the final report leaves out %d connection records and %d findings (--report-conns %d); all were streamed and counted\n",
 			droppedRecords, droppedFindings, r.lc.ReportConns)

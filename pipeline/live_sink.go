@@ -195,18 +195,37 @@ func (s *liveSink) tick(now time.Time) {
 	})
 }
 
-// take hands over what the sink kept for the final report: the records
-// and findings (the sink keeps no more), the tallies of the flood members
-// folded, and the number of records streamed.
-func (s *liveSink) take() (records []tracker.Record, findings []tracker.Finding, folded []tracker.Folded, streamed uint64) {
+// finalResult fills res with what the sink kept for the final report
+// (the sink keeps no more): the records, the findings with those about many
+// connections (streamed now), the tallies of the flood members folded, and
+// the count of connections streamed. It returns what the report leaves out
+// and the findings marked uncertain.
+func (s *liveSink) finalResult(cfg *Config, res *report.Result) (droppedRecords, droppedFindings, uncertain uint64) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	records, findings = s.records, s.findings
+	res.Records, res.Findings = s.records, s.findings
 	s.records, s.findings = nil, nil
+	var folded []tracker.Folded
 	if s.fold != nil {
 		folded = mergeFolded(s.fold)
 	}
-	return records, findings, folded, s.streamed
+	streamed := s.streamed
+	droppedRecords, droppedFindings = s.droppedRecords, s.droppedFindings
+	s.mu.Unlock()
+	report.SortRecords(res.Records)
+	report.SortFindings(res.Findings)
+	agg := detect.Aggregate(res.Records, res.Findings, folded, cfg.Detect)
+	s.mu.Lock()
+	for i := range agg {
+		s.finding(&agg[i], false)
+	}
+	uncertain = s.uncertain
+	s.mu.Unlock()
+	res.Records = cfg.Select.filter(res.Records)
+	res.Folded = cfg.Select.filterFolded(folded)
+	res.Connections = int(streamed) + report.FoldedCount(res.Folded)
+	res.Findings = append(res.Findings, cfg.Select.filterFindings(agg, res.Records)...)
+	report.SortFindings(res.Findings)
+	return droppedRecords, droppedFindings, uncertain
 }
 
 // counts returns a copy of the run's counts.
