@@ -170,6 +170,10 @@ func (s *liveSink) stats(rec *report.Stats) {
 	s.each(func(st report.Stream) error { return st.Stats(rec) })
 }
 
+// liveZeekSweep is how often live capture in Zeek mode looks for the
+// connections Zeek's timers remove (tracker.Config.SweepEvery).
+const liveZeekSweep = time.Second
+
 // liveFoldVictims bounds the victims whose possible flood members a live
 // run counts (--fold-after): about 64 bytes each.
 const liveFoldVictims = 1 << 16
