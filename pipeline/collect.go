@@ -30,12 +30,6 @@ type Collector struct {
 	FoldAfter int
 }
 
-// foldKey names one possible flood: its kind and victim.
-type foldKey struct {
-	kind   tracker.AnomalyKind
-	victim tracker.Endpoint
-}
-
 // storedRecord is a record without its timeline.
 type storedRecord struct {
 	conn   tracker.Conn
@@ -47,8 +41,7 @@ type storedRecord struct {
 type shardRecords struct {
 	chunk.List[storedRecord]
 	timelines map[int32]timeline
-	members   map[foldKey]int
-	folded    map[foldKey]*tracker.Folded
+	folder    *folder
 }
 
 type timeline struct {
@@ -83,56 +76,22 @@ func (c *Collector) Conn(shard int, r *tracker.Record) {
 // than its share of FoldAfter members in this shard, and reports whether it
 // did.
 func (c *Collector) fold(s *shardRecords, conn *tracker.Conn) bool {
-	kind, side, ok := c.Fold(conn)
-	if !ok {
-		return false
+	if s.folder == nil {
+		s.folder = &folder{member: c.Fold, limit: (c.FoldAfter + len(c.records) - 1) / len(c.records)}
 	}
-	k := foldKey{kind, conn.Endpoint(side)}
-	if s.members == nil {
-		s.members, s.folded = map[foldKey]int{}, map[foldKey]*tracker.Folded{}
-	}
-	s.members[k]++
-	if s.members[k] <= (c.FoldAfter+len(c.records)-1)/len(c.records) {
-		return false
-	}
-	f := s.folded[k]
-	if f == nil {
-		f = &tracker.Folded{Kind: kind, Victim: k.victim}
-		s.folded[k] = f
-	}
-	f.Add(conn, side)
-	return true
+	return s.folder.add(conn)
 }
 
 // Folded returns the flood members counted instead of kept, per kind and
 // victim, in a stable order.
 func (c *Collector) Folded() []tracker.Folded {
-	byKey := map[foldKey]*tracker.Folded{}
-	var out []tracker.Folded
+	var fs []*folder
 	for i := range c.records {
-		for k, f := range c.records[i].folded {
-			if byKey[k] == nil {
-				byKey[k] = &tracker.Folded{Kind: k.kind, Victim: k.victim}
-			}
-			byKey[k].Merge(f)
+		if f := c.records[i].folder; f != nil {
+			fs = append(fs, f)
 		}
 	}
-	for _, f := range byKey {
-		out = append(out, *f)
-	}
-	slices.SortFunc(out, func(a, b tracker.Folded) int {
-		if a.Kind != b.Kind {
-			return cmp.Compare(a.Kind, b.Kind)
-		}
-		if a.Victim.Addr != b.Victim.Addr {
-			if a.Victim.Addr.Less(&b.Victim.Addr) {
-				return -1
-			}
-			return 1
-		}
-		return cmp.Compare(a.Victim.Port, b.Victim.Port)
-	})
-	return out
+	return mergeFolded(fs...)
 }
 
 // Finding keeps a copy of f.
@@ -185,7 +144,7 @@ func (c *Collector) Records() []tracker.Record {
 		}
 	})
 	for i := range c.records {
-		c.records[i] = shardRecords{folded: c.records[i].folded}
+		c.records[i] = shardRecords{folder: c.records[i].folder}
 	}
 	return out
 }

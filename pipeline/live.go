@@ -100,6 +100,7 @@ func runLive(ctx context.Context, cfg *Config) error {
 	defer src.Close()
 
 	r.sink = newLiveSink(cfg.Outputs, max(lc.ReportConns, 1))
+	r.sink.foldAfter(cfg.FoldAfter)
 	if sel := &cfg.Select; !sel.Empty() {
 		// Live, a finding about many is streamed when the endpoints it
 		// names are selected (its members may not be known yet).
@@ -238,6 +239,7 @@ func (r *liveRun) tick(now time.Time, quiet bool) {
 	if r.w != nil {
 		r.w.Flush()
 	}
+	r.sink.tick(now) // flushes streamed records, rotates files
 }
 
 // poll reads libpcap's counters and publishes them, recording an interval
@@ -286,23 +288,7 @@ func (r *liveRun) finish() error {
 	res := &report.Result{Input: in, Tracker: tst}
 
 	s := r.sink
-	s.mu.Lock()
-	res.Records = s.records
-	res.Findings = s.findings
-	droppedRecords, droppedFindings, uncertain := s.droppedRecords, s.droppedFindings, s.uncertain
-	s.records, s.findings = nil, nil
-	s.mu.Unlock()
-	report.SortRecords(res.Records)
-	report.SortFindings(res.Findings)
-	agg := detect.Aggregate(res.Records, res.Findings, nil, cfg.Detect)
-	for i := range agg {
-		s.mu.Lock()
-		s.finding(&agg[i], false)
-		s.mu.Unlock()
-	}
-	res.Records = cfg.Select.filter(res.Records)
-	res.Findings = append(res.Findings, cfg.Select.filterFindings(agg, res.Records)...)
-	report.SortFindings(res.Findings)
+	droppedRecords, droppedFindings, uncertain := s.finalResult(cfg, res)
 	if droppedRecords > 0 || droppedFindings > 0 {
 		fmt.Fprintf(r.stderr, "wirestate: the final report leaves out %d connection records and %d findings (--report-conns %d); all were streamed and counted\n",
 			droppedRecords, droppedFindings, r.lc.ReportConns)

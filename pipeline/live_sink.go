@@ -8,6 +8,7 @@ import (
 
 	"github.com/wirestate/wirestate/report"
 	"github.com/wirestate/wirestate/tracker"
+	"github.com/wirestate/wirestate/tracker/detect"
 )
 
 // liveSink is the tracker.Sink of live capture. Shard workers call it
@@ -44,8 +45,13 @@ type liveSink struct {
 	droppedRecords          uint64
 	droppedFindings         uint64
 
+	// fold, when set (--fold-after), counts possible flood members past
+	// the first ones per victim instead of streaming and keeping them.
+	fold *folder
+
 	// Counts over the whole run.
 	conns       uint64
+	streamed    uint64 // records streamed (selected, not folded)
 	evicted     uint64
 	idleExpired uint64
 	byKind      map[string]uint64
@@ -72,8 +78,12 @@ func (s *liveSink) Conn(_ int, r *tracker.Record) {
 	}
 	s.metrics.record(r.Reason)
 	s.evidence.release(r.Conn.Key())
+	if s.fold != nil && r.Timeline == nil && r.Transitions == nil && !r.Conn.Anomalous() && s.fold.add(&r.Conn) {
+		return // counted in its flood's tally, as offline
+	}
 	if s.matchRecord == nil || s.matchRecord(r) {
 		s.record(r)
+		s.streamed++
 	}
 	keep := len(s.records) < s.maxRecords
 	if !keep && r.Conn.Anomalies != 0 && s.anomalous < s.maxRecords {
@@ -158,6 +168,68 @@ func (s *liveSink) stats(rec *report.Stats) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.each(func(st report.Stream) error { return st.Stats(rec) })
+}
+
+// liveZeekSweep is how often live capture in Zeek mode looks for the
+// connections Zeek's timers remove (tracker.Config.SweepEvery).
+const liveZeekSweep = time.Second
+
+// liveFoldVictims bounds the victims whose possible flood members a live
+// run counts (--fold-after): about 64 bytes each.
+const liveFoldVictims = 1 << 16
+
+// foldAfter makes the sink fold the possible flood members of each victim
+// past the first n (0: none), as offline analysis does.
+func (s *liveSink) foldAfter(n int) {
+	if n > 0 {
+		s.fold = &folder{member: detect.FloodMember, limit: n, maxVictims: liveFoldVictims}
+	}
+}
+
+// tick hands the time to every output that works on the clock (flushing
+// buffered records, rotating files).
+func (s *liveSink) tick(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.each(func(st report.Stream) error {
+		if t, ok := st.(report.Ticker); ok {
+			return t.Tick(now)
+		}
+		return nil
+	})
+}
+
+// finalResult fills res with what the sink kept for the final report
+// (the sink keeps no more): the records, the findings with those about many
+// connections (streamed now), the tallies of the flood members folded, and
+// the count of connections streamed. It returns what the report leaves out
+// and the findings marked uncertain.
+func (s *liveSink) finalResult(cfg *Config, res *report.Result) (droppedRecords, droppedFindings, uncertain uint64) {
+	s.mu.Lock()
+	res.Records, res.Findings = s.records, s.findings
+	s.records, s.findings = nil, nil
+	var folded []tracker.Folded
+	if s.fold != nil {
+		folded = mergeFolded(s.fold)
+	}
+	streamed := s.streamed
+	droppedRecords, droppedFindings = s.droppedRecords, s.droppedFindings
+	s.mu.Unlock()
+	report.SortRecords(res.Records)
+	report.SortFindings(res.Findings)
+	agg := detect.Aggregate(res.Records, res.Findings, folded, cfg.Detect)
+	s.mu.Lock()
+	for i := range agg {
+		s.finding(&agg[i], false)
+	}
+	uncertain = s.uncertain
+	s.mu.Unlock()
+	res.Records = cfg.Select.filter(res.Records)
+	res.Folded = cfg.Select.filterFolded(folded)
+	res.Connections = int(streamed) + report.FoldedCount(res.Folded)
+	res.Findings = append(res.Findings, cfg.Select.filterFindings(agg, res.Records)...)
+	report.SortFindings(res.Findings)
+	return droppedRecords, droppedFindings, uncertain
 }
 
 // counts returns a copy of the run's counts.

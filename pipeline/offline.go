@@ -229,7 +229,14 @@ func readUntil(r *tracker.Record, twoMSL, inputLast int64) int64 {
 // trackerConfig returns the tracker configuration shared by every pass and
 // live capture.
 func (c *Config) trackerConfig(shards int, sink tracker.Sink, obs func(int, func(*tracker.Finding)) []tracker.Observer) tracker.Config {
+	var sweep int64
+	if c.Live != nil && c.Zeek != nil {
+		// Live conn.log: connections leave when Zeek's timers say, not
+		// up to a minute later.
+		sweep = int64(liveZeekSweep)
+	}
 	return tracker.Config{
+		SweepEvery:  sweep,
 		Shards:      shards,
 		MaxConns:    c.MaxConns,
 		MSL:         int64(c.MSL),

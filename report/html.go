@@ -265,7 +265,7 @@ func buildHTMLDoc(res *Result, opt *HTMLOptions) *htmlDoc {
 		Tracker: htmlTracker{
 			Conns: res.Tracker.Conns, Partial: res.Tracker.Partial, NewIncarnations: res.Tracker.NewIncarnations,
 			IdleExpired: res.Tracker.IdleExpired, Evicted: res.Tracker.Evicted, BadChecksum: res.Tracker.BadChecksum,
-			Records: len(res.Records) + FoldedCount(res.Folded), Folded: FoldedCount(res.Folded),
+			Records: res.ConnCount(), Folded: FoldedCount(res.Folded),
 		},
 		Hints:     []string{},
 		Addrs:     []string{},

@@ -348,7 +348,7 @@ func (j *jsonBuf) summary(res *Result, opt *Options) {
 	if res.KafkaDropped > 0 {
 		j.uint("kafka_dropped", res.KafkaDropped)
 	}
-	j.uint("connections", uint64(len(res.Records)+FoldedCount(res.Folded)))
+	j.uint("connections", uint64(res.ConnCount()))
 	j.uint("folded", uint64(FoldedCount(res.Folded)))
 	j.open("folded_floods", '[')
 	for i := range res.Folded {

@@ -99,6 +99,19 @@ type Result struct {
 	// stall the capture) before the report was written; the JSON summary
 	// carries it when not 0.
 	KafkaDropped uint64
+	// Connections, when not 0, is the number of connections the run
+	// reports, Records being only those kept: live, the records streamed
+	// as connections ended plus the flood members folded.
+	Connections int
+}
+
+// ConnCount returns the number of connections the result reports:
+// Connections when set, else its records and the flood members folded.
+func (res *Result) ConnCount() int {
+	if res.Connections != 0 {
+		return res.Connections
+	}
+	return len(res.Records) + FoldedCount(res.Folded)
 }
 
 // DropCounter is implemented by a stream that drops records rather than

@@ -40,6 +40,15 @@ type Stream interface {
 	Close() error
 }
 
+// Ticker is implemented by a stream with work to do on the clock during a
+// live run: writing out the records it buffered, rotating its file. The
+// pipeline calls Tick about ten times a second with the wall-clock time,
+// between the stream's other calls (never overlapping them), from the
+// first packet to the summary.
+type Ticker interface {
+	Tick(now time.Time) error
+}
+
 // Needs tells the pipeline what a stream shows beyond records and findings.
 type Needs struct {
 	// History keeps Zeek's history and conn_state in the records.
@@ -81,6 +90,20 @@ type StreamOptions struct {
 	// record carries it (right after its type), so that records of a
 	// fleet merge cleanly.
 	Sensor string
+	// Open is when a live output was opened (conn.log's #open line);
+	// zero means the time the stream is made, by Clock.
+	Open time.Time
+	// Clock returns the wall-clock time for a live output's stamps
+	// (conn.log's #open and #close lines); nil means time.Now.
+	Clock func() time.Time
+}
+
+// now returns the time by the options' clock.
+func (o *StreamOptions) now() time.Time {
+	if o.Clock != nil {
+		return o.Clock()
+	}
+	return time.Now()
 }
 
 // Format is one registered output format.
@@ -205,22 +228,43 @@ func (s *textStream) Close() error { return s.bw.Flush() }
 // carries by default.
 const MaxJSONTimelines = 10000
 
-// jsonStream writes JSON Lines.
+// jsonStream writes JSON Lines. Live, each connection record is written as
+// the connection ends, buffered until the next tick (or finding, or status
+// record), and the summary follows without repeating them; offline, the
+// records come before the summary.
 type jsonStream struct {
-	jw *JSONWriter
+	jw   *JSONWriter
+	live bool
 }
 
 func newJSONStream(w io.Writer, opt StreamOptions) Stream {
 	jw := NewJSONWriter(w, Options{Local: opt.Local, Sensor: opt.Sensor})
 	jw.Flush = opt.Live
-	return &jsonStream{jw: jw}
+	return &jsonStream{jw: jw, live: opt.Live}
 }
 
 func (s *jsonStream) Needs() Needs {
 	return Needs{History: true, WarningTimelines: MaxJSONTimelines}
 }
-func (s *jsonStream) Record(*tracker.Record) error     { return nil }
+
+// Record writes, live, one connection record into the buffer (it reaches
+// the writer at the next tick).
+func (s *jsonStream) Record(r *tracker.Record) error {
+	if !s.live {
+		return nil
+	}
+	jw := s.jw
+	jw.j.b = jw.j.b[:0]
+	jw.j.conn(r, &jw.opt)
+	jw.j.b = append(jw.j.b, '\n')
+	_, err := jw.w.Write(jw.j.b)
+	return err
+}
+
 func (s *jsonStream) Finding(f *tracker.Finding) error { return s.jw.Finding(f) }
+
+// Tick writes out the buffered records.
+func (s *jsonStream) Tick(time.Time) error { return s.jw.w.Flush() }
 
 func (s *jsonStream) Stats(st *Stats) error {
 	b, err := AppendStatsJSON(nil, st, &s.jw.opt)
@@ -245,31 +289,86 @@ func AppendStatsJSON(b []byte, st *Stats, opt *Options) ([]byte, error) {
 
 func (s *jsonStream) Summary(res *Result) error {
 	s.jw.opt = res.options(s.jw.opt)
-	if err := s.jw.conns(res.Records); err != nil {
-		return err
+	if !s.live { // live, every record was written as its connection ended
+		if err := s.jw.conns(res.Records); err != nil {
+			return err
+		}
 	}
 	return s.jw.Summary(res)
 }
 
 func (s *jsonStream) Close() error { return s.jw.Close() }
 
-// zeekStream writes Zeek's conn.log at the end of the run. The #open and
-// #close lines carry the first and last packet times.
+// zeekStream writes Zeek's conn.log. Offline it writes the file at the end
+// of the run, sorted by start time, and the #open and #close lines carry
+// the first and last packet times, so that a capture always gives the same
+// file. Live, as Zeek does, it writes the header when it is made, a row as
+// each connection ends (flushed at every tick), and #close when closed,
+// stamped by the wall clock.
 type zeekStream struct {
 	w   io.Writer
 	opt StreamOptions
+	zw  *ZeekWriter // live
+	err error       // live: the header's write error
+	// closed is set once the live #close line is written.
+	closed bool
 }
 
-func newZeekStream(w io.Writer, opt StreamOptions) Stream { return &zeekStream{w: w, opt: opt} }
+func newZeekStream(w io.Writer, opt StreamOptions) Stream {
+	s := &zeekStream{w: w, opt: opt}
+	if opt.Live {
+		open := opt.Open
+		if open.IsZero() {
+			open = opt.now()
+		}
+		s.zw, s.err = NewZeekWriter(w, ZeekOptions{Open: open.UnixNano(), Local: opt.Local})
+	}
+	return s
+}
 
-func (s *zeekStream) Needs() Needs                     { return Needs{History: true} }
-func (s *zeekStream) Record(*tracker.Record) error     { return nil }
+func (s *zeekStream) Needs() Needs { return Needs{History: true} }
+
+// Record writes, live, the connection's row into the buffer (it reaches
+// the writer at the next tick).
+func (s *zeekStream) Record(r *tracker.Record) error {
+	if s.zw == nil {
+		return nil
+	}
+	if s.err != nil {
+		return s.err
+	}
+	return s.zw.Conn(r)
+}
+
 func (s *zeekStream) Finding(f *tracker.Finding) error { return nil }
 func (s *zeekStream) Stats(*Stats) error               { return nil }
+
+// Tick writes out the buffered rows.
+func (s *zeekStream) Tick(time.Time) error {
+	if s.zw == nil {
+		return nil
+	}
+	if s.err != nil {
+		return s.err
+	}
+	return s.zw.Flush()
+}
+
 func (s *zeekStream) Summary(res *Result) error {
+	if s.zw != nil {
+		return s.err // live, every row was written as its connection ended
+	}
 	return WriteZeek(s.w, res, ZeekOptions{Open: res.Input.First, Close: res.Input.Last, Local: s.opt.Local})
 }
-func (s *zeekStream) Close() error { return nil }
+
+// Close writes, live, the #close line and flushes, once.
+func (s *zeekStream) Close() error {
+	if s.zw == nil || s.err != nil || s.closed {
+		return s.err
+	}
+	s.closed = true
+	return s.zw.CloseAt(s.opt.now().UnixNano())
+}
 
 // MaxHTMLTimelines bounds the connections whose timelines are recorded for
 // the HTML report.

@@ -131,7 +131,7 @@ func writeTotals(w *bufio.Writer, res *Result, opt *Options) {
 	if st.BadChecksum > 0 {
 		extra = append(extra, fmt.Sprintf("%d segments with bad checksums", st.BadChecksum))
 	}
-	line := fmt.Sprintf("connections: %d", len(res.Records)+FoldedCount(res.Folded))
+	line := fmt.Sprintf("connections: %d", res.ConnCount())
 	if len(extra) > 0 {
 		line += fmt.Sprintf(" (%s)", strings.Join(extra, ", "))
 	}

@@ -89,13 +89,13 @@ func (zw *ZeekWriter) Conn(r *tracker.Record) error {
 	b := zw.b[:0]
 	b = appendSecs(b, c.Start)
 	b = append(b, '\t')
-	b = append(b, c.UID.String()...)
+	b = c.UID.AppendTo(b)
 	b = append(b, '\t')
-	b = append(b, orig.Addr.String()...)
+	b = orig.Addr.AppendTo(b)
 	b = append(b, '\t')
 	b = strconv.AppendUint(b, uint64(orig.Port), 10)
 	b = append(b, '\t')
-	b = append(b, resp.Addr.String()...)
+	b = resp.Addr.AppendTo(b)
 	b = append(b, '\t')
 	b = strconv.AppendUint(b, uint64(resp.Port), 10)
 	b = append(b, "\ttcp\t-\t"...) // service: wirestate runs no protocol analyzers
@@ -119,8 +119,8 @@ func (zw *ZeekWriter) Conn(r *tracker.Record) error {
 	b = append(b, '\t')
 	b = strconv.AppendUint(b, c.ZeekMissedBytes(), 10)
 	b = append(b, '\t')
-	if h := c.Hist.String(); h != "" {
-		b = append(b, h...)
+	if c.Hist.Len() > 0 {
+		b = c.Hist.AppendTo(b)
 	} else {
 		b = append(b, '-')
 	}
@@ -132,6 +132,16 @@ func (zw *ZeekWriter) Conn(r *tracker.Record) error {
 	zw.b = b
 	_, err := zw.w.Write(b)
 	return err
+}
+
+// Flush writes the rows buffered so far to the underlying writer.
+func (zw *ZeekWriter) Flush() error { return zw.w.Flush() }
+
+// CloseAt writes the #close line with the time ns (instead of the Close
+// of the options) and flushes.
+func (zw *ZeekWriter) CloseAt(ns int64) error {
+	zw.opt.Close = ns
+	return zw.Close()
 }
 
 // Close writes the #close line and flushes.

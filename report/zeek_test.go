@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wirestate/wirestate/tracker"
 	"github.com/wirestate/wirestate/tracker/trackertest"
@@ -99,3 +100,37 @@ func TestZeekLocal(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// TestZeekLiveStream checks live conn.log: the header when the stream is
+// made, stamped with its opening time, each row at the tick after its
+// record, nothing more at the summary, #close by the clock at Close.
+func TestZeekLiveStream(t *testing.T) {
+	open := time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)
+	now := open.Add(90 * time.Minute)
+	var buf bytes.Buffer
+	s, _ := NewStream("zeek", &buf, StreamOptions{Live: true, Open: open, Clock: func() time.Time { return now }})
+	s.(Ticker).Tick(now)
+	if got := buf.String(); !strings.HasPrefix(got, "#separator") || !strings.Contains(got, "#open\t2026-12-05-23-00-00\n") || strings.Count(got, "\n") != 8 {
+		t.Fatalf("after the first tick: %q, want the header alone", got)
+	}
+	col := trackertest.Run(trackertest.Handshake().Segs, tracker.Config{Zeek: &tracker.ZeekConfig{}})
+	if err := s.Record(&col.Recs[0]); err != nil {
+		t.Fatal(err)
+	}
+	n := buf.Len()
+	s.(Ticker).Tick(now)
+	row := buf.String()[n:]
+	if !strings.Contains(row, col.Recs[0].Conn.UID.String()) || strings.Count(row, "\n") != 1 {
+		t.Errorf("the tick wrote %q, want the row", row)
+	}
+	n = buf.Len()
+	if err := s.Summary(&Result{Records: col.Recs}); err != nil || buf.Len() != n {
+		t.Errorf("the summary wrote %q (%v), want nothing", buf.String()[n:], err)
+	}
+	if err := s.Close(); err != nil || buf.String()[n:] != "#close\t2026-12-06-00-30-00\n" {
+		t.Errorf("Close wrote %q (%v)", buf.String()[n:], err)
+	}
+	if err := s.Close(); err != nil || strings.Count(buf.String(), "#close") != 1 {
+		t.Errorf("a second Close: %v, %d #close lines", err, strings.Count(buf.String(), "#close"))
+	}
+}

@@ -413,9 +413,9 @@ func (sh *shard) advance(now int64) {
 		if sh.nextSweep != 0 {
 			sh.sweep(now)
 		}
-		every := sh.cfg.IdleTimeout / 4
-		if every > 60e9 {
-			every = 60e9
+		every := sh.cfg.SweepEvery
+		if every <= 0 {
+			every = min(sh.cfg.IdleTimeout/4, 60e9)
 		}
 		sh.nextSweep = now + every
 	}

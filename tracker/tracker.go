@@ -72,6 +72,12 @@ type Config struct {
 	// only the JSON and conn.log outputs show, are then meaningless. It
 	// saves about a sixth of the work per packet. Zeek mode keeps them.
 	SkipHistory bool
+	// SweepEvery is how often, in packet time (nanoseconds), the table is
+	// swept for connections idle past IdleTimeout and, in Zeek mode, for
+	// those Zeek's timers remove (a close delay of 5 s); 0 means a quarter
+	// of IdleTimeout, at most a minute. Live capture in Zeek mode sweeps
+	// every second, so that conn.log rows come when Zeek would write them.
+	SweepEvery int64
 }
 
 // Defaults for Config fields.

@@ -507,3 +507,40 @@ func FuzzZeekHistory(f *testing.F) {
 		}
 	})
 }
+
+// TestSweepEvery checks Config.SweepEvery: in Zeek mode a connection closed
+// by both FINs leaves when the next sweep finds Zeek's close delay (5 s)
+// past; live capture sweeps every second, where the default waits up to a
+// minute of packet time.
+func TestSweepEvery(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		every   int64
+		emitted bool // by the packet 7 s after the close
+	}{
+		{"default (a minute)", 0, false},
+		{"every second", 1e9, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			col := &tt.Collector{}
+			tr := New(Config{Inline: true, Zeek: &ZeekConfig{}, Sink: col, SweepEvery: tc.every})
+			closed := tt.Handshake().Add("A", "F.", 1001, 5001, 0, 1e6).Add("B", "F.", 5001, 1002, 0, 1e6).Add("A", ".", 1002, 5002, 0, 1e6)
+			other := tt.New() // another connection, open throughout
+			other.EndA.Port, other.Now = 40001, closed.Now
+			other.Add("A", "S", 7000, 0, 0, 1e6).Add("B", "S.", 9000, 7001, 0, 1e6).Add("A", ".", 7001, 9001, 0, 1e6)
+			for _, dt := range []int64{2e9, 5e9} { // 2 s, then 7 s after the close
+				other.Add("A", ".", 7001, 9001, 0, dt)
+			}
+			for _, segs := range [][]Segment{closed.Segs, other.Segs} {
+				for i := range segs {
+					tr.Feed(&segs[i])
+				}
+			}
+			col2 := len(col.Recs)
+			tr.Close()
+			if got := col2 == 1; got != tc.emitted || len(col.Recs) != 2 {
+				t.Errorf("%d records before the end (want the closed one: %v), %d in all (want 2)", col2, tc.emitted, len(col.Recs))
+			}
+		})
+	}
+}

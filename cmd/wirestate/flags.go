@@ -31,6 +31,8 @@ type Flags struct {
 	At        string
 	LocalTime bool
 	Output    string
+	// Rotate rotates the -o file this often (live; 0: never).
+	Rotate time.Duration
 	// Sensor names this sensor in every JSON record (--sensor).
 	Sensor string
 
@@ -95,6 +97,7 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 	fs.StringVar(&f.At, "at", "", "per-host states at `TIME` (RFC 3339, epoch seconds, or an offset from the capture start such as +12.5s) instead of at the end")
 	fs.BoolVar(&f.LocalTime, "local-time", false, "print times in the local time zone instead of UTC")
 	fs.StringVarP(&f.Output, "output", "o", "-", "write the report to `FILE`")
+	registerRotateFlag(fs, &f.Rotate)
 	fs.BoolVarP(&f.Quiet, "quiet", "q", false, "print the findings only (text report)")
 	fs.IntVar(&f.Top, "top", 0, "text report: list `N` entries per finding group, host view and connection table (default 10 per finding group, 20 hosts, 20 connections with findings)")
 	fs.BoolVar(&f.All, "all", false, "text report: list everything (every aggregate, host and connection)")
@@ -107,7 +110,7 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 	fs.IntVar(&f.Shards, "shards", 0, "flow-table shards, each with its own worker (default GOMAXPROCS)")
 	fs.IntVar(&f.MaxConns, "max-conns", 1<<20, "hold at most this many connections (about 256 bytes each); past it the longest-closed, then the least recently active are evicted and counted")
 
-	fs.IntVar(&f.FoldAfter, "fold-after", 10000, "per victim, keep this many records of possible flood members (lone SYNs never completed, lone RSTs/ACKs for unknown connections) and count the rest; 0 keeps every record (the default in Zeek mode); live capture bounds its records with --report-conns instead")
+	fs.IntVar(&f.FoldAfter, "fold-after", 10000, "per victim, keep this many records of possible flood members (lone SYNs never completed, lone RSTs/ACKs for unknown connections) and count the rest, offline and live; 0 keeps every record (the default in Zeek mode)")
 
 	registerLiveFlags(fs, &f.Live)
 	registerHTMLFlags(fs, &f.HTML)
@@ -183,6 +186,9 @@ func parseFlags(args []string) (*Flags, error) {
 	if err := checkTextFlags(f); err != nil {
 		return nil, err
 	}
+	if err := checkRotate(f); err != nil {
+		return nil, err
+	}
 	switch f.Timeline {
 	case "anomalous", "all", "none":
 	default:
@@ -206,7 +212,7 @@ func parseFlags(args []string) (*Flags, error) {
 
 // liveOnlyFlags are the options that only live capture reads.
 var liveOnlyFlags = []string{"write", "file-size", "duration", "buffer-size", "snaplen", "no-promisc",
-	"immediate-mode", "stats-interval", "metrics-addr", "report-conns", "evidence-packets", "list-interfaces"}
+	"immediate-mode", "stats-interval", "metrics-addr", "report-conns", "evidence-packets", "list-interfaces", "rotate"}
 
 // portList is a repeatable --port flag whose errors speak the user's terms.
 type portList []uint

@@ -22,7 +22,7 @@ var flagGroups = []struct {
 	prefix string
 }{
 	{title: "Input", names: []string{"read", "filter", "count", "strict"}},
-	{title: "Output", names: []string{"format", "output", "quiet", "timeline", "conn", "host", "port", "at", "local-time",
+	{title: "Output", names: []string{"format", "output", "rotate", "quiet", "timeline", "conn", "host", "port", "at", "local-time",
 		"html", "write-findings", "numeric", "top", "all", "color", "sensor"}},
 	{title: "Live capture", names: []string{"interface", "list-interfaces", "snaplen", "no-promisc", "buffer-size",
 		"immediate-mode", "duration", "stats-interval", "write", "file-size", "evidence-packets", "metrics-addr", "report-conns"}},

@@ -151,7 +151,7 @@ func TestLiveE2E(t *testing.T) {
 	// (1 s).
 	want := map[string]time.Time{"connection-refused": refusedAt, "accept-queue-overflow-rst": fullAt}
 	got := map[string]time.Time{}
-	stats := 0
+	stats, conns := 0, 0 // conn records stream as connections end
 	deadline := time.After(8 * time.Second)
 	for len(got) < len(want) || stats == 0 {
 		select {
@@ -166,6 +166,8 @@ func TestLiveE2E(t *testing.T) {
 			switch rec.Type {
 			case "stats":
 				stats++
+			case "conn":
+				conns++
 			case "anomaly":
 				t.Logf("+%v %s", l.at.Sub(refusedAt).Round(time.Millisecond), rec.Kind)
 				if _, ok := want[rec.Kind]; ok {
@@ -191,7 +193,6 @@ func TestLiveE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 	var summary map[string]any
-	conns := 0
 	deadline = time.After(10 * time.Second)
 	for summary == nil {
 		select {
@@ -503,6 +504,8 @@ func TestLiveE2EHelper(t *testing.T) {
 		for _, c := range held {
 			c.Close()
 		}
+	case "churn": // TestLiveRotateE2E
+		churn(addr, stdin, say, fail)
 	case "blast": // TestLiveRate
 		var pps, secs int
 		fmt.Sscanf(os.Getenv("WIRESTATE_BLAST"), "%d,%d", &pps, &secs)

@@ -183,6 +183,14 @@ func pipelineConfig(ctx context.Context, fl *Flags, stdout, stderr io.Writer) (*
 		s, _ := report.NewStream("html", w, opt)
 		cfg.Outputs = append(cfg.Outputs, pipeline.Output{Name: fl.HTML.Path, Stream: s})
 	}
+	if fl.Rotate > 0 {
+		s, err := rotatedOutput(fl, opt) // rotate.go
+		if err != nil {
+			return nil, closeAll, err
+		}
+		cfg.Outputs = append(cfg.Outputs, pipeline.Output{Name: fl.Output, Stream: s})
+		return cfg, closeAll, nil
+	}
 	out := stdout
 	if fl.Output != "" && fl.Output != "-" {
 		if out, err = create(fl.Output); err != nil {
