@@ -81,6 +81,9 @@ type StreamOptions struct {
 	// record carries it (right after its type), so that records of a
 	// fleet merge cleanly.
 	Sensor string
+	// CommunityIDSeed seeds the Community ID of JSON records and of
+	// conn.log's community_id column.
+	CommunityIDSeed uint16
 }
 
 // Format is one registered output format.
@@ -211,7 +214,7 @@ type jsonStream struct {
 }
 
 func newJSONStream(w io.Writer, opt StreamOptions) Stream {
-	jw := NewJSONWriter(w, Options{Local: opt.Local, Sensor: opt.Sensor})
+	jw := NewJSONWriter(w, Options{Local: opt.Local, Sensor: opt.Sensor, CommunityIDSeed: opt.CommunityIDSeed})
 	jw.Flush = opt.Live
 	return &jsonStream{jw: jw}
 }
@@ -267,7 +270,7 @@ func (s *zeekStream) Record(*tracker.Record) error     { return nil }
 func (s *zeekStream) Finding(f *tracker.Finding) error { return nil }
 func (s *zeekStream) Stats(*Stats) error               { return nil }
 func (s *zeekStream) Summary(res *Result) error {
-	return WriteZeek(s.w, res, ZeekOptions{Open: res.Input.First, Close: res.Input.Last, Local: s.opt.Local})
+	return WriteZeek(s.w, res, ZeekOptions{Open: res.Input.First, Close: res.Input.Last, Local: s.opt.Local, CommunityIDSeed: s.opt.CommunityIDSeed})
 }
 func (s *zeekStream) Close() error { return nil }
 
