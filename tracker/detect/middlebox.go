@@ -89,10 +89,10 @@ func (u *middlebox) Packet(a *tracker.Analysis) {
 			"A firewall, IPS or load balancer in the path reset the connection to %s; %s",
 			distance(seg.TTL), claimed, distance(own), ttl, seg.TTL, own, c.Endpoint(s^1), accepted),
 		Evidence: []tracker.Evidence{
-			ev(seg, "RST in the name of %s (%s) with %s %d%s: sent about %d hops from the capture point (initial %s %d)",
-				claimed, sideName(s), ttl, seg.TTL, id, hops(seg.TTL), ttl, initialTTL(seg.TTL)),
-			ev(seg, "%s's other packets arrive with %s %d: it is about %d hops from the capture point (initial %s %d)",
-				claimed, ttl, own, hops(own), ttl, initialTTL(own)),
+			ev(seg, "RST in the name of %s (%s) with %s %d%s: made %s (if sent with %s %d)",
+				claimed, sideName(s), ttl, seg.TTL, id, distance(seg.TTL), ttl, initialTTL(seg.TTL)),
+			ev(seg, "%s's other packets arrive with %s %d: it is %s (if it sends with %s %d)",
+				claimed, ttl, own, distance(own), ttl, initialTTL(own)),
 		},
 		Hint: "A device between the endpoints forged this RST: an nftables/iptables rule with `reject with tcp reset`, an IPS " +
 			"signature, a load balancer or proxy, or a stateful firewall that forgot the flow (idle timeout). Its hop distance above " +
