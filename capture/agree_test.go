@@ -93,9 +93,11 @@ func randomPacket(t *testing.T, rng *rand.Rand) []byte {
 	var netLayer gopacket.NetworkLayer
 	if v6 {
 		ip := ipv6(ip6A, ip6B, proto)
+		ip.HopLimit = uint8(rng.IntN(256))
 		ls, netLayer = append(ls, ip), ip
 	} else {
 		ip := ipv4(ip4A, ip4B, proto)
+		ip.TTL, ip.Id = uint8(rng.IntN(256)), uint16(rng.IntN(65536))
 		if rng.IntN(5) == 0 {
 			ip.Options = []layers.IPv4Option{{OptionType: 148, OptionLength: 4, OptionData: []byte{0, 0}}}
 		}

@@ -32,7 +32,7 @@ func NewDecoder(opts DecoderOptions) *Decoder {
 // Decode parses data, a packet of link type link, and fills seg from its
 // innermost TCP header: addresses, ports, sequence and acknowledgement
 // numbers, flags, window, payload and IP lengths (from the IP header, never
-// from the captured length) and options. It returns SkipNone for a TCP
+// from the captured length), the IP TTL (hop limit) and IPv4 ID, and options. It returns SkipNone for a TCP
 // segment, else the reason the packet has none, in which case seg holds no
 // meaningful values. seg.Time and seg.Frame are left for the caller to set.
 // data is not retained.

@@ -358,6 +358,7 @@ func TestDecode(t *testing.T) {
 // TestDecodeFields checks every field of one segment.
 func TestDecodeFields(t *testing.T) {
 	ip := ipv4(ip4A, ip4B, layers.IPProtocolTCP)
+	ip.TTL, ip.Id = 57, 0xbeef
 	tcp := tcpOver(ip, 40000, 80, false, nil)
 	tcp.Seq, tcp.Ack, tcp.Window = 0xfffffff0, 0x12345678, 1234
 	tcp.FIN, tcp.RST, tcp.URG, tcp.ECE, tcp.CWR = true, true, true, true, true
@@ -369,7 +370,7 @@ func TestDecodeFields(t *testing.T) {
 		Seq: 0xfffffff0, Ack: 0x12345678,
 		Flags:  tracker.FlagFIN | tracker.FlagRST | tracker.FlagPSH | tracker.FlagACK | tracker.FlagURG | tracker.FlagECE | tracker.FlagCWR,
 		Window: 1234, PayloadLen: 3, IPLen: 20 + 32 + 3, Opts: tracker.OptSACK,
-		SACKLeft: 0xffffff00, SACKRight: 0x10,
+		SACKLeft: 0xffffff00, SACKRight: 0x10, TTL: 57, IPID: 0xbeef,
 	}
 	fast, slow := decoders(true)
 	for _, d := range []*Decoder{fast, slow} {
@@ -379,6 +380,41 @@ func TestDecodeFields(t *testing.T) {
 		}
 		if seg != want {
 			t.Errorf("noFastPath=%v:\n got %+v\nwant %+v", d.noFastPath, seg, want)
+		}
+	}
+}
+
+// TestDecodeTTL checks the TTL (hop limit) and IP ID of the innermost IP
+// header on both paths: IPv4, IPv6 (no ID), and IPv6 inside IPv4, where
+// the outer header's TTL and ID must not leak through.
+func TestDecodeTTL(t *testing.T) {
+	v4 := ipv4(ip4A, ip4B, layers.IPProtocolTCP)
+	v4.TTL, v4.Id = 3, 0x1234
+	v6 := ipv6(ip6A, ip6B, layers.IPProtocolTCP)
+	v6.HopLimit = 250
+	outer := ipv4(ip4A, ip4B, layers.IPProtocolIPv6)
+	outer.TTL, outer.Id = 9, 0x9999
+	inner := ipv6(ip6A, ip6B, layers.IPProtocolTCP)
+	inner.HopLimit = 17
+	for _, c := range []struct {
+		name string
+		data []byte
+		ttl  uint8
+		id   uint16
+	}{
+		{"ipv4", serialize(t, eth(layers.EthernetTypeIPv4), v4, tcpOver(v4, 1, 2, false, nil)), 3, 0x1234},
+		{"ipv6", serialize(t, eth(layers.EthernetTypeIPv6), v6, tcpOver(v6, 1, 2, false, nil)), 250, 0},
+		{"6in4", serialize(t, eth(layers.EthernetTypeIPv4), outer, inner, tcpOver(inner, 1, 2, false, nil)), 17, 0},
+	} {
+		fast, slow := decoders(false)
+		for _, d := range []*Decoder{fast, slow} {
+			var seg tracker.Segment
+			if r := d.Decode(LinkEthernet, c.data, &seg); r != SkipNone {
+				t.Fatalf("%s: %v", c.name, r)
+			}
+			if seg.TTL != c.ttl || seg.IPID != c.id {
+				t.Errorf("%s noFastPath=%v: TTL %d IPID %#x, want %d %#x", c.name, d.noFastPath, seg.TTL, seg.IPID, c.ttl, c.id)
+			}
 		}
 	}
 }

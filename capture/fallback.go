@@ -39,6 +39,10 @@ type ipState struct {
 	finalDst tracker.Addr
 	// ipLen is the packet length by the header (Segment.IPLen).
 	ipLen uint32
+	// ttl is the IPv4 TTL or IPv6 hop limit, ipid the IPv4 ID
+	// (Segment.TTL, Segment.IPID).
+	ttl  uint8
+	ipid uint16
 	// end is the offset in the frame just past the packet, by its header.
 	end           int
 	firstFragment bool
@@ -225,6 +229,7 @@ func (fb *fallback) fill(seg *tracker.Segment) {
 	hdrLen := int(t.DataOffset) * 4
 	seg.PayloadLen = uint32(fb.tcpLen - hdrLen)
 	seg.IPLen = fb.ip.ipLen
+	seg.TTL, seg.IPID = fb.ip.ttl, fb.ip.ipid
 	// Options are read from gopacket's list, keeping only those wholly
 	// captured: the header may have been padded from the scratch buffer.
 	capturedOpts := min(hdrLen, len(fb.tcpCaptured)) - 20

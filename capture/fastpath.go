@@ -114,6 +114,8 @@ func (d *Decoder) fastIPv4(ip []byte, seg *tracker.Segment) (SkipReason, bool) {
 		seg.Src.Addr = tracker.AddrFrom4([4]byte(ip[12:16]))
 		seg.Dst.Addr = tracker.AddrFrom4([4]byte(ip[16:20]))
 		seg.IPLen = uint32(total)
+		seg.TTL = ip[8]
+		seg.IPID = binary.BigEndian.Uint16(ip[4:6])
 		return d.fastTCP(ip[hdrLen:], total-hdrLen, firstFragment, false, &seg.Dst.Addr, seg), true
 	case ipUDP:
 		return fastUDP(ip[hdrLen:])
@@ -146,6 +148,7 @@ func (d *Decoder) fastIPv6(ip []byte, seg *tracker.Segment) (SkipReason, bool) {
 		seg.Src.Addr = tracker.Addr(ip[8:24])
 		seg.Dst.Addr = tracker.Addr(ip[24:40])
 		seg.IPLen = uint32(40 + payloadLen)
+		seg.TTL = ip[7]
 		return d.fastTCP(ip[40:], payloadLen, false, true, &seg.Dst.Addr, seg), true
 	case ipUDP:
 		return fastUDP(ip[40:])

@@ -53,6 +53,8 @@ func (l *ipv4Layer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) err
 		src:   tracker.AddrFromSlice(l.SrcIP),
 		dst:   tracker.AddrFromSlice(l.DstIP),
 		ipLen: uint32(total),
+		ttl:   data[8],
+		ipid:  be16(data[4:6]),
 		end:   fb.offset(data) + total,
 	}
 	fb.ip.finalDst = fb.ip.dst
@@ -114,6 +116,7 @@ func (l *ipv6Layer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) err
 		src:   tracker.Addr(data[8:24]),
 		dst:   tracker.Addr(data[24:40]),
 		ipLen: uint32(min(40+payloadLen, 1<<32-1)),
+		ttl:   data[7],
 		end:   fb.offset(data) + 40 + payloadLen,
 	}
 	fb.ip.finalDst = fb.ip.dst

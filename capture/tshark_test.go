@@ -17,6 +17,7 @@ var tsharkFields = []string{
 	"frame.number", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst", "tcp.srcport", "tcp.dstport",
 	"tcp.seq_raw", "tcp.ack_raw", "tcp.flags", "tcp.window_size_value", "tcp.len",
 	"tcp.options.mss_val", "tcp.options.wscale.shift", "tcp.options.timestamp.tsval",
+	"ip.ttl", "ipv6.hlim", "ip.id",
 }
 
 // tsharkSegments runs tshark on file and returns, by frame number, the
@@ -45,7 +46,13 @@ func tsharkSegments(t *testing.T, file string) map[uint64][]string {
 			dst = f[4]
 		}
 		flags, _ := strconv.ParseUint(strings.TrimPrefix(f[9], "0x"), 16, 32)
-		segs[frame] = []string{src, dst, f[5], f[6], f[7], f[8], strconv.FormatUint(flags&0xff, 10), f[10], f[11], f[12], f[13], f[14]}
+		ttl, id := f[15], "0"
+		if f[2] != "" {
+			ttl = f[16] // the innermost header is IPv6: no IP ID
+		} else if v, err := strconv.ParseUint(strings.TrimPrefix(f[17], "0x"), 16, 16); err == nil {
+			id = strconv.FormatUint(v, 10)
+		}
+		segs[frame] = []string{src, dst, f[5], f[6], f[7], f[8], strconv.FormatUint(flags&0xff, 10), f[10], f[11], f[12], f[13], f[14], ttl, id}
 	}
 	return segs
 }
@@ -62,7 +69,7 @@ func segmentLine(seg *tracker.Segment) []string {
 		seg.Src.Addr.String(), seg.Dst.Addr.String(), fmt.Sprint(seg.Src.Port), fmt.Sprint(seg.Dst.Port),
 		fmt.Sprint(uint32(seg.Seq)), fmt.Sprint(uint32(seg.Ack)), fmt.Sprint(seg.Flags), fmt.Sprint(seg.Window),
 		fmt.Sprint(seg.PayloadLen), opt(tracker.OptMSS, seg.MSS), opt(tracker.OptWScale, seg.WScale),
-		opt(tracker.OptTimestamp, seg.TSVal),
+		opt(tracker.OptTimestamp, seg.TSVal), fmt.Sprint(seg.TTL), fmt.Sprint(seg.IPID),
 	}
 }
 

@@ -64,6 +64,15 @@ func (j *jsonBuf) history(k string, h *tracker.History) {
 	j.key(k)
 	j.b = append(h.AppendTo(append(j.b, '"')), '"')
 }
+
+// communityID writes the "community_id" of the TCP flow between a and b.
+func (j *jsonBuf) communityID(a, b *tracker.Endpoint, seed uint16) {
+	j.key("community_id")
+	j.b = append(j.b, '"')
+	j.b = AppendCommunityID(j.b, a, b, seed)
+	j.b = append(j.b, '"')
+}
+
 func (j *jsonBuf) end() { j.b = append(j.b, '}') }
 
 // open starts a nested object or array value under key k.
@@ -188,6 +197,7 @@ func (j *jsonBuf) conn(r *tracker.Record, opt *Options) {
 	j.uint("orig_p", uint64(c.Orig.Port))
 	j.addr("resp_h", &c.Resp.Addr)
 	j.uint("resp_p", uint64(c.Resp.Port))
+	j.communityID(&c.Orig, &c.Resp, opt.CommunityIDSeed)
 	j.secs("duration", c.Last-c.Start)
 	j.uint("orig_pkts", uint64(o.Pkts))
 	j.uint("resp_pkts", uint64(p.Pkts))
@@ -281,6 +291,11 @@ func (j *jsonBuf) finding(f *tracker.Finding, opt *Options) {
 	j.uint("orig_p", uint64(f.Orig.Port))
 	j.str("resp_h", f.Resp.Addr.String())
 	j.uint("resp_p", uint64(f.Resp.Port))
+	if f.UID != 0 {
+		j.communityID(&f.Orig, &f.Resp, opt.CommunityIDSeed)
+	} else {
+		j.null("community_id") // an aggregate: no one flow
+	}
 	j.str("summary", f.Summary)
 	j.open("evidence", '[')
 	for _, e := range f.Evidence {

@@ -90,6 +90,9 @@ type StreamOptions struct {
 	// record carries it (right after its type), so that records of a
 	// fleet merge cleanly.
 	Sensor string
+	// CommunityIDSeed seeds the Community ID of JSON records and of
+	// conn.log's community_id column.
+	CommunityIDSeed uint16
 	// Open is when a live output was opened (conn.log's #open line);
 	// zero means the time the stream is made, by Clock.
 	Open time.Time
@@ -238,7 +241,7 @@ type jsonStream struct {
 }
 
 func newJSONStream(w io.Writer, opt StreamOptions) Stream {
-	jw := NewJSONWriter(w, Options{Local: opt.Local, Sensor: opt.Sensor})
+	jw := NewJSONWriter(w, Options{Local: opt.Local, Sensor: opt.Sensor, CommunityIDSeed: opt.CommunityIDSeed})
 	jw.Flush = opt.Live
 	return &jsonStream{jw: jw, live: opt.Live}
 }
@@ -321,7 +324,7 @@ func newZeekStream(w io.Writer, opt StreamOptions) Stream {
 		if open.IsZero() {
 			open = opt.now()
 		}
-		s.zw, s.err = NewZeekWriter(w, ZeekOptions{Open: open.UnixNano(), Local: opt.Local})
+		s.zw, s.err = NewZeekWriter(w, ZeekOptions{Open: open.UnixNano(), Local: opt.Local, CommunityIDSeed: opt.CommunityIDSeed})
 	}
 	return s
 }
@@ -358,7 +361,7 @@ func (s *zeekStream) Summary(res *Result) error {
 	if s.zw != nil {
 		return s.err // live, every row was written as its connection ended
 	}
-	return WriteZeek(s.w, res, ZeekOptions{Open: res.Input.First, Close: res.Input.Last, Local: s.opt.Local})
+	return WriteZeek(s.w, res, ZeekOptions{Open: res.Input.First, Close: res.Input.Last, Local: s.opt.Local, CommunityIDSeed: s.opt.CommunityIDSeed})
 }
 
 // Close writes, live, the #close line and flushes, once.

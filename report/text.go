@@ -44,6 +44,9 @@ type Options struct {
 	Color bool
 	// Sensor names the capturing machine in JSON records ("sensor").
 	Sensor string
+	// CommunityIDSeed seeds the Community ID of JSON records
+	// ("community_id"); 0 is the spec's and Zeek's and Suricata's default.
+	CommunityIDSeed uint16
 }
 
 func (o *Options) stamp(ns int64) string {

@@ -11,12 +11,14 @@ import (
 )
 
 // ZeekConnFields are the columns of Zeek's conn.log, in Zeek's order
-// (scripts/base/protocols/conn/main.zeek, Conn::Info).
+// (scripts/base/protocols/conn/main.zeek, Conn::Info), and last the
+// community_id column that Zeek's policy/protocols/conn/community-id-logging
+// (or the zeek-community-id package) appends to Conn::Info.
 var ZeekConnFields = []string{
 	"ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service",
 	"duration", "orig_bytes", "resp_bytes", "conn_state", "local_orig", "local_resp",
 	"missed_bytes", "history", "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes",
-	"tunnel_parents", "ip_proto",
+	"tunnel_parents", "ip_proto", "community_id",
 }
 
 // zeekConnTypes are the Zeek types of ZeekConnFields, for the #types line.
@@ -24,7 +26,7 @@ var zeekConnTypes = []string{
 	"time", "string", "addr", "port", "addr", "port", "enum", "string",
 	"interval", "count", "count", "string", "bool", "bool",
 	"count", "string", "count", "count", "count", "count",
-	"set[string]", "count",
+	"set[string]", "count", "string",
 }
 
 // ZeekOptions configures the conn.log writer.
@@ -36,6 +38,9 @@ type ZeekOptions struct {
 	Open, Close int64
 	// Local formats Open and Close in the local time zone instead of UTC.
 	Local bool
+	// CommunityIDSeed seeds the community_id column (Zeek's
+	// CommunityID::seed).
+	CommunityIDSeed uint16
 }
 
 // ZeekWriter writes connection records as Zeek's ASCII writer writes
@@ -128,7 +133,9 @@ func (zw *ZeekWriter) Conn(r *tracker.Record) error {
 		b = append(b, '\t')
 		b = strconv.AppendUint(b, v, 10)
 	}
-	b = append(b, "\t-\t6\n"...) // tunnel_parents unset; ip_proto TCP
+	b = append(b, "\t-\t6\t"...) // tunnel_parents unset; ip_proto TCP
+	b = AppendCommunityID(b, &orig, &resp, zw.opt.CommunityIDSeed)
+	b = append(b, '\n')
 	zw.b = b
 	_, err := zw.w.Write(b)
 	return err

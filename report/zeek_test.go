@@ -17,6 +17,7 @@ func TestWriteZeek(t *testing.T) {
 		name  string
 		build func() *trackertest.Convo
 		zeek  *tracker.ZeekConfig
+		seed  uint16
 		rows  []string
 	}{
 		{
@@ -27,14 +28,14 @@ func TestWriteZeek(t *testing.T) {
 					Add("B", "F.", 5051, 1102, 0, 1e6).Add("A", ".", 1102, 5052, 0, 1e6)
 			},
 			zeek: &tracker.ZeekConfig{},
-			rows: []string{"1000000000.001000\t" + uid + "\t10.0.0.1\t40000\t10.0.0.2\t80\ttcp\t-\t0.006000\t100\t50\tSF\tT\tT\t0\tShADdFf\t5\t360\t3\t206\t-\t6"},
+			rows: []string{"1000000000.001000\t" + uid + "\t10.0.0.1\t40000\t10.0.0.2\t80\ttcp\t-\t0.006000\t100\t50\tSF\tT\tT\t0\tShADdFf\t5\t360\t3\t206\t-\t6\t1:3k1SoWXs/FltHw2aBCgUTgbDQF4="},
 		},
 		{
 			name: "flipped by Zeek: the originator is the SYN-ACK's receiver",
 			build: func() *trackertest.Convo {
 				return trackertest.New().Add("B", "S.", 5000, 1001, 0, 1e6).Add("A", ".", 1001, 5001, 0, 1e6)
 			},
-			rows: []string{"1000000000.001000\t" + uid + "\t10.0.0.1\t40000\t10.0.0.2\t80\ttcp\t-\t0.001000\t0\t0\tS1\tT\tT\t0\t^hA\t1\t52\t1\t52\t-\t6"},
+			rows: []string{"1000000000.001000\t" + uid + "\t10.0.0.1\t40000\t10.0.0.2\t80\ttcp\t-\t0.001000\t0\t0\tS1\tT\tT\t0\t^hA\t1\t52\t1\t52\t-\t6\t1:3k1SoWXs/FltHw2aBCgUTgbDQF4="},
 		},
 		{
 			name: "bare mode keeps the SYN-ACK's sender; a lone packet has no duration",
@@ -42,7 +43,17 @@ func TestWriteZeek(t *testing.T) {
 				return trackertest.New().Add("B", "S.", 5000, 1001, 0, 1e6)
 			},
 			zeek: &tracker.ZeekConfig{LikelyServerPorts: &tracker.PortSet{}},
-			rows: []string{"1000000000.001000\t" + uid + "\t10.0.0.2\t80\t10.0.0.1\t40000\ttcp\t-\t-\t-\t-\tOTH\tT\tT\t0\tH\t1\t52\t0\t0\t-\t6"},
+			rows: []string{"1000000000.001000\t" + uid + "\t10.0.0.2\t80\t10.0.0.1\t40000\ttcp\t-\t-\t-\t-\tOTH\tT\tT\t0\tH\t1\t52\t0\t0\t-\t6\t1:3k1SoWXs/FltHw2aBCgUTgbDQF4="},
+		},
+		{
+			// The Community ID, computed apart with Python's hashlib.
+			name: "a community ID seed",
+			build: func() *trackertest.Convo {
+				return trackertest.New().Add("B", "S.", 5000, 1001, 0, 1e6)
+			},
+			zeek: &tracker.ZeekConfig{LikelyServerPorts: &tracker.PortSet{}},
+			seed: 7,
+			rows: []string{"1000000000.001000\t" + uid + "\t10.0.0.2\t80\t10.0.0.1\t40000\ttcp\t-\t-\t-\t-\tOTH\tT\tT\t0\tH\t1\t52\t0\t0\t-\t6\t1:xbv65+8FdVJhpohL8vHRh5/+NJ8="},
 		},
 	}
 	for _, tc := range cases {
@@ -50,7 +61,7 @@ func TestWriteZeek(t *testing.T) {
 			col := trackertest.Run(tc.build().Segs, tracker.Config{Zeek: tc.zeek})
 			res := &Result{Records: col.Recs}
 			var buf bytes.Buffer
-			if err := WriteZeek(&buf, res, ZeekOptions{Open: 1e18, Close: 1e18 + 60e9}); err != nil {
+			if err := WriteZeek(&buf, res, ZeekOptions{Open: 1e18, Close: 1e18 + 60e9, CommunityIDSeed: tc.seed}); err != nil {
 				t.Fatal(err)
 			}
 			lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
@@ -61,8 +72,8 @@ func TestWriteZeek(t *testing.T) {
 				"#unset_field\t-",
 				"#path\tconn",
 				"#open\t2001-09-09-01-46-40",
-				"#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents\tip_proto",
-				"#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]\tcount",
+				"#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents\tip_proto\tcommunity_id",
+				"#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]\tcount\tstring",
 			}
 			var rows []string
 			for i, r := range tc.rows {

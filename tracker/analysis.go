@@ -54,6 +54,11 @@ const (
 	// KindOddFlags marks a flag combination no TCP sends: SYN with FIN or
 	// RST, or none of SYN, FIN, RST and ACK.
 	KindOddFlags
+	// KindRSTTTLMismatch marks a RST whose IP TTL (hop limit) differs from
+	// the steady TTL of its claimed sender's other segments
+	// (Peer.TTLSteady): something nearer or farther in the path made it
+	// (tracker/detect's middlebox-reset).
+	KindRSTTTLMismatch
 )
 
 var kindNames = [...]string{
@@ -61,6 +66,7 @@ var kindNames = [...]string{
 	"fin-retransmission", "gap", "dup-ack", "keepalive", "keepalive-ack", "window-probe",
 	"zero-window", "window-update", "rst-in-window", "rst-out-of-window", "ack-advanced",
 	"prev-incarnation", "new-incarnation", "correction", "bad-checksum", "odd-flags",
+	"rst-ttl-mismatch",
 }
 
 // Names returns the names of the kinds set in k, in bit order.

@@ -148,7 +148,13 @@ type Peer struct {
 	Observed State
 	// WScale is the window scale shift the endpoint offered in its SYN.
 	WScale uint8
-	flags  uint16
+	// TTL is the IP TTL (IPv6 hop limit) of the endpoint's last segment
+	// other than a RST, as it arrived at the capture point; 0 before any.
+	// A RST whose TTL differs was made by something else on the path
+	// (see TTLSteady and tracker/detect's middlebox-reset). It sits in
+	// what was padding, so Peer stays 56 bytes.
+	TTL   uint8
+	flags uint16
 	// MSS is the maximum segment size the endpoint offered in its SYN.
 	MSS uint16
 	// Window is the last raw (unscaled) window the endpoint advertised.
@@ -218,6 +224,27 @@ func (p *Peer) OfferedSACK() bool { return p.flags&peerSACK != 0 }
 // UsesTimestamps reports whether the endpoint sent TCP timestamps.
 func (p *Peer) UsesTimestamps() bool { return p.flags&peerTS != 0 }
 
+// TTLSteady reports whether TTL can be trusted as the endpoint's: its last
+// two segments other than RSTs arrived with the same TTL, or only one was
+// seen. A path that changes (a route flap, ECMP) clears it until the TTL
+// settles again.
+func (p *Peer) TTLSteady() bool { return p.TTL != 0 && p.flags&peerTTLVaried == 0 }
+
+// noteTTL records the TTL of a segment (not a RST) the endpoint sent; 0
+// (a synthetic or unknown TTL) is ignored.
+func (p *Peer) noteTTL(ttl uint8) {
+	switch {
+	case ttl == 0:
+	case p.TTL != 0 && p.TTL != ttl:
+		p.flags |= peerTTLVaried
+	default:
+		p.flags &^= peerTTLVaried
+	}
+	if ttl != 0 {
+		p.TTL = ttl
+	}
+}
+
 // ZeroWindow reports whether the endpoint's last advertised window was zero.
 func (p *Peer) ZeroWindow() bool { return p.flags&peerZeroWin != 0 }
 
@@ -263,6 +290,12 @@ const (
 	// ConnLateSegments marks an incarnation that was sent segments after a
 	// newer one took over its 4-tuple (stale ones, or its own while open).
 	ConnLateSegments
+	// ConnMiddleboxReset marks a connection reset by something in the
+	// path rather than by either endpoint: a RST whose IP TTL disagreed
+	// with the claimed sender's other packets. The middlebox-reset
+	// detector (tracker/detect) sets it when it reports the finding; a
+	// "reset_by" field reads it (MiddleboxReset).
+	ConnMiddleboxReset
 )
 
 // Conn is one incarnation of a TCP 4-tuple as the capture shows it. A Conn is
@@ -298,6 +331,11 @@ type Conn struct {
 
 // Partial reports whether the connection was picked up without its SYN.
 func (c *Conn) Partial() bool { return c.Flags&ConnPartial != 0 }
+
+// MiddleboxReset reports whether a RST of the connection was judged made by
+// a middlebox (a firewall, IPS or load balancer injecting resets) rather
+// than by the endpoint it claims to come from (ConnMiddleboxReset).
+func (c *Conn) MiddleboxReset() bool { return c.Flags&ConnMiddleboxReset != 0 }
 
 // Done reports whether both endpoints have closed or entered TIME_WAIT.
 func (c *Conn) Done() bool { return c.Flags&ConnDone != 0 }

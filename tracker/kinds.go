@@ -29,6 +29,7 @@ const (
 	AnomEphemeralPorts
 	AnomRSTACKFlood
 	AnomScan
+	AnomMiddleboxReset
 	// NumAnomalyKinds is the number of kinds; it must stay below 24.
 	NumAnomalyKinds
 )
@@ -109,6 +110,9 @@ var kinds = [NumAnomalyKinds]kindInfo{
 	AnomScan: {name: "scan", severity: SevInfo,
 		section: "scan-info-counted-per-source",
 		doc:     "a handshake no real client makes: the SYN-ACK reset by the SYN's own host (a stateless scanner, a spoofed SYN), or a FIN in the handshake's ACK"},
+	AnomMiddleboxReset: {name: "middlebox-reset", severity: SevWarning,
+		section: "middlebox-reset-warning",
+		doc:     "a RST made by something in the path (firewall, IPS, load balancer): its IP TTL differs from the claimed sender's other packets"},
 }
 
 // unknownKind is the row of a value that is no kind.

@@ -28,6 +28,16 @@ func (c *Conn) apply(seg *Segment, s Side, a *Analysis) {
 	snd.Pkts++
 	snd.IPBytes += uint64(seg.IPLen)
 	a.Conn, a.From = c, s
+	switch {
+	case seg.BadChecksum:
+	case seg.Flags&FlagRST == 0:
+		snd.noteTTL(seg.TTL)
+	case seg.TTL != 0 && snd.TTLSteady() && seg.TTL != snd.TTL:
+		// A RST is judged against the sender's other segments, so it is
+		// not one of them: one made by a middlebox in the sender's name
+		// shows the middlebox's distance from the capture point.
+		a.Kind |= KindRSTTTLMismatch
+	}
 	if !a.skipHistory {
 		c.Hist.observe(c, seg, s)
 	}
@@ -287,6 +297,10 @@ func (snd *Peer) window(seg *Segment, a *Analysis) {
 
 // peerProbePending marks a keepalive or window probe awaiting its answer.
 const peerProbePending uint16 = 1 << 15
+
+// peerTTLVaried marks an endpoint whose last two segments (RSTs aside)
+// arrived with different TTLs (Peer.TTLSteady).
+const peerTTLVaried uint16 = 1 << 14
 
 // transition moves the sender on what its segment proves and the receiver on
 // what the segment's delivery would do (RFC 793 section 3.9, RFC 9293

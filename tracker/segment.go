@@ -141,8 +141,14 @@ type Segment struct {
 	Seq, Ack seqnum.Value
 	// Flags holds the TCP flag bits (FlagFIN ... FlagCWR).
 	Flags uint8
+	// TTL is the IPv4 time to live or the IPv6 hop limit of the packet
+	// (the innermost IP header's), as it arrived at the capture point.
+	TTL uint8
 	// Window is the raw, unscaled window field.
 	Window uint16
+	// IPID is the IPv4 identification field; IPv6 has none and leaves it
+	// zero.
+	IPID uint16
 	// PayloadLen is the TCP payload length computed from the IP header's
 	// length fields, so it is right even when the capture truncated the
 	// packet (headers-only snaplen).

@@ -43,7 +43,7 @@ func randomTraffic(seed int64, n int) []Segment {
 		c := live[i]
 		now += int64(r.Intn(1000) + 1)
 		frame++
-		s := Segment{Time: now, Frame: frame, Window: 500, IPLen: 52}
+		s := Segment{Time: now, Frame: frame, Window: 500, IPLen: 52, TTL: 64}
 		fromA := true
 		switch {
 		case c.step == 0:

@@ -35,6 +35,9 @@ type Flags struct {
 	Rotate time.Duration
 	// Sensor names this sensor in every JSON record (--sensor).
 	Sensor string
+	// CommunityIDSeed seeds the Community ID of JSON records and conn.log
+	// (--community-id-seed).
+	CommunityIDSeed uint16
 
 	// Tracker.
 	MSL         time.Duration
@@ -104,6 +107,7 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 	fs.StringVar(&f.Color, "color", "auto", "text report colours: auto (on a terminal, unless NO_COLOR is set), always or never")
 	fs.CountVarP(&f.Numeric, "numeric", "n", "accepted for tcpdump's -n and -nn: wirestate never resolves names")
 	fs.StringVar(&f.Sensor, "sensor", hostname(), "`NAME` of this sensor, in every JSON and Kafka record (\"sensor\"), so that records of many sensors merge cleanly")
+	fs.Uint16Var(&f.CommunityIDSeed, "community-id-seed", 0, "seed `N` (0-65535) of the Community ID v1 in JSON records and conn.log (\"community_id\"); use the seed your Zeek (CommunityID::seed) and Suricata (community-id-seed) use, so that records join")
 
 	fs.DurationVar(&f.MSL, "msl", 30*time.Second, "maximum segment lifetime: closed connections are kept 2*MSL (TIME_WAIT), as Linux's 60 s")
 	fs.DurationVar(&f.IdleTimeout, "idle-timeout", time.Hour, "expire connections with no packet for this long (reported as still open)")

@@ -83,7 +83,7 @@ func kafkaConfig(fl *Flags, live bool, stderr io.Writer) (*kafka.Config, error) 
 	if pass == "" {
 		pass = os.Getenv(saslPasswordEnv)
 	}
-	return &kafka.Config{Brokers: brokers, TopicPrefix: k.Topic, Sensor: fl.Sensor, Live: live, Local: fl.LocalTime,
+	return &kafka.Config{Brokers: brokers, TopicPrefix: k.Topic, Sensor: fl.Sensor, CommunityIDSeed: fl.CommunityIDSeed, Live: live, Local: fl.LocalTime,
 		TLS: k.TLS, CAFile: k.CA, CertFile: k.Cert, KeyFile: k.Key,
 		SASLMechanism: strings.ToUpper(k.SASLMechanism), SASLUser: k.SASLUser, SASLPassword: pass,
 		FlushTimeout: k.FlushTimeout, Stderr: stderr}, nil

@@ -153,7 +153,8 @@ func pipelineConfig(ctx context.Context, fl *Flags, stdout, stderr io.Writer) (*
 		cfg.Count = fl.Live.Count
 	}
 	opt := report.StreamOptions{Local: fl.LocalTime, Live: cfg.Live != nil, Version: version, Quiet: fl.Quiet,
-		AllTimelines: len(fl.Conns) > 0 || mode == pipeline.TimelinesAll, Sensor: fl.Sensor}
+		AllTimelines: len(fl.Conns) > 0 || mode == pipeline.TimelinesAll, Sensor: fl.Sensor,
+		CommunityIDSeed: fl.CommunityIDSeed}
 	kc, err := kafkaConfig(fl, cfg.Live != nil, stderr)
 	if err != nil {
 		return nil, closeAll, err

@@ -114,6 +114,8 @@ func TestSchemasStrict(t *testing.T) {
 		{"conn", `"resp_bytes":`, `"resp_bytes":"1","x":`},
 		{"conn", `"orig_state":"`, `"orig_state":"x`},
 		{"conn", `"sensor":`, `"sensors":`},
+		{"conn", `"community_id":"1:`, `"community_id":"2:`},
+		{"anomaly", `"community_id":"1:`, `"community_id":"1:x`},
 		{"anomaly", `"severity":"`, `"severity":"x`},
 		{"anomaly", `"hint":`, `"hints":`},
 		{"anomaly", `"ts":`, `"ts":"now","t":`},

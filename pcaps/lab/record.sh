@@ -11,6 +11,7 @@
 #
 #   ws-cli: ws-c 10.77.0.1/24 fd77::1/64  <==veth==>  ws-s 10.77.0.2/24 fd77::2/64 :ws-srv
 #
+# (middlebox-reset puts a third, ws-rtr, between them: see routed_up), and
 # runs tcpdump in one of them, the scenario's client (peer client) in ws-cli
 # and its server (peer server) in ws-srv, and writes OUT/<scenario>.pcap.
 # Each scenario gets fresh namespaces, so its sysctls, nftables rules and
@@ -22,7 +23,7 @@ LAB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$LAB/../.." && pwd)
 OUT=${OUT:-$REPO/pcaps}
 
-CLI=ws-cli SRV=ws-srv CIF=ws-c SIF=ws-s
+CLI=ws-cli SRV=ws-srv CIF=ws-c SIF=ws-s RTR=ws-rtr
 C4=10.77.0.1 S4=10.77.0.2 C6=fd77::1 S6=fd77::2
 SNAPLEN_DEFAULT=262144
 ETHTOOL=${ETHTOOL-ethtool} # ETHTOOL= (empty): switch offloads off without ethtool
@@ -35,12 +36,14 @@ ALL=(
   stale-segment abortive-close-server zero-window
   app-abort-after-request tw-reuse
   accept-queue-overflow-rst-v6 accept-queue-overflow-drop-v6 both-sides
+  middlebox-reset middlebox-reset-v6
   mixed
 )
 # Scenarios that write more than one capture (OUT/<name>.pcap each); the
 # others write OUT/<scenario>.pcap. A capture's name also selects its
 # scenario on the command line.
-declare -A MULTI=([both-sides]="both-sides-client both-sides-server")
+declare -A MULTI=([both-sides]="both-sides-client both-sides-server"
+  [middlebox-reset]="middlebox-reset-client middlebox-reset-server")
 
 die() { echo "record.sh: $*" >&2; exit 1; }
 log() { printf '%s %s\n' "$(date +%T.%3N)" "$*" >&2; }
@@ -79,7 +82,7 @@ SCEN=""          # the scenario being recorded
 
 ns_del() {
   local ns pid
-  for ns in "$CLI" "$SRV"; do
+  for ns in "$CLI" "$SRV" "$RTR"; do
     if ip netns list | grep -qw "$ns"; then
       # Anything still running in the lab's namespaces was started by this
       # script (a peer, tcpdump): end it by pid before the namespace goes.
@@ -160,19 +163,73 @@ ns_up() {
     ip -n "$ns" link set lo up
     ip -n "$ns" addr add "$a4/24" dev "$ifc"
     ip -n "$ns" -6 addr add "$a6/64" dev "$ifc" nodad
-    # No offloads: tcpdump must see wire-sized segments (no TSO/GSO
-    # super-packets) with real checksums (no partial tx checksums). Without
-    # ethtool, peer does the same through the SIOCETHTOOL ioctl.
-    if [[ -n $ETHTOOL ]] && command -v "$ETHTOOL" >/dev/null; then
-      ip netns exec "$ns" "$ETHTOOL" -K "$ifc" tso off gso off gro off tx off rx off >/dev/null
-    else
-      ip netns exec "$ns" "$PEER" offloads-off -dev "$ifc"
-    fi
-    ip -n "$ns" link set "$ifc" up
+    link_up "$ns" "$ifc"
   done
   wait_for 5 eval "ip -n $CLI link show $CIF | grep -q LOWER_UP"
   wait_for 5 eval "ip -n $SRV link show $SIF | grep -q LOWER_UP"
   mkdir -p "$CTL"
+}
+
+# link_up NS IFC: offloads off, link up.
+link_up() {
+  # No offloads: tcpdump must see wire-sized segments (no TSO/GSO
+  # super-packets) with real checksums (no partial tx checksums). Without
+  # ethtool, peer does the same through the SIOCETHTOOL ioctl.
+  if [[ -n $ETHTOOL ]] && command -v "$ETHTOOL" >/dev/null; then
+    ip netns exec "$1" "$ETHTOOL" -K "$2" tso off gso off gro off tx off rx off >/dev/null
+  else
+    ip netns exec "$1" "$PEER" offloads-off -dev "$2"
+  fi
+  ip -n "$1" link set "$2" up
+}
+
+# routed_up: replace the veth pair between ws-cli and ws-srv with a router
+# namespace between them, keeping every address (host routes through the
+# router's own /32 and /128 addresses, so the endpoints keep 10.77.0.1,
+# 10.77.0.2, fd77::1, fd77::2):
+#
+#   ws-cli: ws-c 10.77.0.1 fd77::1 <==> ws-rc 10.77.0.254 fd77::fe :ws-rtr
+#   ws-rtr: ws-rs 10.77.0.253 fd77::fd <==> ws-s 10.77.0.2 fd77::2 :ws-srv
+#
+# Each end's packets reach the other with TTL (hop limit) 63; what the
+# router itself sends arrives with 64.
+routed_up() {
+  ip -n "$CLI" link del "$CIF"
+  ip netns add "$RTR"
+  ip link add "$CIF" netns "$CLI" address 02:77:00:00:00:01 type veth \
+    peer name ws-rc netns "$RTR" address 02:77:00:00:00:11
+  ip link add "$SIF" netns "$SRV" address 02:77:00:00:00:02 type veth \
+    peer name ws-rs netns "$RTR" address 02:77:00:00:00:12
+  ip -n "$RTR" link set lo up
+  sysctls "$RTR" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+  local ns ifc rif a4 a6 gw4 gw6 far4 far6
+  for ns in "$CLI" "$SRV"; do
+    if [[ $ns == "$CLI" ]]; then
+      ifc=$CIF rif=ws-rc a4=$C4 a6=$C6 gw4=10.77.0.254 gw6=fd77::fe far4=$S4 far6=$S6
+    else
+      ifc=$SIF rif=ws-rs a4=$S4 a6=$S6 gw4=10.77.0.253 gw6=fd77::fd far4=$C4 far6=$C6
+    fi
+    ip -n "$ns" addr add "$a4/32" dev "$ifc"
+    ip -n "$ns" -6 addr add "$a6/128" dev "$ifc" nodad
+    ip -n "$RTR" addr add "$gw4/32" dev "$rif"
+    ip -n "$RTR" -6 addr add "$gw6/128" dev "$rif" nodad
+    link_up "$ns" "$ifc"
+    link_up "$RTR" "$rif"
+    ip -n "$ns" route add "$gw4" dev "$ifc" scope link
+    ip -n "$ns" route add "$far4" via "$gw4" dev "$ifc"
+    ip -n "$ns" -6 route add "$gw6" dev "$ifc"
+    ip -n "$ns" -6 route add "$far6" via "$gw6" dev "$ifc"
+    ip -n "$RTR" route add "$a4" dev "$rif" scope link
+    ip -n "$RTR" -6 route add "$a6" dev "$rif"
+  done
+  wait_for 5 eval "ip -n $CLI link show $CIF | grep -q LOWER_UP"
+  wait_for 5 eval "ip -n $SRV link show $SIF | grep -q LOWER_UP"
+  # Neighbour discovery speaks from the link-local addresses: until their
+  # duplicate address detection ends (about a second), the first IPv6
+  # packet waits in a neighbour queue and the client's SYN goes twice.
+  for ns in "$CLI" "$SRV" "$RTR"; do
+    wait_for 5 eval "[[ -z \$(ip -n $ns -6 addr show tentative) ]]"
+  done
 }
 
 # cap_start client|server [SNAPLEN] [NAME]: tcpdump on that side's veth,
@@ -449,6 +506,46 @@ sc_both-sides() {
   pause 0.4
   cap_stop
 }
+
+sc_middlebox-reset() { # [SERVER_HOST]: IPv4 by default
+  # The router resets the connection once the client sends data, as a
+  # firewall or IPS does: the client's first data segment adds its port to
+  # @cut and is rejected with a RST in the server's name (to the client);
+  # every later segment of that port, either way, is rejected likewise, so
+  # the server's line after 300 ms without a request gets a RST in the
+  # client's name. Sets, not conntrack: after the first RST conntrack may
+  # call the next segments invalid and leave them unmarked.
+  local host=${1:-$S4}
+  [[ $host == *:* ]] && host="[$host]"
+  routed_up
+  nft_load "$RTR" <<'EOF'
+table inet ws {
+  set cut {
+    type inet_service
+    flags dynamic
+  }
+  chain relay {
+    type filter hook forward priority 0; policy accept;
+    tcp dport 8080 tcp sport @cut counter reject with tcp reset
+    tcp sport 8080 tcp dport @cut counter reject with tcp reset
+    tcp dport 8080 tcp flags & psh == psh add @cut { tcp sport } counter reject with tcp reset
+  }
+}
+EOF
+  if [[ -n ${1:-} ]]; then
+    cap_start client
+  else
+    cap_start client "" middlebox-reset-client
+    cap_start server "" middlebox-reset-server
+  fi
+  srv -addr "$host:8080"
+  cli -addr "$host:8080"
+  wait_ok "$CLIPID" 10
+  wait_ok "$SRVPID" 10
+  pause 0.3
+  cap_stop
+}
+sc_middlebox-reset-v6() { sc_middlebox-reset "$S6"; }
 
 sc_syn-unanswered() {
   # The listener exists; its SYNs are dropped in the server's input hook.

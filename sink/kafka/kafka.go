@@ -74,6 +74,8 @@ type Config struct {
 	TopicPrefix string
 	// Sensor names this sensor: in every record and the sensor header.
 	Sensor string
+	// CommunityIDSeed seeds the records' community_id.
+	CommunityIDSeed uint16
 	// Live, set for live capture, never waits for the cluster: records
 	// that find the buffer full are dropped. Connection records then come
 	// through Record as connections end; offline, from the summary.
@@ -169,7 +171,7 @@ func New(cfg Config) (*Sink, error) {
 		cfg.MaxBuffered = DefaultMaxBuffered
 	}
 	s := &Sink{cfg: cfg, stderr: cfg.Stderr, sensor: []byte(cfg.Sensor),
-		opt: report.Options{Local: cfg.Local, Sensor: cfg.Sensor}, done: make(chan struct{})}
+		opt: report.Options{Local: cfg.Local, Sensor: cfg.Sensor, CommunityIDSeed: cfg.CommunityIDSeed}, done: make(chan struct{})}
 	if s.stderr == nil {
 		s.stderr = io.Discard
 	}

@@ -236,8 +236,8 @@ func newAbort(env *Env) Unit { return &abort{env: env} }
 
 func (u *abort) Packet(a *tracker.Analysis) {
 	seg, c, s := a.Seg, a.Conn, a.From
-	if seg.Flags&tracker.FlagRST == 0 || seg.Flags&tracker.FlagACK == 0 || a.Kind&tracker.KindRSTInWindow == 0 {
-		return
+	if seg.Flags&tracker.FlagRST == 0 || seg.Flags&tracker.FlagACK == 0 || a.Kind&tracker.KindRSTInWindow == 0 || injected(a) {
+		return // injected: middlebox-reset names who sent it
 	}
 	// The state the sender held before its RST.
 	var before tracker.State

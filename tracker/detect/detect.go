@@ -135,6 +135,7 @@ var Registry = []Spec{
 	{Kinds: []tracker.AnomalyKind{tracker.AnomPortReuse, tracker.AnomStaleSegment}, New: newIncarnation},
 	{Kinds: []tracker.AnomalyKind{tracker.AnomAbortiveClose}, New: newAbort},
 	{Kinds: []tracker.AnomalyKind{tracker.AnomZeroWindow, tracker.AnomKeepalive}, New: newFlow},
+	{Kinds: []tracker.AnomalyKind{tracker.AnomMiddleboxReset}, New: newMiddlebox},
 }
 
 // Env is what a detector unit shares with its engine.

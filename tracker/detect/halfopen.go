@@ -74,6 +74,9 @@ func (u *halfOpen) bareRST(a *tracker.Analysis) {
 	seg, c, s := a.Seg, a.Conn, a.From
 	o := &c.Peers[s^1]
 	p := &c.Peers[s]
+	if injected(a) {
+		return // a middlebox's RST: its claimed sender lost nothing
+	}
 	if !o.HaveAck() || seg.Seq != o.Ack || p.SawFIN() || c.Peers[s].Pkts < 2 && !c.Partial() {
 		return
 	}

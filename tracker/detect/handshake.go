@@ -144,7 +144,7 @@ func (h *handshake) Packet(a *tracker.Analysis) {
 			}
 			n.dropAfter++
 		}
-	case a.From == tracker.Orig && n.syn.n == 1 && n.synack.n > 0 && n.ackFrame == 0 && !n.origAborted &&
+	case a.From == tracker.Orig && n.syn.n == 1 && n.synack.n > 0 && n.ackFrame == 0 && !n.origAborted && !injected(a) &&
 		(f&tracker.FlagRST != 0 && f&tracker.FlagACK == 0 || f&(tracker.FlagFIN|tracker.FlagSYN) == tracker.FlagFIN):
 		h.scan(c, n, seg)
 	case a.From == tracker.Orig && n.synack.n > 0 && f&tracker.FlagRST == 0 && f&tracker.FlagSYN == 0:
@@ -158,7 +158,10 @@ func (h *handshake) Packet(a *tracker.Analysis) {
 			n.origRetrans++
 		}
 	case a.From == tracker.Resp && f&tracker.FlagRST != 0:
-		h.respRST(c, n, seg)
+		if !injected(a) {
+			// A middlebox's RST says nothing of the listener's queue.
+			h.respRST(c, n, seg)
+		}
 		h.notes.del(c, n)
 	case a.From == tracker.Resp && f&tracker.FlagSYN == 0:
 		// The listener sent an ordinary segment: the handshake is over

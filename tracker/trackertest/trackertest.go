@@ -48,6 +48,29 @@ func (c *Convo) Add(from, flags string, seq, ack, n uint32, dt int64) *Convo {
 	return c
 }
 
+// TTL sets the IP TTL and IP ID of the segment added last.
+func (c *Convo) TTL(ttl uint8, id uint16) *Convo {
+	s := &c.Segs[len(c.Segs)-1]
+	s.TTL, s.IPID = ttl, id
+	return c
+}
+
+// TTLs gives every segment so far without a TTL the TTL of its sender: a
+// for "A", b for "B".
+func (c *Convo) TTLs(a, b uint8) *Convo {
+	for i := range c.Segs {
+		s := &c.Segs[i]
+		switch {
+		case s.TTL != 0:
+		case s.Src == c.EndA:
+			s.TTL = a
+		default:
+			s.TTL = b
+		}
+	}
+	return c
+}
+
 // Flags parses tcpdump-style flag letters.
 func Flags(s string) uint8 {
 	var f uint8

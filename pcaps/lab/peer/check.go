@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"io"
@@ -105,6 +106,9 @@ var checks = map[string]func(*capture, *errf){
 	"both-sides-client":             checkAll(checkActiveCloser(true), checkBothSides("both-sides-server")),
 	"both-sides-server":             checkAll(checkActiveCloser(true), checkBothSides("both-sides-client")),
 	"mixed":                         checkMixed,
+	"middlebox-reset-client":        checkMiddlebox(false),
+	"middlebox-reset-server":        checkMiddlebox(true),
+	"middlebox-reset-v6":            checkAll(checkIPv6, checkMiddlebox(false)),
 }
 
 func checkAll(fs ...func(*capture, *errf)) func(*capture, *errf) {
@@ -806,4 +810,65 @@ func checkCaptures(w io.Writer, dir, manifestFile string, names []string) error 
 		return fmt.Errorf("%d capture(s) do not show their scenario", failed)
 	}
 	return nil
+}
+
+// ttl returns the packet's IPv4 TTL or IPv6 hop limit.
+func (p *packet) ttl() uint8 {
+	if p.ip6 {
+		return p.ipBytes[7]
+	}
+	return p.ipBytes[8]
+}
+
+// checkMiddlebox: one connection through the lab's router, whose packets
+// each arrive with one TTL per sender (63 from the far end: one router),
+// ended by a single RST that claims to come from the far end but arrives
+// with the router's TTL (64: made by the router, right next to the
+// capture point): a bare RST answering the near end's last segment, its
+// data (seq = that segment's ack), with IPv4 ID 0. serverSide: recorded
+// at the server, so the far end is the client.
+func checkMiddlebox(serverSide bool) func(*capture, *errf) {
+	return func(c *capture, e *errf) {
+		far, near := c.fromSrv, c.fromCli
+		if serverSide {
+			far, near = c.fromCli, c.fromSrv
+		}
+		if n := c.count(flags(fRST)); n != 1 {
+			e.add("%d RSTs, want 1", n)
+			return
+		}
+		r, i := c.first(0, flags(fRST))
+		if !far(r) || r.has(fACK) {
+			e.add("%s: want a RST without ACK in the far end's name", r)
+			return
+		}
+		if i == 0 || !near(c.pkts[i-1]) || !data(c.pkts[i-1]) || c.pkts[i-1].ack != r.seq {
+			e.add("%s does not answer the near end's data with seq = its ack", r)
+		}
+		if r.ttl() != 64 {
+			e.add("%s: TTL %d, want the router's 64", r, r.ttl())
+		}
+		if !r.ip6 && binary.BigEndian.Uint16(r.ipBytes[4:6]) != 0 {
+			e.add("%s: IP ID %d, want 0 (nftables' reject)", r, binary.BigEndian.Uint16(r.ipBytes[4:6]))
+		}
+		others := 0
+		for _, p := range c.pkts {
+			if p == r {
+				continue
+			}
+			want := uint8(64)
+			if far(p) {
+				want, others = 63, others+1
+			}
+			if p.ttl() != want {
+				e.add("%s: TTL %d, want %d (one router between the ends)", p, p.ttl(), want)
+			}
+		}
+		if others == 0 {
+			e.add("no packet from the far end besides the RST")
+		}
+		if n := c.count(flags(fFIN)); n > 0 {
+			e.add("%d FINs: the router's RSTs end the connection", n)
+		}
+	}
 }

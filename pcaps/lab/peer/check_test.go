@@ -40,6 +40,9 @@ func TestChecksDiscriminate(t *testing.T) {
 		"accept-queue-overflow-rst-v6":  "accept-queue-overflow-rst",
 		"accept-queue-overflow-drop-v6": "accept-queue-overflow-drop",
 		"mixed":                         "client-close",
+		"middlebox-reset-client":        "half-open",
+		"middlebox-reset-server":        "app-abort-after-request",
+		"middlebox-reset-v6":            "accept-queue-overflow-rst-v6",
 	}
 	for want, have := range swaps {
 		info, err := readPcapInfo("../../" + have + ".pcap")

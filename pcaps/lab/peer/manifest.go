@@ -14,7 +14,7 @@ var (
 	kindSet = set("syn-unanswered", "connection-refused", "accept-queue-overflow-rst",
 		"accept-queue-overflow-drop", "syn-flood", "synack-unanswered", "lost-final-ack",
 		"close-wait-stuck", "half-open", "port-reuse", "stale-segment", "abortive-close",
-		"zero-window", "keepalive")
+		"zero-window", "keepalive", "middlebox-reset")
 	failureKinds = map[string]string{ // scenario -> the kind it must name
 		"lost-final-ack":                "lost-final-ack",
 		"accept-queue-overflow-rst":     "accept-queue-overflow-rst",
@@ -31,6 +31,9 @@ var (
 		"app-abort-after-request":       "abortive-close",
 		"accept-queue-overflow-rst-v6":  "accept-queue-overflow-rst",
 		"accept-queue-overflow-drop-v6": "accept-queue-overflow-drop",
+		"middlebox-reset-client":        "middlebox-reset",
+		"middlebox-reset-server":        "middlebox-reset",
+		"middlebox-reset-v6":            "middlebox-reset",
 	}
 )
 

@@ -67,13 +67,18 @@ var scenarios = map[string]scenario{
 	"both-sides":                    {srvCloseAfterEOF, cliHelloClose},
 	// A few thousand labelled connections (mixed.go).
 	"mixed": {srvMixed, cliMixed},
+	// A router namespace between client and server resets the connection
+	// (nftables reject with tcp reset) once the client sends data.
+	"middlebox-reset":    {srvMiddlebox, cliMiddlebox},
+	"middlebox-reset-v6": {srvMiddlebox, cliMiddlebox},
 }
 
 // captures maps a scenario that writes more than one capture to the
 // captures it writes (record.sh names them the same way); every other
 // scenario writes the one capture named after it.
 var captures = map[string][]string{
-	"both-sides": {"both-sides-client", "both-sides-server"},
+	"both-sides":      {"both-sides-client", "both-sides-server"},
+	"middlebox-reset": {"middlebox-reset-client", "middlebox-reset-server"},
 }
 
 // captureNames returns every capture the scenarios write, sorted.
@@ -1075,4 +1080,54 @@ func cliTWReuse(e *env) error {
 	}
 	time.Sleep(100 * time.Millisecond)
 	return c.Close()
+}
+
+// middleboxWait is how long the server waits for a request in
+// middlebox-reset before it gives up and says so.
+const middleboxWait = 300 * time.Millisecond
+
+// srvMiddlebox accepts one connection and waits for a request that never
+// comes (the router rejected it); then it sends a line, which the router
+// rejects too, answering with a RST in the client's name: the read after
+// it must fail with ECONNRESET.
+func srvMiddlebox(e *env) error {
+	c, err := serveOne(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(middleboxWait))
+	if _, err := c.line(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("want no request within %v, got %v", middleboxWait, err)
+	}
+	if err := c.send("no request within 300 ms\n"); err != nil {
+		return err
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = c.line()
+	e.log.Printf("after the server's line: %v", err)
+	if !errors.Is(err, syscall.ECONNRESET) {
+		return fmt.Errorf("want ECONNRESET, got %v", err)
+	}
+	return nil
+}
+
+// cliMiddlebox sends a request, which the router rejects with a RST in
+// the server's name: the read after it must fail with ECONNRESET.
+func cliMiddlebox(e *env) error {
+	c, err := dialWrapped(e, dialOpts{})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.send("GET /blocked HTTP/1.0\r\n\r\n"); err != nil {
+		return err
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	_, err = c.line()
+	e.log.Printf("after the request: %v", err)
+	if !errors.Is(err, syscall.ECONNRESET) {
+		return fmt.Errorf("want ECONNRESET, got %v", err)
+	}
+	return nil
 }
