@@ -40,12 +40,16 @@ type foldKey struct {
 type storedRecord struct {
 	conn   tracker.Conn
 	reason tracker.EndReason
+	// met is the position plus one of the record's metrics block in its
+	// shard's mets, 0 if it had none: most records of a flood have none.
+	met int32
 }
 
 // shardRecords holds one shard's records, and the timelines of the few
 // that have one, by position.
 type shardRecords struct {
 	chunk.List[storedRecord]
+	mets      chunk.List[tracker.Metrics]
 	timelines map[int32]timeline
 	members   map[foldKey]int
 	folded    map[foldKey]*tracker.Folded
@@ -76,7 +80,12 @@ func (c *Collector) Conn(shard int, r *tracker.Record) {
 		}
 		s.timelines[int32(s.N)] = timeline{r.Timeline, r.Transitions}
 	}
-	s.Add(&storedRecord{conn: r.Conn, reason: r.Reason})
+	st := storedRecord{conn: r.Conn, reason: r.Reason}
+	if r.Metrics.On() {
+		s.mets.Add(&r.Metrics)
+		st.met = int32(s.mets.N)
+	}
+	s.Add(&st)
 }
 
 // fold counts conn into its flood's tally, once its victim has had more
@@ -179,6 +188,9 @@ func (c *Collector) Records() []tracker.Record {
 			st := s.At(int(k.pos))
 			out[i].Conn = st.conn
 			out[i].Reason = st.reason
+			if st.met != 0 {
+				out[i].Metrics = *s.mets.At(int(st.met) - 1)
+			}
 			if tl, ok := s.timelines[k.pos]; ok {
 				out[i].Timeline, out[i].Transitions = tl.entries, tl.transitions
 			}

@@ -1,5 +1,7 @@
 package tracker
 
+import "github.com/wirestate/wirestate/tracker/seqnum"
+
 // PacketKind is a bit set classifying one segment within its connection.
 type PacketKind uint32
 
@@ -116,6 +118,18 @@ type Analysis struct {
 	Trans  [maxTransitions]Transition
 	NTrans int
 
+	// Metrics is the connection's latency and loss block after the
+	// segment, or nil while the connection has none (see Metrics). It
+	// stays valid, and at the same address, until the connection's
+	// record is emitted.
+	Metrics *Metrics
+
+	// prevNext is the sender's SND.MAX before the segment; prevAck and
+	// hadAck its previous acknowledgement, set when the segment's ACK
+	// advanced (KindAckAdvanced).
+	prevNext, prevAck seqnum.Value
+	hadAck            bool
+
 	// skipHistory, set for the shard's life, skips Conn.Hist.
 	skipHistory bool
 }
@@ -124,5 +138,5 @@ type Analysis struct {
 func (a *Analysis) Transitions() []Transition { return a.Trans[:a.NTrans] }
 
 func (a *Analysis) reset(seg *Segment) {
-	a.Conn, a.Seg, a.Kind, a.Other, a.NTrans = nil, seg, 0, nil, 0
+	a.Conn, a.Seg, a.Kind, a.Other, a.NTrans, a.Metrics = nil, seg, 0, nil, 0, nil
 }

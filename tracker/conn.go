@@ -148,7 +148,11 @@ type Peer struct {
 	Observed State
 	// WScale is the window scale shift the endpoint offered in its SYN.
 	WScale uint8
-	flags  uint16
+	// ends holds endFirst and rstFirst: whether the endpoint sent the
+	// connection's first FIN or RST, and its first RST. It sits in the
+	// padding before flags.
+	ends  uint8
+	flags uint16
 	// MSS is the maximum segment size the endpoint offered in its SYN.
 	MSS uint16
 	// Window is the last raw (unscaled) window the endpoint advertised.
@@ -263,7 +267,62 @@ const (
 	// ConnLateSegments marks an incarnation that was sent segments after a
 	// newer one took over its 4-tuple (stale ones, or its own while open).
 	ConnLateSegments
+	// ConnResetByMiddlebox is set by the middlebox-reset detector when it
+	// decides that the connection's first RST was injected by a device on
+	// the path rather than sent by the endpoint whose address it carries:
+	// ResetBy then reports "middlebox". The tracker never sets it.
+	ConnResetByMiddlebox
+	// ConnCaptureLoss marks a connection one of whose endpoints
+	// acknowledged data the capture never saw (Metrics.AcksForUnseen):
+	// the capture, not the network, lost packets of it, so findings that
+	// rest on a packet not being seen are uncertain on it.
+	ConnCaptureLoss
 )
+
+// Bits of Peer.ends.
+const (
+	endFirst uint8 = 1 << iota // sent the connection's first FIN or RST
+	rstFirst                   // sent the connection's first RST
+)
+
+// markEnd records that side s sent a FIN (or a RST when rst is set):
+// the first of either names the side that ended the connection.
+func (c *Conn) markEnd(s Side, rst bool) {
+	o, r := &c.Peers[Orig], &c.Peers[Resp]
+	if (o.ends|r.ends)&endFirst == 0 {
+		c.Peers[s].ends |= endFirst
+	}
+	if rst && (o.ends|r.ends)&rstFirst == 0 {
+		c.Peers[s].ends |= rstFirst
+	}
+}
+
+// ClosedBy returns the side that sent the connection's first FIN or RST,
+// and false if it sent neither.
+func (c *Conn) ClosedBy() (Side, bool) {
+	switch {
+	case c.Peers[Orig].ends&endFirst != 0:
+		return Orig, true
+	case c.Peers[Resp].ends&endFirst != 0:
+		return Resp, true
+	}
+	return Orig, false
+}
+
+// ResetBy says who reset the connection: "orig" or "resp" (the source
+// of its first RST), "middlebox" when the middlebox-reset detector set
+// ConnResetByMiddlebox, or "" when no RST was seen.
+func (c *Conn) ResetBy() string {
+	switch {
+	case c.Flags&ConnResetByMiddlebox != 0:
+		return "middlebox"
+	case c.Peers[Orig].ends&rstFirst != 0:
+		return "orig"
+	case c.Peers[Resp].ends&rstFirst != 0:
+		return "resp"
+	}
+	return ""
+}
 
 // Conn is one incarnation of a TCP 4-tuple as the capture shows it. A Conn is
 // owned by the shard worker that processes its packets; readers see copies

@@ -1,0 +1,342 @@
+package tracker
+
+import "github.com/wirestate/wirestate/tracker/seqnum"
+
+// This file measures each connection's latency and loss as the capture
+// point sees them: the handshake's round trip and its two halves, the
+// round trip of data each way, the application's response time, losses,
+// capture loss and zero-window time (docs/metrics.md). The numbers live in
+// a Metrics block per connection, kept in a per-shard slab beside the
+// connection slab and attached only once the connection completes its
+// handshake or carries data, so that a connection that never gets that
+// far (a SYN flood's, a scan's) costs 4 bytes more, not a block. Segments
+// in flight wait for their acknowledgement in the shard's rttTable.
+
+// Metrics is one connection's latency and loss block. Times are packet
+// times; durations are in microseconds unless named NS.
+type Metrics struct {
+	// RTT holds the round trips of each direction's segments: RTT[Orig]
+	// from the originator's segments to the responder's ACKs (rtt_to_resp),
+	// RTT[Resp] the other way (rtt_to_orig). A sample is a segment with
+	// sequence space (SYN-ACK, data, FIN) and the first ACK that ends
+	// exactly at its end; retransmitted segments are never sampled
+	// (Karn), except through a TCP timestamp echo that names the
+	// retransmission.
+	RTT [2]Summary
+	// App holds the application's response times: from the last data
+	// segment of a request (the originator's data) to the first data
+	// segment of the answer, turn by turn.
+	App Summary
+	// Loss holds each direction's losses, by sender.
+	Loss [2]Loss
+	// ZeroWindowNS is how long each side advertised a zero window, in
+	// nanoseconds (up to the connection's last packet if it never
+	// reopened).
+	ZeroWindowNS [2]int64
+	// HandshakeResp is the time from the SYN to the SYN-ACK (the
+	// responder's side of the capture point), HandshakeOrig from the
+	// SYN-ACK to the ACK that completes the handshake (the originator's
+	// side); valid when HandshakeRTT reports ok.
+	HandshakeResp, HandshakeOrig uint32
+
+	zwSince [2]int64  // packet time the zero window began, with mZW
+	nextAt  [2]uint64 // table time each side's SND.MAX last advanced
+	rtxAt   [2]uint64 // table time of each side's last retransmission, with mRtx
+	rtxHigh [2]seqnum.Value
+	reqAt   uint64 // table time of the request's last segment, with mPending
+	// rtxTS is, per side, the last retransmission whose timestamp an
+	// echo can resolve, with mRtxTS.
+	rtxTS [2]struct {
+		tsval uint32
+		end   seqnum.Value
+		at    uint64
+	}
+	flags uint16
+}
+
+// Bits of Metrics.flags; per-side bits are shifted by the side.
+const (
+	mOn       uint16 = 1 << iota // the block is in use
+	mHandshake                   // HandshakeResp and HandshakeOrig are valid
+	mPending                     // a request awaits its answer
+	mZW                          // bits 3-4: zero window open, per side
+	_
+	mRtx // bits 5-6: retransmitted, per side
+	_
+	mRtxTS // bits 7-8: rtxTS valid, per side
+	_
+)
+
+// On reports whether the connection had a block: it completed its
+// handshake or carried data. Without one every metric is absent.
+func (m *Metrics) On() bool { return m.flags&mOn != 0 }
+
+// HandshakeRTT returns the handshake's round trip at the capture point,
+// from the SYN to the ACK that completes the handshake, in nanoseconds,
+// and false without a complete handshake of first transmissions.
+func (m *Metrics) HandshakeRTT() (int64, bool) {
+	return (int64(m.HandshakeResp) + int64(m.HandshakeOrig)) * 1000, m.flags&mHandshake != 0
+}
+
+// HandshakeRTTResp returns the SYN to SYN-ACK time (nanoseconds): the
+// round trip between the capture point and the responder.
+func (m *Metrics) HandshakeRTTResp() (int64, bool) {
+	return int64(m.HandshakeResp) * 1000, m.flags&mHandshake != 0
+}
+
+// HandshakeRTTOrig returns the SYN-ACK to ACK time (nanoseconds): the
+// round trip between the capture point and the originator.
+func (m *Metrics) HandshakeRTTOrig() (int64, bool) {
+	return int64(m.HandshakeOrig) * 1000, m.flags&mHandshake != 0
+}
+
+// ZeroWindow returns how long side s advertised a zero window, in
+// nanoseconds, and false if it never did.
+func (m *Metrics) ZeroWindow(s Side) (int64, bool) {
+	return m.ZeroWindowNS[s], m.ZeroWindowNS[s] > 0 || m.flags&(mZW<<s) != 0
+}
+
+// CaptureLoss returns the ACKs for data the capture never saw and the
+// bytes they covered, both directions together.
+func (m *Metrics) CaptureLoss() (acks uint64, missed uint64) {
+	for s := range m.Loss {
+		acks += uint64(m.Loss[s].AcksForUnseen)
+		missed += m.Loss[s].MissedBytes
+	}
+	return acks, missed
+}
+
+// metricsSlab holds a shard's Metrics blocks in fixed chunks (their
+// addresses stay put), with a free list.
+type metricsSlab struct {
+	chunks [][]Metrics
+	free   []int32
+	n      int
+}
+
+// metricsChunk is the number of blocks allocated at once.
+const metricsChunk = 256
+
+func (s *metricsSlab) at(i int) *Metrics { return &s.chunks[i/metricsChunk][i%metricsChunk] }
+
+// alloc returns the index of a zeroed block.
+func (s *metricsSlab) alloc() int {
+	if k := len(s.free); k > 0 {
+		i := int(s.free[k-1])
+		s.free = s.free[:k-1]
+		*s.at(i) = Metrics{}
+		return i
+	}
+	if s.n == len(s.chunks)*metricsChunk {
+		s.chunks = append(s.chunks, make([]Metrics, metricsChunk))
+	}
+	s.n++
+	return s.n - 1
+}
+
+func (s *metricsSlab) release(i int) { s.free = append(s.free, int32(i)) }
+
+// metrics returns the block of the connection at slab index idx, or nil.
+func (sh *shard) metrics(idx int) *Metrics {
+	if i := *sh.slab.met(idx); i != 0 {
+		return sh.mets.at(int(i) - 1)
+	}
+	return nil
+}
+
+// attach gives the connection at slab index idx a block.
+func (sh *shard) attach(idx int) *Metrics {
+	i := sh.mets.alloc()
+	*sh.slab.met(idx) = uint32(i) + 1
+	m := sh.mets.at(i)
+	m.flags = mOn
+	return m
+}
+
+// detach finishes the block of the connection at slab index idx (its
+// last packet at last) and returns it, still readable until the next
+// attach; nil if it had none.
+func (sh *shard) detach(idx int, last int64) *Metrics {
+	p := sh.slab.met(idx)
+	if *p == 0 {
+		return nil
+	}
+	m := sh.mets.at(int(*p) - 1)
+	sh.mets.release(int(*p) - 1)
+	*p = 0
+	for s := Orig; s <= Resp; s++ {
+		if m.flags&(mZW<<s) != 0 && last > m.zwSince[s] {
+			m.ZeroWindowNS[s] += last - m.zwSince[s]
+			m.zwSince[s] = last
+		}
+	}
+	return m
+}
+
+// uidTag is the 8-bit tag of a connection's segments in the rttTable.
+func uidTag(c *Conn) uint8 { return uint8(c.UID) | 1 }
+
+// oooThreshold is Wireshark's out-of-order threshold: the handshake's
+// round trip, or 3 ms without one (µs).
+func (m *Metrics) oooThreshold() uint32 {
+	if m.flags&mHandshake != 0 {
+		return m.HandshakeResp + m.HandshakeOrig
+	}
+	return 3000
+}
+
+// measure updates the metrics of the connection at slab index idx (c)
+// with the segment a describes, after the tracker applied it.
+func (sh *shard) measure(idx int, c *Conn, a *Analysis) {
+	seg, s := a.Seg, a.From
+	if seg.BadChecksum {
+		return
+	}
+	r := s.Other()
+	f := seg.Flags
+	m := sh.metrics(idx)
+	now := usec(seg.Time)
+	tag := uidTag(c)
+	snd, rcv := &c.Peers[s], &c.Peers[r]
+
+	// A segment with sequence space waits in the table for the ACK that
+	// ends at its end.
+	if a.Kind&KindNewData != 0 && f&FlagRST == 0 {
+		end := seg.Seq.Add(seg.SeqLen())
+		switch {
+		case f&FlagSYN == 0:
+			sh.rtt.put(rttKey(idx, s, end), now, uint32(seg.SeqLen()), tag, false)
+		case f&FlagACK != 0 && s == Resp:
+			sh.rtt.put(rttKey(idx, s, end), now, 0, tag, true)
+		}
+	}
+	if m == nil {
+		if seg.PayloadLen == 0 && f&FlagFIN == 0 && a.Kind&(KindZeroWindow|KindAckAdvanced) == 0 {
+			return
+		}
+		if f&FlagSYN != 0 && seg.PayloadLen == 0 {
+			return
+		}
+		if seg.PayloadLen == 0 && f&FlagFIN == 0 && a.Kind&KindZeroWindow == 0 {
+			// A pure ACK: a block only for the handshake's ACK or an
+			// acknowledgement of data never seen.
+			if f&FlagACK == 0 || f&FlagRST != 0 {
+				return
+			}
+			if !(rcv.HaveSeq() && seg.Ack.GreaterThan(rcv.Next)) && !sh.rtt.has(rttKey(idx, r, seg.Ack)) {
+				return
+			}
+		}
+		m = sh.attach(idx)
+	}
+	a.Metrics = m
+
+	// Acknowledgement: RTT samples, capture loss.
+	if f&FlagACK != 0 && f&FlagRST == 0 && a.Kind&KindAckAdvanced != 0 {
+		sh.acked(idx, c, m, seg, s, a, now, tag)
+	}
+	if f&FlagACK != 0 && f&FlagRST == 0 {
+		if seg.Opts&OptSACK != 0 && seg.SACKLeft.LessThan(seg.Ack) {
+			m.Loss[r].dsack(seg.SACKRight)
+		}
+		if seg.Opts&OptTimestamp != 0 && m.flags&(mRtxTS<<r) != 0 && seg.Ack.GreaterThanEq(m.rtxTS[r].end) {
+			// RFC 7323 section 4: the echo says which transmission the
+			// ACK answers; the retransmission's own is a sample.
+			if seg.TSEcr == m.rtxTS[r].tsval {
+				m.RTT[r].add(since(m.rtxTS[r].at, now))
+			}
+			m.flags &^= mRtxTS << r
+		}
+	}
+
+	if f&FlagRST != 0 {
+		return
+	}
+	// Zero window (RFC 9293 section 3.8.6): how long it stays closed.
+	if f&FlagSYN == 0 {
+		switch {
+		case seg.Window == 0 && m.flags&(mZW<<s) == 0:
+			m.flags |= mZW << s
+			m.zwSince[s] = seg.Time
+		case seg.Window != 0 && m.flags&(mZW<<s) != 0:
+			m.flags &^= mZW << s
+			m.ZeroWindowNS[s] += seg.Time - m.zwSince[s]
+		}
+	}
+	if seg.PayloadLen == 0 || f&FlagSYN != 0 {
+		return
+	}
+	end := seg.Seq.Add(seqnum.Size(seg.PayloadLen))
+	l := &m.Loss[s]
+	switch {
+	case a.Kind&KindRetransmission != 0:
+		l.retransmitted(seg.Seq, end, seg.PayloadLen, now, m.nextAt[s], m.oooThreshold(),
+			rcv.HaveAck() && end.LessThanEq(rcv.Ack))
+		if m.flags&(mRtx<<s) == 0 || end.GreaterThan(m.rtxHigh[s]) {
+			m.rtxHigh[s] = end
+		}
+		m.flags |= mRtx << s
+		m.rtxAt[s] = now
+		if seg.Opts&OptTimestamp != 0 && rcv.UsesTimestamps() {
+			m.rtxTS[s].tsval, m.rtxTS[s].end, m.rtxTS[s].at = seg.TSVal, end, now
+			m.flags |= mRtxTS << s
+		}
+		return
+	case a.Kind&KindNewData != 0:
+		if a.Kind&KindGap != 0 {
+			l.gap(a.prevNext, seg.Seq)
+		}
+		m.nextAt[s] = now
+		// Application response time: the originator's data is a
+		// request, the responder's first data after it the answer.
+		if s == Orig {
+			m.reqAt = now
+			m.flags |= mPending
+		} else if m.flags&mPending != 0 {
+			m.App.add(since(m.reqAt, now))
+			m.flags &^= mPending
+		}
+	}
+	// Window full: the data reaches the right edge of the window the
+	// receiver advertised (known once both SYNs showed the scaling).
+	if f&FlagFIN == 0 && rcv.HaveAck() && snd.SawSYN() && rcv.SawSYN() &&
+		end == rcv.Ack.Add(seqnum.Size(c.scaledWindow(r))) {
+		l.WindowFull++
+	}
+}
+
+// acked handles the acknowledgement in seg (from side s) of the other
+// side's data, which advanced it: the RTT sample of the segment it ends
+// at, the handshake, and data acknowledged but never seen.
+func (sh *shard) acked(idx int, c *Conn, m *Metrics, seg *Segment, s Side, a *Analysis, now uint64, tag uint8) {
+	r := s.Other()
+	rcv := &c.Peers[r]
+	if v, ok := sh.rtt.take(rttKey(idx, r, seg.Ack), tag); ok {
+		sent := v & usMask
+		switch {
+		case v&rttSYNACK != 0:
+			// The ACK of the SYN-ACK completes the handshake. Only
+			// first transmissions count (Karn): a SYN or SYN-ACK sent
+			// again makes the times ambiguous.
+			if s == Orig && c.Flags&ConnPartial == 0 && c.Peers[Orig].Retrans == 0 && rcv.Retrans == 0 &&
+				m.flags&mHandshake == 0 {
+				m.HandshakeResp = since(usec(c.Start), sent)
+				m.HandshakeOrig = since(sent, now)
+				m.flags |= mHandshake
+				m.RTT[Orig].add(m.HandshakeResp)
+				m.RTT[Resp].add(m.HandshakeOrig)
+			}
+		case m.flags&(mRtx<<r) != 0 && seg.Ack.LessThanEq(m.rtxHigh[r]) && (m.rtxAt[r]-sent)&usMask < 1<<39:
+			// Sent before a retransmission that may have repeated it
+			// (Karn): no sample.
+		default:
+			m.RTT[r].add(since(sent, now))
+			if a.hadAck {
+				sh.rtt.clearCovered(idx, r, seg.Ack, uint32(v>>rttLenShift)&rttLenMax, a.prevAck, tag)
+			}
+		}
+	}
+	if rcv.HaveSeq() && m.Loss[r].acked(a.prevAck, seg.Ack, rcv.Next, a.hadAck) {
+		c.Flags |= ConnCaptureLoss
+	}
+}
