@@ -56,10 +56,10 @@ type Metrics struct {
 
 // Bits of Metrics.flags; per-side bits are shifted by the side.
 const (
-	mOn       uint16 = 1 << iota // the block is in use
-	mHandshake                   // HandshakeResp and HandshakeOrig are valid
-	mPending                     // a request awaits its answer
-	mZW                          // bits 3-4: zero window open, per side
+	mOn        uint16 = 1 << iota // the block is in use
+	mHandshake                    // HandshakeResp and HandshakeOrig are valid
+	mPending                      // a request awaits its answer
+	mZW                           // bits 3-4: zero window open, per side
 	_
 	mRtx // bits 5-6: retransmitted, per side
 	_

@@ -174,10 +174,10 @@ type slab struct {
 	chunks [][]Conn
 	// mets holds, beside each Conn, the index plus one of its Metrics
 	// block in the shard's metricsSlab (0: none).
-	mets   [][]uint32
-	free   []int32
-	n      int // slots handed out (live + free)
-	live   int
+	mets [][]uint32
+	free []int32
+	n    int // slots handed out (live + free)
+	live int
 }
 
 const slabChunk = 1024
