@@ -439,6 +439,13 @@ func (j *jsonBuf) summary(res *Result, opt *Options) {
 	j.uint("max_held", uint64(res.Tracker.MaxLive))
 	j.uint("bad_checksums", res.Tracker.BadChecksum)
 	j.uint("odd_flags", res.Tracker.OddFlags)
+	cl := CaptureLossOf(res.Records)
+	j.open("capture_loss", '{')
+	j.uint("acks_for_unseen", cl.AcksForUnseen)
+	j.uint("missed_bytes", cl.MissedBytes)
+	j.key("percent")
+	j.b = strconv.AppendFloat(j.b, cl.Percent(), 'f', 3, 64)
+	j.close('}')
 	j.uint("timestamps_backwards", in.Backwards)
 	if in.First != 0 {
 		j.secs("first_ts", in.First)

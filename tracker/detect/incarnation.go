@@ -168,6 +168,9 @@ func (u *incarnation) Finish(c *tracker.Conn, _ tracker.EndReason) {
 type flowNotes struct {
 	zwTime, kaTime   [2]int64
 	zwFrame, kaFrame [2]uint64
+	// met is the connection's metrics block (Analysis.Metrics), for how
+	// long the window stayed closed.
+	met *tracker.Metrics
 	probes           [2]int
 	lastKA           [2]int64
 	kaGap            [2]int64
@@ -195,6 +198,9 @@ func (u *flow) Packet(a *tracker.Analysis) {
 	if a.Kind&tracker.KindZeroWindow != 0 && n.zwFrame[s] == 0 {
 		n.zwTime[s], n.zwFrame[s] = seg.Time, seg.Frame
 	}
+	if a.Metrics != nil {
+		n.met = a.Metrics
+	}
 	if a.Kind&tracker.KindWindowProbe != 0 {
 		n.probes[s]++
 	}
@@ -208,6 +214,18 @@ func (u *flow) Packet(a *tracker.Analysis) {
 	}
 }
 
+// zeroFor says how long side s's window stayed closed, in all: ", for
+// 2.9s in all", or nothing without a metrics block.
+func (n *flowNotes) zeroFor(s tracker.Side) string {
+	if n.met == nil {
+		return ""
+	}
+	if d, ok := n.met.ZeroWindow(s); ok {
+		return ", for " + secs(d) + " in all"
+	}
+	return ""
+}
+
 func (u *flow) Finish(c *tracker.Conn, reason tracker.EndReason) {
 	n := u.notes.get(c)
 	if n == nil {
@@ -219,8 +237,8 @@ func (u *flow) Finish(c *tracker.Conn, reason tracker.EndReason) {
 		if n.zwFrame[s] != 0 {
 			f := &tracker.Finding{
 				Severity: tracker.AnomZeroWindow.DefaultSeverity(), Time: n.zwTime[s],
-				Summary: fmt.Sprintf("%s advertised a zero window %s (its application stopped reading); %s from the peer",
-					c.Endpoint(s), times(int(p.ZeroWindows)), plural(n.probes[s^1], "window probe")),
+				Summary: fmt.Sprintf("%s advertised a zero window %s%s (its application stopped reading); %s from the peer",
+					c.Endpoint(s), times(int(p.ZeroWindows)), n.zeroFor(s), plural(n.probes[s^1], "window probe")),
 				Evidence: []tracker.Evidence{{Time: n.zwTime[s], Frame: n.zwFrame[s], What: "first zero window"}},
 				Hint:     "A zero window is flow control working: the receiving application is slower than the sender. Look at that application (Recv-Q in `ss -tn`), or raise net.ipv4.tcp_rmem if the buffer is too small for the path.",
 			}
