@@ -67,21 +67,24 @@ func statLine(s *tracker.Summary) string {
 }
 
 // MetricsLines returns the concise lines the text connection view shows
-// for r's latency and loss (at most three), none when there is nothing
-// to show.
+// for r's latency and loss (at most two), none when there is nothing to
+// show.
 func MetricsLines(r *tracker.Record) []string {
-	m, c := &r.Metrics, &r.Conn
+	m := &r.Metrics
 	var out []string
 	var lat []string
-	if hs, ok := m.HandshakeRTT(); ok {
+	hs, hsOK := m.HandshakeRTT()
+	if hsOK {
 		rs, _ := m.HandshakeRTTResp()
 		os, _ := m.HandshakeRTTOrig()
 		lat = append(lat, fmt.Sprintf("handshake %s (server side %s, client side %s)", shortDur(hs), shortDur(rs), shortDur(os)))
 	}
-	if s := &m.RTT[tracker.Orig]; s.N > 0 {
+	// With a handshake, its two halves are each direction's first
+	// sample: the summaries are shown once they hold more.
+	if s := &m.RTT[tracker.Orig]; s.N > 1 || s.N == 1 && !hsOK {
 		lat = append(lat, "rtt to server "+statLine(s))
 	}
-	if s := &m.RTT[tracker.Resp]; s.N > 0 {
+	if s := &m.RTT[tracker.Resp]; s.N > 1 || s.N == 1 && !hsOK {
 		lat = append(lat, "rtt to client "+statLine(s))
 	}
 	if m.App.N > 0 {
@@ -111,6 +114,13 @@ func MetricsLines(r *tracker.Record) []string {
 	if len(loss) > 0 {
 		out = append(out, "loss: "+strings.Join(loss, "; "))
 	}
+	return out
+}
+
+// EndedBy says who ended r's connection, for the timeline's heading:
+// "closed by orig", "closed by resp, reset by resp", or "".
+func EndedBy(r *tracker.Record) string {
+	c := &r.Conn
 	var end []string
 	if s, ok := c.ClosedBy(); ok {
 		end = append(end, "closed by "+s.String())
@@ -118,8 +128,5 @@ func MetricsLines(r *tracker.Record) []string {
 	if by := c.ResetBy(); by != "" {
 		end = append(end, "reset by "+by)
 	}
-	if len(end) > 0 {
-		out = append(out, strings.Join(end, ", "))
-	}
-	return out
+	return strings.Join(end, ", ")
 }

@@ -445,7 +445,11 @@ func appendNotes(b []byte, r *tracker.Record) []byte {
 
 func writeTimeline(w *bufio.Writer, r *tracker.Record, res *Result, opt *Options) {
 	c := &r.Conn
-	fmt.Fprintf(w, "\nTimeline %s  %s → %s  (start %s)\n", c.UID, c.Orig, c.Resp, opt.stamp(c.Start))
+	end := ""
+	if e := EndedBy(r); e != "" {
+		end = ", " + e
+	}
+	fmt.Fprintf(w, "\nTimeline %s  %s → %s  (start %s%s)\n", c.UID, c.Orig, c.Resp, opt.stamp(c.Start), end)
 	for _, l := range MetricsLines(r) {
 		wrap(w, opt.width(), "  ", "    ", l)
 	}
