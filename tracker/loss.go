@@ -102,9 +102,10 @@ func (l *Loss) acked(prev, ack, next seqnum.Value, hadPrev bool) bool {
 		if hadPrev && prev.GreaterThan(from) {
 			from = prev
 		}
-		// A jump of more than 1 GiB is no acknowledgement of real data.
-		if n := from.Size(ack); ack.GreaterThan(from) && n < 1<<30 {
-			missed += uint64(n)
+		// Any forward jump (below 2 GiB, as sequence numbers compare)
+		// covers data: a transfer can outrun the capture by gigabytes.
+		if ack.GreaterThan(from) {
+			missed += uint64(from.Size(ack))
 		}
 	}
 	if missed == 0 {

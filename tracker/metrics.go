@@ -211,13 +211,13 @@ func (sh *shard) measure(idx int, c *Conn, a *Analysis) {
 		}
 	}
 	if m == nil {
-		if seg.PayloadLen == 0 && f&FlagFIN == 0 && a.Kind&(KindZeroWindow|KindAckAdvanced) == 0 {
+		if seg.PayloadLen == 0 && f&FlagFIN == 0 && a.Kind&(KindZeroWindow|KindAckAdvanced|KindGap) == 0 {
 			return
 		}
 		if f&FlagSYN != 0 && seg.PayloadLen == 0 {
 			return
 		}
-		if seg.PayloadLen == 0 && f&FlagFIN == 0 && a.Kind&KindZeroWindow == 0 {
+		if seg.PayloadLen == 0 && f&FlagFIN == 0 && a.Kind&(KindZeroWindow|KindGap) == 0 {
 			// A pure ACK: a block only for the handshake's ACK or an
 			// acknowledgement of data never seen.
 			if f&FlagACK == 0 || f&FlagRST != 0 {
@@ -263,11 +263,22 @@ func (sh *shard) measure(idx int, c *Conn, a *Analysis) {
 			m.ZeroWindowNS[s] += seg.Time - m.zwSince[s]
 		}
 	}
+	l := &m.Loss[s]
+	if a.Kind&KindGap != 0 && f&FlagSYN == 0 {
+		// [SND.MAX, SEG.SEQ) was not seen, less what the receiver had
+		// acknowledged already (counted missed then).
+		lo := a.prevNext
+		if rcv.HaveAck() && rcv.Ack.GreaterThan(lo) {
+			lo = rcv.Ack
+		}
+		if seg.Seq.GreaterThan(lo) {
+			l.gap(lo, seg.Seq)
+		}
+	}
 	if seg.PayloadLen == 0 || f&FlagSYN != 0 {
 		return
 	}
 	end := seg.Seq.Add(seqnum.Size(seg.PayloadLen))
-	l := &m.Loss[s]
 	switch {
 	case a.Kind&KindRetransmission != 0:
 		l.retransmitted(seg.Seq, end, seg.PayloadLen, now, m.nextAt[s], m.oooThreshold(),
@@ -283,9 +294,6 @@ func (sh *shard) measure(idx int, c *Conn, a *Analysis) {
 		}
 		return
 	case a.Kind&KindNewData != 0:
-		if a.Kind&KindGap != 0 {
-			l.gap(a.prevNext, seg.Seq)
-		}
 		m.nextAt[s] = now
 		// Application response time: the originator's data is a
 		// request, the responder's first data after it the answer.
