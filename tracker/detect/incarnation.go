@@ -170,10 +170,10 @@ type flowNotes struct {
 	zwFrame, kaFrame [2]uint64
 	// met is the connection's metrics block (Analysis.Metrics), for how
 	// long the window stayed closed.
-	met *tracker.Metrics
-	probes           [2]int
-	lastKA           [2]int64
-	kaGap            [2]int64
+	met    *tracker.Metrics
+	probes [2]int
+	lastKA [2]int64
+	kaGap  [2]int64
 }
 
 // flow reports zero windows and keepalive probes (info).
