@@ -133,6 +133,11 @@ func tsharkRTTs(t testing.TB, tshark, path string) map[int]*tsharkStream {
 				t.Fatalf("tshark -r %s: bad initial_rtt in frame %d", path, r.frame)
 			}
 		}
+		if r.ack == "" && r.acked != 0 {
+			// tshark computes a sample of zero (the ACK has the data
+			// segment's timestamp) but does not display it.
+			r.ack = "0"
+		}
 		if r.ack != "" {
 			us, err := secsToMicros(r.ack)
 			if err != nil {

@@ -231,8 +231,9 @@ func (sh *shard) measure(idx int, c *Conn, a *Analysis) {
 	}
 	a.Metrics = m
 
-	// Acknowledgement: RTT samples, capture loss.
-	if f&FlagACK != 0 && f&FlagRST == 0 && a.Kind&KindAckAdvanced != 0 {
+	// Acknowledgement: RTT samples, capture loss. A RST's ACK counts
+	// too, as in tshark: it acknowledges what it covers.
+	if f&FlagACK != 0 && a.Kind&KindAckAdvanced != 0 {
 		sh.acked(idx, c, m, seg, s, a, now, tag)
 	}
 	if f&FlagACK != 0 && f&FlagRST == 0 {
@@ -264,6 +265,16 @@ func (sh *shard) measure(idx int, c *Conn, a *Analysis) {
 		}
 	}
 	l := &m.Loss[s]
+	if a.Kind&KindRetransmission != 0 && f&FlagSYN == 0 {
+		// Karn: what was sent before this retransmission, up to its
+		// end, is ambiguous from now on (a FIN sent again too).
+		end := seg.Seq.Add(seg.SeqLen())
+		if m.flags&(mRtx<<s) == 0 || end.GreaterThan(m.rtxHigh[s]) {
+			m.rtxHigh[s] = end
+		}
+		m.flags |= mRtx << s
+		m.rtxAt[s] = now
+	}
 	if a.Kind&KindGap != 0 && f&FlagSYN == 0 {
 		// [SND.MAX, SEG.SEQ) was not seen, less what the receiver had
 		// acknowledged already (counted missed then).
@@ -283,11 +294,6 @@ func (sh *shard) measure(idx int, c *Conn, a *Analysis) {
 	case a.Kind&KindRetransmission != 0:
 		l.retransmitted(seg.Seq, end, seg.PayloadLen, now, m.nextAt[s], m.oooThreshold(),
 			rcv.HaveAck() && end.LessThanEq(rcv.Ack))
-		if m.flags&(mRtx<<s) == 0 || end.GreaterThan(m.rtxHigh[s]) {
-			m.rtxHigh[s] = end
-		}
-		m.flags |= mRtx << s
-		m.rtxAt[s] = now
 		if seg.Opts&OptTimestamp != 0 && rcv.UsesTimestamps() {
 			m.rtxTS[s].tsval, m.rtxTS[s].end, m.rtxTS[s].at = seg.TSVal, end, now
 			m.flags |= mRtxTS << s
