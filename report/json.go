@@ -446,6 +446,7 @@ func (j *jsonBuf) summary(res *Result, opt *Options) {
 	j.key("percent")
 	j.b = strconv.AppendFloat(j.b, cl.Percent(), 'f', 3, 64)
 	j.close('}')
+	j.uint("rtt_table_evicted", res.Tracker.RTTEvicted)
 	j.uint("timestamps_backwards", in.Backwards)
 	if in.First != 0 {
 		j.secs("first_ts", in.First)

@@ -103,6 +103,11 @@ type Stats struct {
 	Evicted         uint64
 	BadChecksum     uint64
 	OddFlags        uint64
+	// RTTEvicted counts segments in flight the RTT table dropped for room
+	// before their ACK came (or before they aged out): samples possibly
+	// lost. An ACK that covers a segment without ending at it leaves it
+	// in the table too, so this overcounts under load.
+	RTTEvicted uint64
 	// MaxLive is the largest number of connections one shard held at once
 	// (summed over shards in Tracker.Stats).
 	MaxLive int
@@ -119,6 +124,7 @@ func (s *Stats) add(o Stats) {
 	s.Evicted += o.Evicted
 	s.BadChecksum += o.BadChecksum
 	s.OddFlags += o.OddFlags
+	s.RTTEvicted += o.RTTEvicted
 	s.MaxLive += o.MaxLive
 }
 
@@ -283,6 +289,7 @@ func (t *Tracker) Close() Stats {
 	}
 	var st Stats
 	for _, sh := range t.shards {
+		sh.stats.RTTEvicted = sh.rtt.evicted
 		st.add(sh.stats)
 	}
 	return st
