@@ -40,16 +40,19 @@ type foldKey struct {
 type storedRecord struct {
 	conn   tracker.Conn
 	reason tracker.EndReason
-	// met is the position plus one of the record's metrics block in its
-	// shard's mets, 0 if it had none: most records of a flood have none.
-	met int32
+	// met is the position plus one of the record's metrics in its
+	// shard's mets (the core), 0 if it had none: most records of a flood
+	// have none; lossy that of its losses in lossy, for the few that
+	// have some.
+	met, lossy int32
 }
 
 // shardRecords holds one shard's records, and the timelines of the few
 // that have one, by position.
 type shardRecords struct {
 	chunk.List[storedRecord]
-	mets      chunk.List[tracker.Metrics]
+	mets      chunk.List[tracker.MetricsCore]
+	lossy     chunk.List[tracker.Metrics]
 	timelines map[int32]timeline
 	members   map[foldKey]int
 	folded    map[foldKey]*tracker.Folded
@@ -81,8 +84,11 @@ func (c *Collector) Conn(shard int, r *tracker.Record) {
 		s.timelines[int32(s.N)] = timeline{r.Timeline, r.Transitions}
 	}
 	st := storedRecord{conn: r.Conn, reason: r.Reason}
-	if r.Metrics.On() {
-		s.mets.Add(&r.Metrics)
+	if r.Metrics.Lossy() {
+		s.lossy.Add(&r.Metrics)
+		st.lossy = int32(s.lossy.N)
+	} else if r.Metrics.On() {
+		s.mets.Add(&r.Metrics.MetricsCore)
 		st.met = int32(s.mets.N)
 	}
 	s.Add(&st)
@@ -188,8 +194,11 @@ func (c *Collector) Records() []tracker.Record {
 			st := s.At(int(k.pos))
 			out[i].Conn = st.conn
 			out[i].Reason = st.reason
-			if st.met != 0 {
-				out[i].Metrics = *s.mets.At(int(st.met) - 1)
+			switch {
+			case st.lossy != 0:
+				out[i].Metrics = *s.lossy.At(int(st.lossy) - 1)
+			case st.met != 0:
+				out[i].Metrics.MetricsCore = *s.mets.At(int(st.met) - 1)
 			}
 			if tl, ok := s.timelines[k.pos]; ok {
 				out[i].Timeline, out[i].Transitions = tl.entries, tl.transitions

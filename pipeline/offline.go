@@ -22,6 +22,8 @@ type pass struct {
 	cfg *Config
 	// history keeps Zeek's history bookkeeping.
 	history bool
+	// metrics measures every connection's latency and loss.
+	metrics bool
 	// record selects connections whose timelines are kept.
 	record func(tracker.UID) bool
 	// only, when set, restricts the segments fed to these 4-tuples.
@@ -48,7 +50,7 @@ func Analyze(ctx context.Context, cfg *Config) (*report.Result, error) {
 	needs := cfg.needs()
 	sel := &cfg.Select
 	names := cfg.Files
-	first := pass{cfg: cfg, history: needs.History}
+	first := pass{cfg: cfg, history: needs.History, metrics: needs.Metrics}
 	if slices.Contains(names, "-") {
 		cfg.stdin = interruptible(ctx, os.Stdin)
 		// Standard input is read once: the timelines are replayed from
@@ -272,6 +274,9 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 	tcfg.Record = p.record
 	// Zeek's history and conn_state appear in JSON and conn.log only.
 	tcfg.SkipHistory = !p.history
+	// Latency and loss appear in JSON and HTML for every connection,
+	// in the text report's timelines only (recorded connections).
+	tcfg.SkipMetrics = !p.metrics
 	var tr *tracker.Tracker
 	var seg tracker.Segment
 	var at int64

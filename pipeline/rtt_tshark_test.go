@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wirestate/wirestate/report"
 	"github.com/wirestate/wirestate/tracker"
 	"github.com/wirestate/wirestate/tracker/detect"
 )
@@ -199,8 +201,13 @@ func compareRTTs(t testing.TB, tshark, path string) *rttTally {
 	for _, st := range want {
 		byFirst[st.first] = st
 	}
+	// A JSON output: it needs every connection measured (report.Needs).
+	js, err := report.NewStream("json", io.Discard, report.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := &Config{Files: []string{path}, MSL: 30 * time.Second, IdleTimeout: time.Hour, MaxConns: 1 << 22,
-		Shards: 1, Detect: detect.Defaults(), Outputs: nil}
+		Shards: 1, Detect: detect.Defaults(), Outputs: []Output{{Stream: js}}}
 	res, err := Analyze(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -44,6 +44,10 @@ type Stream interface {
 type Needs struct {
 	// History keeps Zeek's history and conn_state in the records.
 	History bool
+	// Metrics measures every connection's latency and loss (tracker
+	// Metrics); without it only capture loss is measured, except on the
+	// connections whose timelines are recorded.
+	Metrics bool
 	// ExampleTimelines asks for the timelines of this many example
 	// connections per warning or critical finding kind.
 	ExampleTimelines int
@@ -217,7 +221,7 @@ func newJSONStream(w io.Writer, opt StreamOptions) Stream {
 }
 
 func (s *jsonStream) Needs() Needs {
-	return Needs{History: true, WarningTimelines: MaxJSONTimelines}
+	return Needs{History: true, Metrics: true, WarningTimelines: MaxJSONTimelines}
 }
 func (s *jsonStream) Record(*tracker.Record) error     { return nil }
 func (s *jsonStream) Finding(f *tracker.Finding) error { return s.jw.Finding(f) }
@@ -283,7 +287,9 @@ type htmlStream struct {
 
 func newHTMLStream(w io.Writer, opt StreamOptions) Stream { return &htmlStream{w: w, opt: opt} }
 
-func (s *htmlStream) Needs() Needs                     { return Needs{States: true, FindingTimelines: MaxHTMLTimelines} }
+func (s *htmlStream) Needs() Needs {
+	return Needs{States: true, Metrics: true, FindingTimelines: MaxHTMLTimelines}
+}
 func (s *htmlStream) Record(*tracker.Record) error     { return nil }
 func (s *htmlStream) Finding(f *tracker.Finding) error { return nil }
 func (s *htmlStream) Stats(*Stats) error               { return nil }

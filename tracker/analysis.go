@@ -118,12 +118,6 @@ type Analysis struct {
 	Trans  [maxTransitions]Transition
 	NTrans int
 
-	// Metrics is the connection's latency and loss block after the
-	// segment, or nil while the connection has none (see Metrics). It
-	// stays valid, and at the same address, until the connection's
-	// record is emitted.
-	Metrics *Metrics
-
 	// prevNext is the sender's SND.MAX before the segment; prevAck and
 	// hadAck its previous acknowledgement, set when the segment's ACK
 	// advanced (KindAckAdvanced).
@@ -138,5 +132,5 @@ type Analysis struct {
 func (a *Analysis) Transitions() []Transition { return a.Trans[:a.NTrans] }
 
 func (a *Analysis) reset(seg *Segment) {
-	a.Conn, a.Seg, a.Kind, a.Other, a.NTrans, a.Metrics = nil, seg, 0, nil, 0, nil
+	a.Conn, a.Seg, a.Kind, a.Other, a.NTrans = nil, seg, 0, nil, 0
 }

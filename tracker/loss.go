@@ -13,10 +13,15 @@ import "github.com/wirestate/wirestate/tracker/seqnum"
 
 // Loss counts one direction's losses.
 type Loss struct {
-	// RetransSegs and RetransBytes count retransmitted data segments and
-	// their payload (out-of-order segments are not counted).
-	RetransSegs  uint32
+	// RetransBytes is the payload of the retransmitted data segments
+	// counted in RetransSegs.
 	RetransBytes uint64
+	// MissedBytes is how much data the ACKs counted in AcksForUnseen
+	// covered (Zeek's missed_bytes).
+	MissedBytes uint64
+	// RetransSegs counts retransmitted data segments (out-of-order
+	// segments are not counted).
+	RetransSegs uint32
 	// LostBeyond counts retransmissions of data the capture saw: lost
 	// between the capture point and the receiver (or its ACK was lost).
 	LostBeyond uint32
@@ -36,23 +41,24 @@ type Loss struct {
 	WindowFull uint32
 	// AcksForUnseen counts the receiver's ACKs that acknowledged data of
 	// this direction the capture never saw (Wireshark's "ACKed unseen
-	// segment"), and MissedBytes how much data they covered (Zeek's
-	// missed_bytes): the capture, not the network, lost it.
+	// segment"): the capture, not the network, lost it.
 	AcksForUnseen uint32
-	MissedBytes   uint64
+}
 
+// lossState is the bookkeeping behind one direction's Loss, kept in the
+// shard only (records carry the counts).
+type lossState struct {
 	// hole is the data never seen below data seen: [holeLo, holeHi) when
 	// haveHole.
 	holeLo, holeHi seqnum.Value
-	haveHole       bool
 	// spurHigh is one past the highest data counted spurious.
-	spurHigh seqnum.Value
-	haveSpur bool
+	spurHigh           seqnum.Value
+	haveHole, haveSpur bool
 }
 
 // gap records a segment starting at seq beyond next, the highest sequence
 // number seen before: [next, seq) was not seen.
-func (l *Loss) gap(next, seq seqnum.Value) {
+func (l *lossState) gap(next, seq seqnum.Value) {
 	if !l.haveHole {
 		l.holeLo, l.holeHi, l.haveHole = next, seq, true
 		return
@@ -65,7 +71,7 @@ func (l *Loss) gap(next, seq seqnum.Value) {
 
 // fill takes [seq, end) out of the hole and reports whether any of it was
 // in it (never seen before).
-func (l *Loss) fill(seq, end seqnum.Value) bool {
+func (l *lossState) fill(seq, end seqnum.Value) bool {
 	if !l.haveHole || !end.GreaterThan(l.holeLo) || !seq.LessThan(l.holeHi) {
 		return false
 	}
@@ -87,7 +93,7 @@ func (l *Loss) fill(seq, end seqnum.Value) bool {
 // acked records an acknowledgement advancing from prev (valid when hadPrev)
 // to ack of this direction's data, whose highest sequence number seen is
 // next, and reports whether it acknowledged data never seen.
-func (l *Loss) acked(prev, ack, next seqnum.Value, hadPrev bool) bool {
+func (l *lossState) acked(c *Loss, prev, ack, next seqnum.Value, hadPrev bool) bool {
 	var missed uint64
 	if l.haveHole && ack.GreaterThan(l.holeLo) {
 		hi := seqnum.Min(ack, l.holeHi)
@@ -111,8 +117,8 @@ func (l *Loss) acked(prev, ack, next seqnum.Value, hadPrev bool) bool {
 	if missed == 0 {
 		return false
 	}
-	l.MissedBytes += missed
-	l.AcksForUnseen++
+	c.MissedBytes += missed
+	c.AcksForUnseen++
 	return true
 }
 
@@ -120,29 +126,29 @@ func (l *Loss) acked(prev, ack, next seqnum.Value, hadPrev bool) bool {
 // payload n, sent at table time now; nextAt is when its sender's highest
 // sequence number last advanced, ooo the out-of-order threshold (µs),
 // acked whether the receiver had acknowledged all of it.
-func (l *Loss) retransmitted(seq, end seqnum.Value, n uint32, now, nextAt uint64, ooo uint32, acked bool) {
+func (l *lossState) retransmitted(c *Loss, seq, end seqnum.Value, n uint32, now, nextAt uint64, ooo uint32, acked bool) {
 	if l.fill(seq, end) {
 		if since(nextAt, now) < ooo {
-			l.OutOfOrder++
+			c.OutOfOrder++
 			return
 		}
-		l.RetransSegs++
-		l.RetransBytes += uint64(n)
-		l.LostBefore++
+		c.RetransSegs++
+		c.RetransBytes += uint64(n)
+		c.LostBefore++
 		return
 	}
-	l.RetransSegs++
-	l.RetransBytes += uint64(n)
+	c.RetransSegs++
+	c.RetransBytes += uint64(n)
 	if acked {
-		l.spurious(end)
+		l.spurious(c, end)
 		return
 	}
-	l.LostBeyond++
+	c.LostBeyond++
 }
 
 // spurious counts a spurious retransmission of data ending at end.
-func (l *Loss) spurious(end seqnum.Value) {
-	l.Spurious++
+func (l *lossState) spurious(c *Loss, end seqnum.Value) {
+	c.Spurious++
 	if !l.haveSpur || end.GreaterThan(l.spurHigh) {
 		l.spurHigh, l.haveSpur = end, true
 	}
@@ -151,9 +157,9 @@ func (l *Loss) spurious(end seqnum.Value) {
 // dsack records a D-SACK block [left, right) the receiver reported: a
 // duplicate it discarded, so a spurious retransmission, unless the
 // retransmission was already counted spurious.
-func (l *Loss) dsack(right seqnum.Value) {
+func (l *lossState) dsack(c *Loss, right seqnum.Value) {
 	if l.haveSpur && right.LessThanEq(l.spurHigh) {
 		return
 	}
-	l.spurious(right)
+	l.spurious(c, right)
 }

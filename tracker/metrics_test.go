@@ -252,3 +252,29 @@ func TestNoAllocationsForMeasuredExchanges(t *testing.T) {
 		t.Fatalf("rtt samples %d/%d, app %d: the turns were not measured", m.RTT[Orig].N, m.RTT[Resp].N, m.App.N)
 	}
 }
+
+// TestSkipMetricsKeepsCaptureLoss checks Config.SkipMetrics: capture loss
+// is still measured (and marked), round trips are not, except on recorded
+// connections.
+func TestSkipMetricsKeepsCaptureLoss(t *testing.T) {
+	c := tt.Handshake().Add("A", "P.", 1001, 5001, 100, 1e6).
+		Add("A", "P.", 1201, 5001, 100, 1e6). // 1101-1201 not captured
+		Add("B", ".", 5001, 1301, 0, 1e6)
+	for _, record := range []bool{false, true} {
+		cfg := Config{SkipMetrics: true}
+		if record {
+			cfg.Record = func(UID) bool { return true }
+		}
+		recs := tt.Run(c.Segs, cfg).Recs
+		if len(recs) != 1 {
+			t.Fatalf("%d records", len(recs))
+		}
+		m := &recs[0].Metrics
+		if acks, missed := m.CaptureLoss(); acks != 1 || missed != 100 || recs[0].Conn.Flags&ConnCaptureLoss == 0 {
+			t.Errorf("recorded %v: capture loss %d ACKs %d bytes, want 1 and 100, marked", record, acks, missed)
+		}
+		if _, ok := m.HandshakeRTT(); ok != record {
+			t.Errorf("recorded %v: handshake RTT measured %v", record, ok)
+		}
+	}
+}

@@ -83,8 +83,10 @@ type rttEntry struct {
 	key, val uint64
 }
 
-// rttWays is the table's associativity: one set is two cache lines.
-const rttWays = 8
+// rttWays is the table's associativity: a set of four 16-byte ways is one
+// 64-byte cache line (the slice is page-aligned), so a put or take costs
+// one cache miss at most.
+const rttWays = 4
 
 // rttTable is a shard's set-associative table of segments in flight,
 // preallocated and bounded: a new segment takes an empty way of its set
@@ -97,8 +99,11 @@ type rttTable struct {
 	evicted uint64
 }
 
-// rttSets is the number of sets per shard: 16384 sets of 8 ways, 2 MiB.
-const rttSets = 1 << 14
+// rttSets is the number of sets per shard: 8192 sets of 4 ways, 32,768
+// segments in flight in 512 KiB, small enough to stay in the L2 cache of
+// most cores (at 2 MiB the table's misses cost a sixth of the run on the
+// benchmark capture).
+const rttSets = 1 << 13
 
 // newRTTTable returns a table of sets sets (a power of two), allocated at
 // its first put: a shard that never sees a SYN-ACK or data (the held-SYN
@@ -113,9 +118,13 @@ func rttKey(idx int, s Side, end seqnum.Value) uint64 {
 	return uint64(idx+1)<<33 | uint64(s)<<32 | uint64(uint32(end))
 }
 
-// set returns the ways of key's set.
+// set returns the ways of key's set. The connection and direction pick a
+// start; the end sequence number, in KiB, moves from there, so a
+// connection's segments in flight sit in neighbouring cache lines, which
+// stay warm while it sends (with a plain hash, every put and take was a
+// cache miss: 125 ns each on the benchmark capture).
 func (t *rttTable) set(key uint64) []rttEntry {
-	i := (key * 0x9e3779b97f4a7c15 >> 32) & t.setMask * rttWays
+	i := ((key>>32)*0x9e3779b97f4a7c15>>40 + (key&0xffffffff)>>10) & t.setMask * rttWays
 	return t.e[i : i+rttWays : i+rttWays]
 }
 
@@ -133,14 +142,15 @@ func (t *rttTable) put(key uint64, now uint64, n uint32, tag uint8, synack bool)
 		v |= rttSYNACK
 	}
 	ways := t.set(key)
-	victim, oldest := -1, uint32(0)
 	for i := range ways {
-		w := &ways[i]
-		if w.key == 0 || w.key == key {
+		if w := &ways[i]; w.key == 0 || w.key == key {
 			w.key, w.val = key, v
 			return
 		}
-		if age := since(w.val&usMask, now); victim < 0 || age > oldest {
+	}
+	victim, oldest := 0, uint64(0)
+	for i := range ways {
+		if age := (now - ways[i].val) & usMask; age > oldest {
 			victim, oldest = i, age
 		}
 	}

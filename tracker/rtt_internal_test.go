@@ -7,7 +7,7 @@ import (
 )
 
 func TestRTTTable(t *testing.T) {
-	tb := newRTTTable(1) // one set of 8 ways
+	tb := newRTTTable(1) // one set of rttWays ways
 	k := func(end uint32) uint64 { return rttKey(3, Orig, seqnum.Value(end)) }
 	tb.put(k(100), 10, 100, 7, false)
 	if _, ok := tb.take(k(100), 8); ok {
@@ -18,7 +18,7 @@ func TestRTTTable(t *testing.T) {
 	}
 	// Four segments back to back, acknowledged at once: the exact match
 	// is taken and the walk clears the three it covered.
-	for i := uint32(1); i <= 4; i++ {
+	for i := uint32(1); i <= rttWays; i++ {
 		tb.put(k(100*i), uint64(i), 100, 7, false)
 	}
 	v, ok := tb.take(k(400), 7)
@@ -31,12 +31,12 @@ func TestRTTTable(t *testing.T) {
 			t.Errorf("segment ending at %d still held after the walk", 100*i)
 		}
 	}
-	// Nine segments in an 8-way set: the oldest goes, counted.
-	for i := uint32(1); i <= 9; i++ {
+	// One segment more than the set holds: the oldest goes, counted.
+	for i := uint32(1); i <= rttWays+1; i++ {
 		tb.put(k(1000*i), uint64(i), 100, 7, false)
 	}
-	if tb.evicted != 1 || tb.has(k(1000)) || !tb.has(k(9000)) {
-		t.Errorf("evicted %d, first held %v, last held %v: want the oldest evicted", tb.evicted, tb.has(k(1000)), tb.has(k(9000)))
+	if last := k(1000 * (rttWays + 1)); tb.evicted != 1 || tb.has(k(1000)) || !tb.has(last) {
+		t.Errorf("evicted %d, first held %v, last held %v: want the oldest evicted", tb.evicted, tb.has(k(1000)), tb.has(last))
 	}
 }
 
@@ -63,24 +63,25 @@ func TestSummaryAndSince(t *testing.T) {
 }
 
 func TestLossHole(t *testing.T) {
-	var l Loss
+	var c Loss
+	var l lossState
 	l.gap(100, 300) // [100, 300) never seen
 	if !l.fill(100, 200) || l.holeLo != 200 {
 		t.Fatalf("fill from the bottom: hole [%d, %d)", l.holeLo, l.holeHi)
 	}
-	if !l.acked(0, 250, 400, false) || l.MissedBytes != 50 || l.AcksForUnseen != 1 {
-		t.Fatalf("acked into the hole: %+v", l)
+	if !l.acked(&c, 0, 250, 400, false) || c.MissedBytes != 50 || c.AcksForUnseen != 1 {
+		t.Fatalf("acked into the hole: %+v", c)
 	}
-	if l.acked(250, 400, 400, true) != true || l.MissedBytes != 100 || l.haveHole {
-		t.Fatalf("acked past the hole: %+v", l)
+	if !l.acked(&c, 250, 400, 400, true) || c.MissedBytes != 100 || l.haveHole {
+		t.Fatalf("acked past the hole: %+v %+v", c, l)
 	}
-	if l.acked(400, 400, 400, true) {
+	if l.acked(&c, 400, 400, 400, true) {
 		t.Fatal("an ACK of data seen counted as capture loss")
 	}
-	l.spurious(500)
-	l.dsack(450) // the same duplicate, reported by D-SACK
-	l.dsack(600) // another one
-	if l.Spurious != 2 {
-		t.Errorf("spurious %d, want 2", l.Spurious)
+	l.spurious(&c, 500)
+	l.dsack(&c, 450) // the same duplicate, reported by D-SACK
+	l.dsack(&c, 600) // another one
+	if c.Spurious != 2 {
+		t.Errorf("spurious %d, want 2", c.Spurious)
 	}
 }

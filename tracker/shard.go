@@ -53,8 +53,11 @@ type shard struct {
 	hasher flowHasher
 	table  flowTable
 	slab   slab
-	mets   metricsSlab
-	rtt    rttTable
+	mets   blockSlab[metricsState]
+	// skipMetrics measures only capture loss on unrecorded connections.
+	skipMetrics bool
+	rares       blockSlab[rareState]
+	rtt         rttTable
 
 	clock     int64
 	nextSweep int64
@@ -88,6 +91,7 @@ const tickEvery = int64(100e6)
 func newShard(id int, cfg *Config, h flowHasher) *shard {
 	sh := &shard{id: id, cfg: cfg, hasher: h, table: newFlowTable(), rtt: newRTTTable(rttSets)}
 	sh.an.skipHistory = cfg.SkipHistory && cfg.Zeek == nil
+	sh.skipMetrics = cfg.SkipMetrics
 	sh.maxLive = (cfg.MaxConns + cfg.Shards - 1) / cfg.Shards
 	if sh.maxLive < 2 {
 		sh.maxLive = 2
@@ -365,13 +369,9 @@ func (sh *shard) emit(idx int, reason EndReason) {
 	if reason == EndClosed {
 		sh.trBuf = c.expireTimeWait(sh.clock, 2*sh.cfg.MSL, sh.trBuf[:0])
 	}
-	// The block is finished (an open zero window runs to the last
-	// packet) before the observers see the connection end; it stays
-	// readable through their Analysis.Metrics pointers until the next
-	// attach.
-	if m := sh.detach(idx, c.Last); m != nil {
-		rec.Metrics = *m
-	}
+	// The blocks are finished (an open zero window runs to the last
+	// packet) and freed.
+	sh.detach(idx, c.Last, &rec.Metrics)
 	for _, o := range sh.observers {
 		o.Finish(c, reason)
 	}

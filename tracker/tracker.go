@@ -72,6 +72,11 @@ type Config struct {
 	// only the JSON and conn.log outputs show, are then meaningless. It
 	// saves about a sixth of the work per packet. Zeek mode keeps them.
 	SkipHistory bool
+	// SkipMetrics measures only capture loss (Metrics.Loss's
+	// AcksForUnseen and MissedBytes, ConnCaptureLoss), except on recorded
+	// connections (Config.Record), which are measured in full: for
+	// outputs that show latency and loss only in timelines.
+	SkipMetrics bool
 }
 
 // Defaults for Config fields.
