@@ -34,12 +34,19 @@ type Collector struct {
 type storedRecord struct {
 	conn   tracker.Conn
 	reason tracker.EndReason
+	// met is the position plus one of the record's metrics in its
+	// shard's mets (the core), 0 if it had none: most records of a flood
+	// have none; lossy that of its losses in lossy, for the few that
+	// have some.
+	met, lossy int32
 }
 
 // shardRecords holds one shard's records, and the timelines of the few
 // that have one, by position.
 type shardRecords struct {
 	chunk.List[storedRecord]
+	mets      chunk.List[tracker.MetricsCore]
+	lossy     chunk.List[tracker.Metrics]
 	timelines map[int32]timeline
 	folder    *folder
 }
@@ -69,7 +76,15 @@ func (c *Collector) Conn(shard int, r *tracker.Record) {
 		}
 		s.timelines[int32(s.N)] = timeline{r.Timeline, r.Transitions}
 	}
-	s.Add(&storedRecord{conn: r.Conn, reason: r.Reason})
+	st := storedRecord{conn: r.Conn, reason: r.Reason}
+	if r.Metrics.Lossy() {
+		s.lossy.Add(&r.Metrics)
+		st.lossy = int32(s.lossy.N)
+	} else if r.Metrics.On() {
+		s.mets.Add(&r.Metrics.MetricsCore)
+		st.met = int32(s.mets.N)
+	}
+	s.Add(&st)
 }
 
 // fold counts conn into its flood's tally, once its victim has had more
@@ -138,6 +153,12 @@ func (c *Collector) Records() []tracker.Record {
 			st := s.At(int(k.pos))
 			out[i].Conn = st.conn
 			out[i].Reason = st.reason
+			switch {
+			case st.lossy != 0:
+				out[i].Metrics = *s.lossy.At(int(st.lossy) - 1)
+			case st.met != 0:
+				out[i].Metrics.MetricsCore = *s.mets.At(int(st.met) - 1)
+			}
 			if tl, ok := s.timelines[k.pos]; ok {
 				out[i].Timeline, out[i].Transitions = tl.entries, tl.transitions
 			}

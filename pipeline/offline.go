@@ -22,6 +22,8 @@ type pass struct {
 	cfg *Config
 	// history keeps Zeek's history bookkeeping.
 	history bool
+	// metrics measures every connection's latency and loss.
+	metrics bool
 	// record selects connections whose timelines are kept.
 	record func(tracker.UID) bool
 	// only, when set, restricts the segments fed to these 4-tuples.
@@ -48,7 +50,7 @@ func Analyze(ctx context.Context, cfg *Config) (*report.Result, error) {
 	needs := cfg.needs()
 	sel := &cfg.Select
 	names := cfg.Files
-	first := pass{cfg: cfg, history: needs.History}
+	first := pass{cfg: cfg, history: needs.History, metrics: needs.Metrics}
 	if slices.Contains(names, "-") {
 		cfg.stdin = interruptible(ctx, os.Stdin)
 		// Standard input is read once: the timelines are replayed from
@@ -83,7 +85,7 @@ func Analyze(ctx context.Context, cfg *Config) (*report.Result, error) {
 			shown = shownUIDs(res.Findings, needs)
 		}
 		recorded := withFindingUIDs(shown, res.Findings, needs.FindingTimelines)
-		if err := secondPass(ctx, cfg, names, res, recorded, needs.History, first.rings); err != nil {
+		if err := secondPass(ctx, cfg, names, res, recorded, needs.History, needs.Metrics, first.rings); err != nil {
 			return nil, err
 		}
 	}
@@ -148,8 +150,9 @@ func withFindingUIDs(shown map[tracker.UID]bool, fs []tracker.Finding, max int) 
 
 // secondPass reads the input again for the connections in recorded that
 // have no timeline yet, seeing only their 4-tuples, and gives their
-// records in res the timelines and transitions it recorded.
-func secondPass(ctx context.Context, cfg *Config, names []string, res *report.Result, recorded map[tracker.UID]bool, history bool, rings *segRings) error {
+// records in res the timelines and transitions it recorded (and, when the
+// first pass measured capture loss only, their metrics).
+func secondPass(ctx context.Context, cfg *Config, names []string, res *report.Result, recorded map[tracker.UID]bool, history, metrics bool, rings *segRings) error {
 	want := map[tracker.UID]bool{}
 	keys := map[tracker.FlowKey]bool{}
 	twoMSL := 2 * int64(cfg.MSL)
@@ -169,7 +172,7 @@ func secondPass(ctx context.Context, cfg *Config, names []string, res *report.Re
 	if len(want) == 0 {
 		return nil
 	}
-	second := pass{cfg: cfg, history: history, only: keys, until: until, settle: settle,
+	second := pass{cfg: cfg, history: history, metrics: metrics, only: keys, until: until, settle: settle,
 		record: func(u tracker.UID) bool { return want[u] },
 		keep:   func(r *tracker.Record) bool { return want[r.Conn.UID] }}
 	if rings != nil {
@@ -194,6 +197,11 @@ func secondPass(ctx context.Context, cfg *Config, names []string, res *report.Re
 	for i := range res.Records {
 		if r2 := byUID[res.Records[i].Conn.UID]; r2 != nil {
 			res.Records[i].Timeline, res.Records[i].Transitions = r2.Timeline, r2.Transitions
+			if !metrics {
+				// The first pass measured capture loss only; the
+				// second, recording, measured the shown connections.
+				res.Records[i].Metrics = r2.Metrics
+			}
 		}
 	}
 	return nil
@@ -279,6 +287,9 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 	tcfg.Record = p.record
 	// Zeek's history and conn_state appear in JSON and conn.log only.
 	tcfg.SkipHistory = !p.history
+	// Latency and loss appear in JSON and HTML for every connection,
+	// in the text report's timelines only (recorded connections).
+	tcfg.SkipMetrics = !p.metrics
 	var tr *tracker.Tracker
 	var seg tracker.Segment
 	var at int64

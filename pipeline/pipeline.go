@@ -148,6 +148,7 @@ func (c *Config) needs() report.Needs {
 	for _, o := range c.Outputs {
 		m := o.Stream.Needs()
 		n.History = n.History || m.History
+		n.Metrics = n.Metrics || m.Metrics
 		n.States = n.States || m.States
 		n.ExampleTimelines = max(n.ExampleTimelines, m.ExampleTimelines)
 		n.WarningTimelines = max(n.WarningTimelines, m.WarningTimelines)

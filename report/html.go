@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"sort"
+	"strings"
 
 	"github.com/wirestate/wirestate/tracker"
 )
@@ -149,9 +150,12 @@ type htmlConns struct {
 	OrigBytes []uint64 `json:"ob"`
 	RespBytes []uint64 `json:"rb"`
 	Retrans   []uint32 `json:"retr"`
-	Flags     []int    `json:"fl"`
-	Reason    []int    `json:"reason"`
-	Timeline  []int    `json:"tl"`
+	// Metrics holds the latency, loss and who-ended-it lines of the text
+	// view (MetricsLines, EndedBy), joined; empty for most connections.
+	Metrics  []string `json:"met"`
+	Flags    []int    `json:"fl"`
+	Reason   []int    `json:"reason"`
+	Timeline []int    `json:"tl"`
 }
 
 // Connection flag bits (htmlConns.Flags).
@@ -374,6 +378,11 @@ func buildHTMLDoc(res *Result, opt *HTMLOptions) *htmlDoc {
 		cs.OrigBytes = append(cs.OrigBytes, o.Bytes)
 		cs.RespBytes = append(cs.RespBytes, p.Bytes)
 		cs.Retrans = append(cs.Retrans, o.Retrans+p.Retrans)
+		met := MetricsLines(r)
+		if e := EndedBy(r); e != "" {
+			met = append(met, e)
+		}
+		cs.Metrics = append(cs.Metrics, strings.Join(met, " · "))
 		fl := 0
 		if c.Partial() {
 			fl |= htmlPartial
@@ -403,7 +412,7 @@ func buildHTMLDoc(res *Result, opt *HTMLOptions) *htmlDoc {
 	if cs.UID == nil {
 		*cs = htmlConns{UID: []string{}, OrigAddr: []int{}, OrigPort: []uint16{}, RespAddr: []int{}, RespPort: []uint16{},
 			Start: []int64{}, Dur: []int64{}, OrigState: []int{}, RespState: []int{}, OrigPkts: []uint32{}, RespPkts: []uint32{},
-			OrigBytes: []uint64{}, RespBytes: []uint64{}, Retrans: []uint32{}, Flags: []int{}, Reason: []int{}, Timeline: []int{}}
+			OrigBytes: []uint64{}, RespBytes: []uint64{}, Retrans: []uint32{}, Metrics: []string{}, Flags: []int{}, Reason: []int{}, Timeline: []int{}}
 	}
 
 	// Findings.

@@ -226,6 +226,7 @@ func (j *jsonBuf) conn(r *tracker.Record, opt *Options) {
 	j.uint("resp_zero_windows", uint64(p.ZeroWindows))
 	j.str("conn_state", c.ZeekState()) // Zeek's conn_state and history (tracker/zeek.go)
 	j.history("history", &c.Hist)
+	j.metrics(r)
 	j.open("anomalies", '[')
 	for k := tracker.AnomalyKind(0); k < tracker.NumAnomalyKinds; k++ {
 		if !c.Has(k) {
@@ -259,6 +260,74 @@ func (j *jsonBuf) conn(r *tracker.Record, opt *Options) {
 		j.close(']')
 	}
 	j.end()
+}
+
+// metrics appends the connection's latency and loss fields (tracker
+// Metrics; docs/metrics.md).
+func (j *jsonBuf) metrics(r *tracker.Record) {
+	m, c := &r.Metrics, &r.Conn
+	for _, f := range [...]struct {
+		k  string
+		fn func() (int64, bool)
+	}{{"handshake_rtt", m.HandshakeRTT}, {"handshake_rtt_resp", m.HandshakeRTTResp}, {"handshake_rtt_orig", m.HandshakeRTTOrig}} {
+		if ns, ok := f.fn(); ok {
+			j.secs(f.k, ns)
+		} else {
+			j.null(f.k)
+		}
+	}
+	j.summaryStats("rtt_to_resp", &m.RTT[tracker.Orig])
+	j.summaryStats("rtt_to_orig", &m.RTT[tracker.Resp])
+	j.summaryStats("app_response", &m.App)
+	j.loss("orig_loss", &m.Loss[tracker.Orig])
+	j.loss("resp_loss", &m.Loss[tracker.Resp])
+	acks, missed := m.CaptureLoss()
+	j.uint("missed_bytes", missed)
+	j.uint("acks_for_unseen", acks)
+	j.secs("orig_zero_window_s", m.ZeroWindowNS[tracker.Orig])
+	j.secs("resp_zero_window_s", m.ZeroWindowNS[tracker.Resp])
+	j.uint("orig_window_full", uint64(m.Loss[tracker.Orig].WindowFull))
+	j.uint("resp_window_full", uint64(m.Loss[tracker.Resp].WindowFull))
+	if s, ok := c.ClosedBy(); ok {
+		j.str("closed_by", s.String())
+	} else {
+		j.null("closed_by")
+	}
+	if by := c.ResetBy(); by != "" {
+		j.str("reset_by", by)
+	} else {
+		j.null("reset_by")
+	}
+}
+
+// summaryStats appends a {min, avg, max, samples} object (seconds), or
+// null without samples.
+func (j *jsonBuf) summaryStats(k string, s *tracker.Summary) {
+	if s.N == 0 {
+		j.null(k)
+		return
+	}
+	j.open(k, '{')
+	lo, _ := s.MinNS()
+	avg, _ := s.AvgNS()
+	hi, _ := s.MaxNS()
+	j.secs("min", lo)
+	j.secs("avg", avg)
+	j.secs("max", hi)
+	j.uint("samples", uint64(s.N))
+	j.close('}')
+}
+
+// loss appends one direction's loss counts.
+func (j *jsonBuf) loss(k string, l *tracker.Loss) {
+	j.open(k, '{')
+	j.uint("retrans_segs", uint64(l.RetransSegs))
+	j.uint("retrans_bytes", l.RetransBytes)
+	j.uint("lost_beyond_capture", uint64(l.LostBeyond))
+	j.uint("lost_before_capture", uint64(l.LostBefore))
+	j.uint("spurious", uint64(l.Spurious))
+	j.uint("out_of_order", uint64(l.OutOfOrder))
+	j.close('}')
 }
 
 // Finding writes one anomaly record.
@@ -385,6 +454,14 @@ func (j *jsonBuf) summary(res *Result, opt *Options) {
 	j.uint("max_held", uint64(res.Tracker.MaxLive))
 	j.uint("bad_checksums", res.Tracker.BadChecksum)
 	j.uint("odd_flags", res.Tracker.OddFlags)
+	cl := CaptureLossOf(res.Records)
+	j.open("capture_loss", '{')
+	j.uint("acks_for_unseen", cl.AcksForUnseen)
+	j.uint("missed_bytes", cl.MissedBytes)
+	j.key("percent")
+	j.b = strconv.AppendFloat(j.b, cl.Percent(), 'f', 3, 64)
+	j.close('}')
+	j.uint("rtt_table_evicted", res.Tracker.RTTEvicted)
 	j.uint("timestamps_backwards", in.Backwards)
 	if in.First != 0 {
 		j.secs("first_ts", in.First)

@@ -53,6 +53,10 @@ type Ticker interface {
 type Needs struct {
 	// History keeps Zeek's history and conn_state in the records.
 	History bool
+	// Metrics measures every connection's latency and loss (tracker
+	// Metrics); without it only capture loss is measured, except on the
+	// connections whose timelines are recorded.
+	Metrics bool
 	// ExampleTimelines asks for the timelines of this many example
 	// connections per warning or critical finding kind.
 	ExampleTimelines int
@@ -247,7 +251,7 @@ func newJSONStream(w io.Writer, opt StreamOptions) Stream {
 }
 
 func (s *jsonStream) Needs() Needs {
-	return Needs{History: true, WarningTimelines: MaxJSONTimelines}
+	return Needs{History: true, Metrics: true, WarningTimelines: MaxJSONTimelines}
 }
 
 // Record writes, live, one connection record into the buffer (it reaches
@@ -385,7 +389,9 @@ type htmlStream struct {
 
 func newHTMLStream(w io.Writer, opt StreamOptions) Stream { return &htmlStream{w: w, opt: opt} }
 
-func (s *htmlStream) Needs() Needs                     { return Needs{States: true, FindingTimelines: MaxHTMLTimelines} }
+func (s *htmlStream) Needs() Needs {
+	return Needs{States: true, Metrics: true, FindingTimelines: MaxHTMLTimelines}
+}
 func (s *htmlStream) Record(*tracker.Record) error     { return nil }
 func (s *htmlStream) Finding(f *tracker.Finding) error { return nil }
 func (s *htmlStream) Stats(*Stats) error               { return nil }

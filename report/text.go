@@ -139,6 +139,10 @@ func writeTotals(w *bufio.Writer, res *Result, opt *Options) {
 		line += fmt.Sprintf(" (%s)", strings.Join(extra, ", "))
 	}
 	wrap(w, opt.width(), "  ", "    ", line)
+	if cl := CaptureLossOf(res.Records); cl.AcksForUnseen > 0 {
+		wrap(w, opt.width(), "  ", "    ", fmt.Sprintf("capture loss: %d bytes acknowledged but never captured (%.3f%% of the data), %d ACKs for unseen data; findings that rest on an absent packet are uncertain on those connections",
+			cl.MissedBytes, cl.Percent(), cl.AcksForUnseen))
+	}
 }
 
 func writeHosts(w *bufio.Writer, res *Result, opt *Options) {
@@ -444,7 +448,14 @@ func appendNotes(b []byte, r *tracker.Record) []byte {
 
 func writeTimeline(w *bufio.Writer, r *tracker.Record, res *Result, opt *Options) {
 	c := &r.Conn
-	fmt.Fprintf(w, "\nTimeline %s  %s → %s  (start %s)\n", c.UID, c.Orig, c.Resp, opt.stamp(c.Start))
+	end := ""
+	if e := EndedBy(r); e != "" {
+		end = ", " + e
+	}
+	fmt.Fprintf(w, "\nTimeline %s  %s → %s  (start %s%s)\n", c.UID, c.Orig, c.Resp, opt.stamp(c.Start), end)
+	for _, l := range MetricsLines(r) {
+		wrap(w, opt.width(), "  ", "    ", l)
+	}
 	var rows bytes.Buffer
 	tw := tabwriter.NewWriter(&rows, 2, 8, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "  TIME\tFRAME\t DIR \tFLAGS\tSEQ\tACK\tLEN\tWIN\t ORIG\t RESP\t NOTE\t")

@@ -1,5 +1,7 @@
 package tracker
 
+import "github.com/wirestate/wirestate/tracker/seqnum"
+
 // PacketKind is a bit set classifying one segment within its connection.
 type PacketKind uint32
 
@@ -121,6 +123,12 @@ type Analysis struct {
 	// Trans holds the transitions the segment caused, NTrans of them.
 	Trans  [maxTransitions]Transition
 	NTrans int
+
+	// prevNext is the sender's SND.MAX before the segment; prevAck and
+	// hadAck its previous acknowledgement, set when the segment's ACK
+	// advanced (KindAckAdvanced).
+	prevNext, prevAck seqnum.Value
+	hadAck            bool
 
 	// skipHistory, set for the shard's life, skips Conn.Hist.
 	skipHistory bool

@@ -146,8 +146,10 @@ type Peer struct {
 	State State
 	// Observed is the last state the endpoint's own packets proved.
 	Observed State
-	// WScale is the window scale shift the endpoint offered in its SYN.
-	WScale uint8
+	// wscale holds the window scale shift the endpoint offered in its SYN,
+	// at most 14 (RFC 7323 section 2.3), in its low four bits, and
+	// wsEndFirst.
+	wscale uint8
 	// TTL is the IP TTL (IPv6 hop limit) of the endpoint's last segment
 	// other than a RST, as it arrived at the capture point; 0 before any.
 	// A RST whose TTL differs was made by something else on the path
@@ -296,7 +298,69 @@ const (
 	// detector (tracker/detect) sets it when it reports the finding; a
 	// "reset_by" field reads it (MiddleboxReset).
 	ConnMiddleboxReset
+	// ConnRespRSTFirst marks, when both endpoints sent RSTs, that the
+	// responder's came first (ResetBy).
+	ConnRespRSTFirst
+	// ConnCaptureLoss marks a connection one of whose endpoints
+	// acknowledged data the capture never saw (Metrics.AcksForUnseen):
+	// the capture, not the network, lost packets of it, so findings that
+	// rest on a packet not being seen are uncertain on it.
+	ConnCaptureLoss
 )
+
+// wsEndFirst, in Peer.wscale, marks the endpoint that sent the
+// connection's first FIN or RST (Conn.ClosedBy). Peer.flags has no bit to
+// spare, nor Peer a byte.
+const wsEndFirst uint8 = 1 << 7
+
+// WScale returns the window scale shift the endpoint offered in its SYN,
+// as used: at most 14 (RFC 7323 section 2.3).
+func (p *Peer) WScale() uint8 { return p.wscale & 0x0f }
+
+// setWScale records the shift offered in the endpoint's SYN.
+func (p *Peer) setWScale(shift uint8) { p.wscale = p.wscale&^0x0f | min(shift, 14) }
+
+// markEnd records that side s sent a FIN (or a RST when rst is set; its
+// peerSawRST is already set): the first of either names the side that
+// ended the connection, and the first RST the side that reset it.
+func (c *Conn) markEnd(s Side, rst bool) {
+	o, r := &c.Peers[Orig], &c.Peers[Resp]
+	if (o.wscale|r.wscale)&wsEndFirst == 0 {
+		c.Peers[s].wscale |= wsEndFirst
+	}
+	if rst && s == Resp && o.flags&peerSawRST == 0 {
+		c.Flags |= ConnRespRSTFirst
+	}
+}
+
+// ClosedBy returns the side that sent the connection's first FIN or RST,
+// and false if it sent neither.
+func (c *Conn) ClosedBy() (Side, bool) {
+	switch {
+	case c.Peers[Orig].wscale&wsEndFirst != 0:
+		return Orig, true
+	case c.Peers[Resp].wscale&wsEndFirst != 0:
+		return Resp, true
+	}
+	return Orig, false
+}
+
+// ResetBy says who reset the connection: "middlebox" when the
+// middlebox-reset detector judged a RST of it forged (ConnMiddleboxReset),
+// else "orig" or "resp" (the source of its first RST), or "" when no RST
+// was seen.
+func (c *Conn) ResetBy() string {
+	o, r := c.Peers[Orig].SawRST(), c.Peers[Resp].SawRST()
+	switch {
+	case c.Flags&ConnMiddleboxReset != 0:
+		return "middlebox"
+	case r && (!o || c.Flags&ConnRespRSTFirst != 0):
+		return "resp"
+	case o:
+		return "orig"
+	}
+	return ""
+}
 
 // Conn is one incarnation of a TCP 4-tuple as the capture shows it. A Conn is
 // owned by the shard worker that processes its packets; readers see copies
@@ -385,11 +449,7 @@ func (c *Conn) scaledWindow(s Side) uint32 {
 	p := &c.Peers[s]
 	w := uint32(p.Window)
 	if p.flags&peerWScale != 0 && c.Peers[s.Other()].flags&peerWScale != 0 {
-		sh := p.WScale
-		if sh > 14 {
-			sh = 14
-		}
-		w <<= sh
+		w <<= p.WScale()
 	}
 	return w
 }
@@ -400,7 +460,7 @@ func (c *Conn) scaledWindow(s Side) uint32 {
 func (c *Conn) segmentWindow(seg *Segment, s Side) uint32 {
 	w := uint32(seg.Window)
 	if seg.Flags&FlagSYN == 0 && c.Peers[s].flags&peerWScale != 0 && c.Peers[s.Other()].flags&peerWScale != 0 {
-		w <<= min(c.Peers[s].WScale, 14)
+		w <<= c.Peers[s].WScale()
 	}
 	return w
 }

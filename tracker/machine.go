@@ -79,6 +79,7 @@ func (c *Conn) sequence(seg *Segment, s Side, a *Analysis) {
 	snd.options(seg)
 
 	// Sequence space: where the segment falls in what its sender has sent.
+	a.prevNext = snd.Next
 	seqLen := seg.SeqLen()
 	end := seg.Seq.Add(seqLen)
 	keepalive := false
@@ -117,6 +118,7 @@ func (c *Conn) sequence(seg *Segment, s Side, a *Analysis) {
 	if f&FlagACK != 0 {
 		switch {
 		case snd.flags&peerHaveAck == 0 || seg.Ack.GreaterThan(snd.Ack):
+			a.prevAck, a.hadAck = snd.Ack, snd.flags&peerHaveAck != 0
 			snd.Ack = seg.Ack
 			snd.flags |= peerHaveAck
 			a.Kind |= KindAckAdvanced
@@ -154,7 +156,7 @@ func (p *Peer) synOptions(seg *Segment) {
 	}
 	if seg.Opts&OptWScale != 0 {
 		p.flags |= peerWScale
-		p.WScale = seg.WScale
+		p.setWScale(seg.WScale)
 	}
 	if seg.Opts&OptSACKPermitted != 0 {
 		p.flags |= peerSACK
@@ -255,6 +257,7 @@ func (c *Conn) sentFINSequence(seg *Segment, s Side, a *Analysis) {
 	}
 	snd.FinSeq = finSeq
 	snd.flags |= peerSawFIN
+	c.markEnd(s, false)
 	if c.Flags&(ConnOrigClosedFirst|ConnRespClosedFirst) == 0 {
 		c.Flags |= ConnOrigClosedFirst << s
 	}
@@ -374,6 +377,7 @@ func (c *Conn) transition(seg *Segment, s Side, a *Analysis) {
 // check the RST bit").
 func (c *Conn) reset(seg *Segment, s Side, a *Analysis) {
 	c.Peers[s].flags |= peerSawRST
+	c.markEnd(s, true)
 	c.observe(a, seg, s, Closed)
 	if c.rstAcceptable(seg, s) {
 		a.Kind |= KindRSTInWindow

@@ -58,3 +58,50 @@ func BenchmarkMemoryPerConnection(b *testing.B) {
 		b.ReportMetric(heldConnsBytes(1000000), "bytes/conn")
 	}
 }
+
+// dataConnsBytes feeds n connections that complete their handshake and
+// exchange a request and its ACK (each measured: a metrics block, RTT
+// samples, segments in flight) and returns the heap bytes per held
+// connection.
+func dataConnsBytes(n int) float64 {
+	segs := make([]Segment, 0, 4*n)
+	for i := 0; i < n; i++ {
+		a := Endpoint{Addr: AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), Port: uint16(30000 + i%30000)}
+		b := Endpoint{Addr: AddrFrom4([4]byte{10, 255, 0, 1}), Port: 443}
+		t := int64(1e18) + int64(i)*1000
+		isn := seqnum.Value(i * 7919)
+		segs = append(segs,
+			Segment{Time: t, Frame: uint64(4*i + 1), Flags: FlagSYN, Seq: isn, Src: a, Dst: b, Window: 1000},
+			Segment{Time: t + 100, Frame: uint64(4*i + 2), Flags: FlagSYN | FlagACK, Seq: 5000, Ack: isn + 1, Src: b, Dst: a, Window: 1000},
+			Segment{Time: t + 200, Frame: uint64(4*i + 3), Flags: FlagACK | FlagPSH, Seq: isn + 1, Ack: 5001, PayloadLen: 100, Src: a, Dst: b, Window: 1000},
+			Segment{Time: t + 300, Frame: uint64(4*i + 4), Flags: FlagACK, Seq: 5001, Ack: isn + 101, Src: b, Dst: a, Window: 1000})
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	tr := New(Config{Inline: true, Sink: tt.Discard{}})
+	for i := range segs {
+		tr.Feed(&segs[i])
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(tr)
+	runtime.KeepAlive(segs)
+	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+}
+
+// TestMemoryPerDataConnection reports what a measured connection holds
+// (docs/metrics.md): the connection, its 120-byte metrics block and the
+// shard's RTT table (512 KiB, shared) amortised; it must stay under 512.
+func TestMemoryPerDataConnection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped in -short mode: allocates 200k connections")
+	}
+	for _, n := range []int{70000, 200000} {
+		if b := dataConnsBytes(n); b > 512 {
+			t.Errorf("%d measured connections: %.0f bytes each, want under 512", n, b)
+		} else {
+			t.Logf("%d measured connections: %.0f bytes each", n, b)
+		}
+	}
+}

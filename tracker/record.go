@@ -63,6 +63,9 @@ type TimelineEntry struct {
 type Record struct {
 	Conn   Conn
 	Reason EndReason
+	// Metrics is a copy of the connection's latency and loss block
+	// (Metrics.On is false if it had none).
+	Metrics Metrics
 	// Timeline and Transitions are filled only for recorded connections.
 	Timeline    []TimelineEntry
 	Transitions []Transition

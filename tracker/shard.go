@@ -53,6 +53,11 @@ type shard struct {
 	hasher flowHasher
 	table  flowTable
 	slab   slab
+	mets   blockSlab[metricsState]
+	// skipMetrics measures only capture loss on unrecorded connections.
+	skipMetrics bool
+	rares       blockSlab[rareState]
+	rtt         rttTable
 
 	clock     int64
 	nextSweep int64
@@ -84,8 +89,9 @@ type shard struct {
 const tickEvery = int64(100e6)
 
 func newShard(id int, cfg *Config, h flowHasher) *shard {
-	sh := &shard{id: id, cfg: cfg, hasher: h, table: newFlowTable()}
+	sh := &shard{id: id, cfg: cfg, hasher: h, table: newFlowTable(), rtt: newRTTTable(rttSets)}
 	sh.an.skipHistory = cfg.SkipHistory && cfg.Zeek == nil
+	sh.skipMetrics = cfg.SkipMetrics
 	sh.maxLive = (cfg.MaxConns + cfg.Shards - 1) / cfg.Shards
 	if sh.maxLive < 2 {
 		sh.maxLive = 2
@@ -130,6 +136,7 @@ func (sh *shard) process(seg *Segment, h uint64) {
 		}
 		a.Kind |= KindNewConn
 		c.apply(seg, c.SideOf(seg.Src), a)
+		sh.measure(idx, c, a)
 	default:
 		c = sh.slab.at(idx)
 		s := c.SideOf(seg.Src)
@@ -143,6 +150,7 @@ func (sh *shard) process(seg *Segment, h uint64) {
 			c = sh.slab.at(idx)
 			a.Kind |= KindNewIncarnation | KindNewConn
 			c.apply(seg, Orig, a)
+			sh.measure(idx, c, a)
 			a.Other = old
 		case c.prev != 0 && !c.fits(seg, s):
 			if p := sh.slab.at(int(c.prev) - 1); p.fits(seg, p.SideOf(seg.Src)) {
@@ -150,6 +158,7 @@ func (sh *shard) process(seg *Segment, h uint64) {
 					p.applyStale(seg, p.SideOf(seg.Src), a)
 				} else {
 					p.apply(seg, p.SideOf(seg.Src), a)
+					sh.measure(int(c.prev)-1, p, a)
 				}
 				p.Flags |= ConnLateSegments
 				a.Kind |= KindPrevIncarnation
@@ -159,8 +168,10 @@ func (sh *shard) process(seg *Segment, h uint64) {
 				break
 			}
 			c.apply(seg, s, a)
+			sh.measure(idx, c, a)
 		default:
 			c.apply(seg, s, a)
+			sh.measure(idx, c, a)
 		}
 	}
 	if sh.cfg.Zeek == nil && c.Done() && c.DoneAt == seg.Time && c.Flags&ConnReincarnated == 0 { // Zeek mode: no TIME_WAIT queue
@@ -358,6 +369,9 @@ func (sh *shard) emit(idx int, reason EndReason) {
 	if reason == EndClosed {
 		sh.trBuf = c.expireTimeWait(sh.clock, 2*sh.cfg.MSL, sh.trBuf[:0])
 	}
+	// The blocks are finished (an open zero window runs to the last
+	// packet) and freed.
+	sh.detach(idx, c.Last, &rec.Metrics)
 	for _, o := range sh.observers {
 		o.Finish(c, reason)
 	}

@@ -172,14 +172,20 @@ func (t *flowTable) each(fn func(idx int)) {
 // the slab grows; freed slots are reused.
 type slab struct {
 	chunks [][]Conn
-	free   []int32
-	n      int // slots handed out (live + free)
-	live   int
+	// mets holds, beside each Conn, the index plus one of its Metrics
+	// block in the shard's metricsSlab (0: none).
+	mets [][]uint32
+	free []int32
+	n    int // slots handed out (live + free)
+	live int
 }
 
 const slabChunk = 1024
 
 func (s *slab) at(idx int) *Conn { return &s.chunks[idx/slabChunk][idx%slabChunk] }
+
+// met returns the Metrics index of the Conn at idx.
+func (s *slab) met(idx int) *uint32 { return &s.mets[idx/slabChunk][idx%slabChunk] }
 
 // alloc returns the index of a zeroed Conn.
 func (s *slab) alloc() int {
@@ -192,6 +198,7 @@ func (s *slab) alloc() int {
 	}
 	if s.n == len(s.chunks)*slabChunk {
 		s.chunks = append(s.chunks, make([]Conn, slabChunk))
+		s.mets = append(s.mets, make([]uint32, slabChunk))
 	}
 	idx := s.n
 	s.n++

@@ -78,6 +78,11 @@ type Config struct {
 	// of IdleTimeout, at most a minute. Live capture in Zeek mode sweeps
 	// every second, so that conn.log rows come when Zeek would write them.
 	SweepEvery int64
+	// SkipMetrics measures only capture loss (Metrics.Loss's
+	// AcksForUnseen and MissedBytes, ConnCaptureLoss), except on recorded
+	// connections (Config.Record), which are measured in full: for
+	// outputs that show latency and loss only in timelines.
+	SkipMetrics bool
 }
 
 // Defaults for Config fields.
@@ -109,6 +114,11 @@ type Stats struct {
 	Evicted         uint64
 	BadChecksum     uint64
 	OddFlags        uint64
+	// RTTEvicted counts segments in flight the RTT table dropped for room
+	// before their ACK came (or before they aged out): samples possibly
+	// lost. An ACK that covers a segment without ending at it leaves it
+	// in the table too, so this overcounts under load.
+	RTTEvicted uint64
 	// MaxLive is the largest number of connections one shard held at once
 	// (summed over shards in Tracker.Stats).
 	MaxLive int
@@ -125,6 +135,7 @@ func (s *Stats) add(o Stats) {
 	s.Evicted += o.Evicted
 	s.BadChecksum += o.BadChecksum
 	s.OddFlags += o.OddFlags
+	s.RTTEvicted += o.RTTEvicted
 	s.MaxLive += o.MaxLive
 }
 
@@ -289,6 +300,7 @@ func (t *Tracker) Close() Stats {
 	}
 	var st Stats
 	for _, sh := range t.shards {
+		sh.stats.RTTEvicted = sh.rtt.evicted
 		st.add(sh.stats)
 	}
 	return st

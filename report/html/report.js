@@ -542,7 +542,8 @@
         el('span', null, stamp(C.start[c]), el('span', { 'class': 'muted', text: ' for ' + dur(C.dur[c]) })),
         el('span', null, 'ends ', el('b', { 'class': 'mono', text: stName(C.os[c]) }), ' / ', el('b', { 'class': 'mono', text: stName(C.rs[c]) }),
           el('span', { 'class': 'muted', text: ' (' + D.reasons[C.reason[c]] + ')' })),
-        el('span', { 'class': 'muted', text: C.opk[c] + '/' + C.rpk[c] + ' packets, ' + bytes(C.ob[c]) + '/' + bytes(C.rb[c]) + (C.retr[c] ? ', ' + C.retr[c] + ' retransmitted' : '') + (flags.length ? ' · ' + flags.join(', ') : '') }))));
+        el('span', { 'class': 'muted', text: C.opk[c] + '/' + C.rpk[c] + ' packets, ' + bytes(C.ob[c]) + '/' + bytes(C.rb[c]) + (C.retr[c] ? ', ' + C.retr[c] + ' retransmitted' : '') + (flags.length ? ' · ' + flags.join(', ') : '') })),
+      C.met && C.met[c] ? el('div', { 'class': 'muted', text: C.met[c] }) : null));
     var evFrames = {};
     if (selF !== undefined) F.evf[selF].forEach(function (fr, k) { evFrames[fr] = F.evw[selF][k]; });
     var ti = C.tl[c];

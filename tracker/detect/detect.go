@@ -153,6 +153,13 @@ func (e *Env) Emit(c *tracker.Conn, k tracker.AnomalyKind, f *tracker.Finding) {
 		return
 	}
 	f.Kind = k
+	if c != nil && k.AbsenceBased() && c.Flags&tracker.ConnCaptureLoss != 0 && !f.Uncertain {
+		// The capture lost packets of this connection (its receiver
+		// acknowledged data never captured): the packet whose absence
+		// the finding rests on may be one of them.
+		f.Uncertain = true
+		f.Summary += " (uncertain: the capture missed packets of this connection, acknowledged data it never saw, so the packet this rests on not seeing may have been sent)"
+	}
 	if c != nil {
 		c.Mark(k)
 		if f.UID == 0 {

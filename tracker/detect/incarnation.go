@@ -168,9 +168,14 @@ func (u *incarnation) Finish(c *tracker.Conn, _ tracker.EndReason) {
 type flowNotes struct {
 	zwTime, kaTime   [2]int64
 	zwFrame, kaFrame [2]uint64
-	probes           [2]int
-	lastKA           [2]int64
-	kaGap            [2]int64
+	// zwOpen, zwSince and zwTotal time each side's zero windows (the
+	// same rule as tracker.Metrics.ZeroWindowNS).
+	zwOpen  [2]bool
+	zwSince [2]int64
+	zwTotal [2]int64
+	probes  [2]int
+	lastKA  [2]int64
+	kaGap   [2]int64
 }
 
 // flow reports zero windows and keepalive probes (info).
@@ -184,13 +189,24 @@ func newFlow(env *Env) Unit { return &flow{env: env, notes: newNotes[flowNotes](
 
 func (u *flow) Packet(a *tracker.Analysis) {
 	const interesting = tracker.KindZeroWindow | tracker.KindKeepalive | tracker.KindWindowProbe
+	seg, c, s := a.Seg, a.Conn, a.From
 	if a.Kind&interesting == 0 {
+		// A watched connection's segment: the end of a zero window?
+		if n := u.notes.get(c); n != nil && n.zwOpen[s] && seg.Window != 0 && seg.Flags&(tracker.FlagSYN|tracker.FlagRST) == 0 {
+			n.zwOpen[s] = false
+			n.zwTotal[s] += seg.Time - n.zwSince[s]
+		}
 		return
 	}
-	seg, c, s := a.Seg, a.Conn, a.From
 	n := u.notes.get(c)
 	if n == nil {
 		n = u.notes.add(c)
+	}
+	if a.Kind&tracker.KindZeroWindow != 0 && !n.zwOpen[s] {
+		n.zwOpen[s], n.zwSince[s] = true, seg.Time
+	} else if n.zwOpen[s] && seg.Window != 0 && seg.Flags&(tracker.FlagSYN|tracker.FlagRST) == 0 {
+		n.zwOpen[s] = false
+		n.zwTotal[s] += seg.Time - n.zwSince[s]
 	}
 	if a.Kind&tracker.KindZeroWindow != 0 && n.zwFrame[s] == 0 {
 		n.zwTime[s], n.zwFrame[s] = seg.Time, seg.Frame
@@ -208,6 +224,19 @@ func (u *flow) Packet(a *tracker.Analysis) {
 	}
 }
 
+// zeroFor says how long side s's window stayed closed, in all, up to the
+// connection's last packet at last: ", for 2.9s in all".
+func (n *flowNotes) zeroFor(s tracker.Side, last int64) string {
+	d := n.zwTotal[s]
+	if n.zwOpen[s] && last > n.zwSince[s] {
+		d += last - n.zwSince[s]
+	}
+	if d <= 0 {
+		return ""
+	}
+	return ", for " + secs(d) + " in all"
+}
+
 func (u *flow) Finish(c *tracker.Conn, reason tracker.EndReason) {
 	n := u.notes.get(c)
 	if n == nil {
@@ -219,8 +248,8 @@ func (u *flow) Finish(c *tracker.Conn, reason tracker.EndReason) {
 		if n.zwFrame[s] != 0 {
 			f := &tracker.Finding{
 				Severity: tracker.AnomZeroWindow.DefaultSeverity(), Time: n.zwTime[s],
-				Summary: fmt.Sprintf("%s advertised a zero window %s (its application stopped reading); %s from the peer",
-					c.Endpoint(s), times(int(p.ZeroWindows)), plural(n.probes[s^1], "window probe")),
+				Summary: fmt.Sprintf("%s advertised a zero window %s%s (its application stopped reading); %s from the peer",
+					c.Endpoint(s), times(int(p.ZeroWindows)), n.zeroFor(s, c.Last), plural(n.probes[s^1], "window probe")),
 				Evidence: []tracker.Evidence{{Time: n.zwTime[s], Frame: n.zwFrame[s], What: "first zero window"}},
 				Hint:     "A zero window is flow control working: the receiving application is slower than the sender. Look at that application (Recv-Q in `ss -tn`), or raise net.ipv4.tcp_rmem if the buffer is too small for the path.",
 			}
