@@ -289,6 +289,7 @@ func (r *liveRun) finish() error {
 	s.mu.Lock()
 	res.Records = s.records
 	res.Findings = s.findings
+	res.Latency = &s.latency
 	droppedRecords, droppedFindings, uncertain := s.droppedRecords, s.droppedFindings, s.uncertain
 	s.records, s.findings = nil, nil
 	s.mu.Unlock()

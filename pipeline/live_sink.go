@@ -43,6 +43,9 @@ type liveSink struct {
 	findings                []tracker.Finding
 	droppedRecords          uint64
 	droppedFindings         uint64
+	// latency gathers every streamed record's latency figures, kept or
+	// not.
+	latency report.Latency
 
 	// Counts over the whole run.
 	conns       uint64
@@ -74,6 +77,8 @@ func (s *liveSink) Conn(_ int, r *tracker.Record) {
 	s.evidence.release(r.Conn.Key())
 	if s.matchRecord == nil || s.matchRecord(r) {
 		s.record(r)
+		s.latency.Add(r)
+		s.metrics.latency(r)
 	}
 	keep := len(s.records) < s.maxRecords
 	if !keep && r.Conn.Anomalies != 0 && s.anomalous < s.maxRecords {

@@ -99,6 +99,10 @@ type Result struct {
 	// stall the capture) before the report was written; the JSON summary
 	// carries it when not 0.
 	KafkaDropped uint64
+	// Latency holds the per-listener latency figures of every record
+	// (live, of every record emitted, not only of those the report kept);
+	// nil leaves the latency view out.
+	Latency *Latency
 }
 
 // DropCounter is implemented by a stream that drops records rather than
