@@ -44,6 +44,9 @@ type liveSink struct {
 	findings                []tracker.Finding
 	droppedRecords          uint64
 	droppedFindings         uint64
+	// latency gathers every streamed record's latency figures, kept or
+	// not.
+	latency report.Latency
 
 	// fold, when set (--fold-after), counts possible flood members past
 	// the first ones per victim instead of streaming and keeping them.
@@ -84,6 +87,8 @@ func (s *liveSink) Conn(_ int, r *tracker.Record) {
 	if s.matchRecord == nil || s.matchRecord(r) {
 		s.record(r)
 		s.streamed++
+		s.latency.Add(r)
+		s.metrics.latency(r)
 	}
 	keep := len(s.records) < s.maxRecords
 	if !keep && r.Conn.Anomalies != 0 && s.anomalous < s.maxRecords {
@@ -207,6 +212,7 @@ func (s *liveSink) tick(now time.Time) {
 func (s *liveSink) finalResult(cfg *Config, res *report.Result) (droppedRecords, droppedFindings, uncertain uint64) {
 	s.mu.Lock()
 	res.Records, res.Findings = s.records, s.findings
+	res.Latency = &s.latency
 	s.records, s.findings = nil, nil
 	var folded []tracker.Folded
 	if s.fold != nil {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	tt "github.com/wirestate/wirestate/tracker/trackertest"
+
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/wirestate/wirestate/capture"
@@ -245,6 +247,12 @@ func TestMetrics(t *testing.T) {
 	c := &census{conns: 3}
 	c.bySide[tracker.Orig][tracker.Established] = 3
 	m.census(c)
+	conv := tt.Handshake().Add("A", "P.", 1001, 5001, 10, 1000).Add("B", "P.", 5001, 1011, 20, 3e6)
+	r := tt.Run(conv.Segs, tracker.Config{Inline: true}).Sorted()[0]
+	for port := uint16(1); port <= maxPortLabels+3; port++ {
+		r.Conn.Resp.Port = port
+		m.latency(&r)
+	}
 	addr, err := m.serve("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -265,6 +273,11 @@ func TestMetrics(t *testing.T) {
 		"wirestate_tracker_evictions_total 1",
 		"wirestate_tracker_memory_bytes",
 		"wirestate_kafka_dropped_records_total 7",
+		`wirestate_handshake_rtt_seconds_count{port="1"} 1`,
+		`wirestate_handshake_rtt_seconds_count{port="32"} 1`,
+		`wirestate_handshake_rtt_seconds_count{port="other"} 3`,
+		`wirestate_app_response_seconds_bucket{port="7",le="0.0032"} 1`,
+		`wirestate_app_response_seconds_bucket{port="7",le="0.0016"} 0`,
 		"go_goroutines",
 	} {
 		if !bytes.Contains(body, []byte(want)) {

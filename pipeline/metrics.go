@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -36,8 +37,19 @@ type liveMetrics struct {
 	evictions   prometheus.Counter
 	idle        prometheus.Counter
 	reportDrop  *prometheus.CounterVec
+	handshake   *prometheus.HistogramVec
+	response    *prometheus.HistogramVec
+	ports       map[uint16]string // listening ports with a label of their own
 	srv         *http.Server
 }
+
+// maxPortLabels bounds the listening ports the latency histograms tell
+// apart; connections to later ones share the port label "other".
+const maxPortLabels = 32
+
+// latencyBuckets are the latency histograms' bucket bounds in seconds:
+// 50 µs to about 26 s, doubling.
+var latencyBuckets = prometheus.ExponentialBuckets(50e-6, 2, 20)
 
 // connSize is the tracker's memory per held connection, for the estimate
 // wirestate_tracker_memory_bytes reports (the flow table's index adds a
@@ -80,7 +92,14 @@ func newLiveMetrics(c *liveCounters, drops []report.DropCounter) *liveMetrics {
 			Help: "Records the Kafka output dropped (buffer full or cluster unreachable) rather than stall the capture."},
 			func() float64 { return float64(sumDropped(drops)) }))
 	}
-	m.reg.MustRegister(m.conns, m.findings, m.trackerConn, m.trackerMem, m.evictions, m.idle, m.reportDrop)
+	m.handshake = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "wirestate_handshake_rtt_seconds",
+		Help:    "Handshake round trip at the capture point (SYN to the ACK completing the handshake) of the connections ended, by listening port (at most 32, then \"other\").",
+		Buckets: latencyBuckets}, []string{"port"})
+	m.response = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "wirestate_app_response_seconds",
+		Help:    "Application response times (a request's last segment to the answer's first byte) of the connections ended (each connection's mean response), by listening port (at most 32, then \"other\").",
+		Buckets: latencyBuckets}, []string{"port"})
+	m.ports = map[uint16]string{}
+	m.reg.MustRegister(m.handshake, m.response, m.conns, m.findings, m.trackerConn, m.trackerMem, m.evictions, m.idle, m.reportDrop)
 	return m
 }
 
@@ -116,6 +135,29 @@ func (m *liveMetrics) record(r tracker.EndReason) {
 		m.evictions.Inc()
 	case tracker.EndIdle:
 		m.idle.Inc()
+	}
+}
+
+// latency observes an ended connection's handshake round trip and
+// application response time under its listening port.
+func (m *liveMetrics) latency(r *tracker.Record) {
+	if m == nil || !r.Metrics.On() {
+		return
+	}
+	port := r.Conn.Resp.Port
+	label, ok := m.ports[port]
+	if !ok {
+		label = "other"
+		if len(m.ports) < maxPortLabels {
+			label = strconv.Itoa(int(port))
+			m.ports[port] = label
+		}
+	}
+	if ns, ok := r.Metrics.HandshakeRTT(); ok {
+		m.handshake.WithLabelValues(label).Observe(float64(ns) / 1e9)
+	}
+	if avg, ok := r.Metrics.App.AvgNS(); ok {
+		m.response.WithLabelValues(label).Observe(float64(avg) / 1e9)
 	}
 }
 

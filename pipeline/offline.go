@@ -369,6 +369,7 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 	res.Records = col.Records()
 	res.Folded = col.Folded()
 	res.Findings = col.Findings()
+	res.Latency = latencyOf(res.Records)
 	if p.keep == nil {
 		res.Findings = append(res.Findings, detect.Aggregate(res.Records, res.Findings, res.Folded, cfg.Detect)...)
 		report.SortFindings(res.Findings)

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/wirestate/wirestate/internal/loghist"
 	"github.com/wirestate/wirestate/tracker"
 )
 
@@ -77,6 +78,26 @@ type htmlDoc struct {
 	Timelines  []htmlTimeline `json:"timelines"`
 	States     *htmlStates    `json:"states"`
 	Limits     htmlLimits     `json:"limits"`
+	Latency    []htmlLatency  `json:"latency"`
+}
+
+// htmlLatency is one listener's latency: percentiles p50, p90, p99 and the
+// maximum in microseconds (empty without samples).
+type htmlLatency struct {
+	Listener  string  `json:"l"`
+	Conns     uint64  `json:"n"`
+	Handshake []int64 `json:"hs"`
+	Response  []int64 `json:"app"`
+	Retrans   float64 `json:"rtx"`
+}
+
+// htmlQuantiles returns h's p50, p90, p99 and maximum in microseconds, or
+// nil when h is empty.
+func htmlQuantiles(h *loghist.Hist) []int64 {
+	if h.Count() == 0 {
+		return nil
+	}
+	return []int64{h.Quantile(0.5) / 1e3, h.Quantile(0.9) / 1e3, h.Quantile(0.99) / 1e3, h.Max() / 1e3}
 }
 
 type htmlInput struct {
@@ -230,6 +251,9 @@ type htmlLimits struct {
 	TimelinesOmitted int `json:"timelinesOmitted"`
 	MaxTimelines     int `json:"maxTimelines"`
 }
+
+// htmlListeners bounds the listeners in the latency view.
+const htmlListeners = 50
 
 // HTMLData builds the JSON document the HTML report embeds: the capture's
 // totals, the findings by kind, the listeners and hosts most affected,
@@ -457,6 +481,12 @@ func buildHTMLDoc(res *Result, opt *HTMLOptions) *htmlDoc {
 	}
 
 	doc.Affected = affected(res.Findings, kindIdx, doc.Kinds)
+	listeners, _ := res.Latency.Top(htmlListeners)
+	doc.Latency = []htmlLatency{}
+	for _, l := range listeners {
+		doc.Latency = append(doc.Latency, htmlLatency{Listener: l.Listener.String(), Conns: l.Conns,
+			Handshake: htmlQuantiles(&l.Handshake), Response: htmlQuantiles(&l.AppResponse), Retrans: l.RetransShare()})
+	}
 
 	if res.States != nil {
 		var pin []tracker.Addr

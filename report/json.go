@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/wirestate/wirestate/internal/loghist"
 	"github.com/wirestate/wirestate/tracker"
 )
 
@@ -529,7 +530,38 @@ func (j *jsonBuf) summary(res *Result, opt *Options) {
 		j.close('}')
 	}
 	j.close(']')
+	listeners, omitted := res.Latency.Top(jsonHosts)
+	j.uint("listeners_omitted", uint64(omitted))
+	j.open("listeners", '[')
+	for _, l := range listeners {
+		j.elem()
+		j.str("listener", l.Listener.String())
+		j.uint("conns", l.Conns)
+		j.uint("handshakes", l.Handshakes)
+		j.percentiles("handshake_rtt", &l.Handshake)
+		j.percentiles("app_response", &l.AppResponse)
+		j.key("retransmitted_share")
+		j.b = strconv.AppendFloat(j.b, l.RetransShare(), 'f', 6, 64)
+		j.close('}')
+	}
+	j.close(']')
 	j.end()
+}
+
+// percentiles appends h's p50, p90, p99, maximum (seconds) and sample
+// count as an object, or null when h is empty.
+func (j *jsonBuf) percentiles(k string, h *loghist.Hist) {
+	if h.Count() == 0 {
+		j.null(k)
+		return
+	}
+	j.open(k, '{')
+	j.secs("p50", h.Quantile(0.5))
+	j.secs("p90", h.Quantile(0.9))
+	j.secs("p99", h.Quantile(0.99))
+	j.secs("max", h.Max())
+	j.uint("samples", h.Count())
+	j.close('}')
 }
 
 // conns writes the connection records rs, many of them formatted by two

@@ -103,6 +103,10 @@ type Result struct {
 	// reports, Records being only those kept: live, the records streamed
 	// as connections ended plus the flood members folded.
 	Connections int
+	// Latency holds the per-listener latency figures of every record
+	// (live, of every record emitted, not only of those the report kept);
+	// nil leaves the latency view out.
+	Latency *Latency
 }
 
 // ConnCount returns the number of connections the result reports:

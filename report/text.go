@@ -65,6 +65,7 @@ func WriteText(w io.Writer, res *Result, opt Options) error {
 	}
 	writeTotals(bw, res, &opt)
 	writeHosts(bw, res, &opt)
+	writeLatency(bw, res, &opt)
 	writeFindings(bw, res, &opt)
 	writeConns(bw, res, &opt)
 	for i := range res.Records {

@@ -216,6 +216,18 @@
       return p;
     }
     add(main, el('div', { 'class': 'grid cols2' }, places('Listeners most affected', D.affected.listeners, false), places('Hosts most affected', D.affected.hosts, true)));
+    if (D.latency && D.latency.length) {
+      var q = function (v) { return v ? v.slice(0, 3).map(dur).join(' / ') + ' (max ' + dur(v[3]) + ')' : '–'; };
+      add(main, el('div', { 'class': 'panel' }, el('h2', { text: 'Latency per listener' }),
+        el('p', { 'class': 'small muted', text: 'Percentiles p50 / p90 / p99 over connections. Handshake: the SYN to the ACK that completes the handshake, at the capture point. Response: a request\'s last segment to the first byte of the answer, each connection\'s mean. Retransmitted: share of the segments, both ways.' }),
+        el('table', { 'class': 't' },
+          el('thead', null, el('tr', null, el('th', { text: 'listener' }), el('th', { 'class': 'num', text: 'conns' }), el('th', { text: 'handshake RTT' }), el('th', { text: 'response time' }), el('th', { 'class': 'num', text: 'retransmitted' }))),
+          el('tbody', null, D.latency.map(function (l) {
+            return el('tr', null, el('td', { 'class': 'mono nowrap' }, el('a', { href: '#findings&q=' + encodeURIComponent(l.l), text: l.l })),
+              el('td', { 'class': 'num', text: num(l.n) }), el('td', { 'class': 'mono', text: q(l.hs) }), el('td', { 'class': 'mono', text: q(l.app) }),
+              el('td', { 'class': 'num', text: (l.rtx * 100).toFixed(1) + '%' }));
+          })))));
+    }
   }
 
   // ---- states over time ----------------------------------------------
