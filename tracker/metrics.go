@@ -241,6 +241,7 @@ func (sh *shard) measure(idx int, c *Conn, a *Analysis) {
 	}
 	if sh.skipMetrics && c.Flags&ConnRecording == 0 {
 		sh.measureCaptureLoss(idx, c, a)
+		sh.measureLatency(idx, c, a)
 		return
 	}
 	r := s.Other()
@@ -428,6 +429,52 @@ func (sh *shard) acked(idx int, c *Conn, m *metricsState, seg *Segment, s Side, 
 func (sh *shard) ambiguous(m *metricsState, r Side, end seqnum.Value, sent uint64) bool {
 	x := sh.rares.at(int(m.rare) - 1)
 	return end.LessThanEq(x.rtxHigh[r]) && (x.rtxAt[r]-sent)&usMask < 1<<39
+}
+
+// measureLatency is measure reduced to the handshake's round trip and the
+// application's response time (Config.SkipMetrics), by the same rules:
+// the SYN-ACK's first transmission waits in the RTT table for the ACK that
+// completes the handshake; the originator's new data is a request, the
+// responder's first new data after it the answer.
+func (sh *shard) measureLatency(idx int, c *Conn, a *Analysis) {
+	seg, s := a.Seg, a.From
+	f := seg.Flags
+	if f&FlagRST != 0 {
+		return
+	}
+	now := usec(seg.Time)
+	if f&FlagSYN != 0 {
+		if f&FlagACK != 0 && s == Resp && a.Kind&KindNewData != 0 {
+			sh.rtt.put(rttKey(idx, s, seg.Seq.Add(seg.SeqLen())), now, 0, uidTag(c), true)
+		}
+		return
+	}
+	m := sh.metrics(idx)
+	if s == Orig && f&FlagACK != 0 && a.Kind&KindAckAdvanced != 0 && c.Peers[Resp].SawSYNACK() &&
+		(m == nil || m.flags&mHandshake == 0) {
+		if v, ok := sh.rtt.take(rttKey(idx, Resp, seg.Ack), uidTag(c)); ok && v&rttSYNACK != 0 &&
+			c.Flags&ConnPartial == 0 && c.Peers[Orig].Retrans == 0 && c.Peers[Resp].Retrans == 0 {
+			if m == nil {
+				m = sh.attach(idx)
+			}
+			m.HandshakeResp = since(usec(c.Start), v&usMask)
+			m.HandshakeOrig = since(v&usMask, now)
+			m.flags |= mHandshake
+		}
+	}
+	if seg.PayloadLen == 0 || a.Kind&KindNewData == 0 || a.Kind&KindRetransmission != 0 {
+		return
+	}
+	if m == nil {
+		m = sh.attach(idx)
+	}
+	if s == Orig {
+		m.reqAt = now
+		m.flags |= mPending
+	} else if m.flags&mPending != 0 {
+		m.App.add(since(m.reqAt, now))
+		m.flags &^= mPending
+	}
 }
 
 // measureCaptureLoss is measure reduced to capture loss (Config.SkipMetrics):

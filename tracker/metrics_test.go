@@ -254,8 +254,8 @@ func TestNoAllocationsForMeasuredExchanges(t *testing.T) {
 }
 
 // TestSkipMetricsKeepsCaptureLoss checks Config.SkipMetrics: capture loss
-// is still measured (and marked), round trips are not, except on recorded
-// connections.
+// and the handshake are still measured (and marked), data round trips are
+// not, except on recorded connections.
 func TestSkipMetricsKeepsCaptureLoss(t *testing.T) {
 	c := tt.Handshake().Add("A", "P.", 1001, 5001, 100, 1e6).
 		Add("A", "P.", 1201, 5001, 100, 1e6). // 1101-1201 not captured
@@ -273,8 +273,11 @@ func TestSkipMetricsKeepsCaptureLoss(t *testing.T) {
 		if acks, missed := m.CaptureLoss(); acks != 1 || missed != 100 || recs[0].Conn.Flags&ConnCaptureLoss == 0 {
 			t.Errorf("recorded %v: capture loss %d ACKs %d bytes, want 1 and 100, marked", record, acks, missed)
 		}
-		if _, ok := m.HandshakeRTT(); ok != record {
-			t.Errorf("recorded %v: handshake RTT measured %v", record, ok)
+		if ns, ok := m.HandshakeRTT(); !ok || ns != 2e6 {
+			t.Errorf("recorded %v: handshake RTT %d %v, want 2 ms", record, ns, ok)
+		}
+		if n := m.RTT[Orig].N; (n > 0) != record {
+			t.Errorf("recorded %v: %d data RTT samples", record, n)
 		}
 	}
 }

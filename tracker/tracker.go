@@ -79,9 +79,11 @@ type Config struct {
 	// every second, so that conn.log rows come when Zeek would write them.
 	SweepEvery int64
 	// SkipMetrics measures only capture loss (Metrics.Loss's
-	// AcksForUnseen and MissedBytes, ConnCaptureLoss), except on recorded
+	// AcksForUnseen and MissedBytes, ConnCaptureLoss), the handshake's
+	// round trip and the application's response time, except on recorded
 	// connections (Config.Record), which are measured in full: for
-	// outputs that show latency and loss only in timelines.
+	// outputs that show data round trips and losses only in timelines
+	// (the text report's latency view needs no more).
 	SkipMetrics bool
 }
 
