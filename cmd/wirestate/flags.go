@@ -206,7 +206,8 @@ func parseFlags(args []string) (*Flags, error) {
 
 // liveOnlyFlags are the options that only live capture reads.
 var liveOnlyFlags = []string{"write", "file-size", "duration", "buffer-size", "snaplen", "no-promisc",
-	"immediate-mode", "stats-interval", "metrics-addr", "report-conns", "evidence-packets", "list-interfaces"}
+	"immediate-mode", "stats-interval", "metrics-addr", "report-conns", "evidence-packets", "list-interfaces",
+	"capture-engine", "workers"}
 
 // portList is a repeatable --port flag whose errors speak the user's terms.
 type portList []uint

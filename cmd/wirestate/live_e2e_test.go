@@ -27,7 +27,8 @@ import (
 // exchange. It asserts that the findings are streamed within a few seconds,
 // that stats records arrive, and that SIGINT yields the final summary and
 // exit status 0; then it checks that offline analysis of the -w capture
-// names the same findings.
+// names the same findings. It runs once per capture engine: afpacket (the
+// default: a fanout group of one socket per CPU) and libpcap.
 
 const (
 	e2eCli    = "10.79.0.1"
@@ -42,6 +43,18 @@ type e2eLine struct {
 }
 
 func TestLiveE2E(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		{"afpacket", nil},
+		{"libpcap", []string{"--capture-engine", "libpcap"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testLiveE2E(t, tc.flags) })
+	}
+}
+
+func testLiveE2E(t *testing.T, flags []string) {
 	if testing.Short() {
 		t.Skip("live end-to-end test skipped in -short mode")
 	}
@@ -75,8 +88,9 @@ func TestLiveE2E(t *testing.T) {
 
 	// wirestate on the server's end of the veth.
 	pcapFile := filepath.Join(dir, "live.pcap")
-	ws := exec.Command("ip", "netns", "exec", srv, bin, "-i", sif, "--format", "json", "--stats-interval", "1s",
-		"-w", pcapFile, "--write-findings", filepath.Join(dir, "findings.pcap"), "tcp")
+	args := append([]string{"netns", "exec", srv, bin, "-i", sif, "--format", "json", "--stats-interval", "1s",
+		"-w", pcapFile, "--write-findings", filepath.Join(dir, "findings.pcap")}, flags...)
+	ws := exec.Command("ip", append(args, "tcp")...)
 	stdout, err := ws.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
