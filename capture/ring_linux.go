@@ -126,6 +126,9 @@ func OpenRings(o LiveOptions) ([]*RingSource, error) {
 	for i, ins := range prog {
 		filter[i] = bpf.RawInstruction{Op: ins.Code, Jt: ins.Jt, Jf: ins.Jf, K: ins.K}
 	}
+	if lo, err := net.InterfaceByName("lo"); err == nil && (o.Interface == "any" || o.Interface == lo.Name) {
+		filter = loopbackOnce(filter, o.Interface == "any", uint32(lo.Index))
+	}
 	block := ringBlock(o.BufferSize)
 	opts := []any{
 		afpacket.TPacketVersion3,
@@ -190,6 +193,33 @@ func OpenRings(o LiveOptions) ([]*RingSource, error) {
 		}
 	}
 	return out, nil
+}
+
+// loopbackOnce puts in front of filter a test that drops the outgoing copy
+// of each packet on the loopback interface (every interface's, with any,
+// on ifindex lo), as libpcap does: the kernel hands a packet sent on lo to
+// packet sockets twice, going out and coming in.
+func loopbackOnce(filter []bpf.RawInstruction, any bool, lo uint32) []bpf.RawInstruction {
+	prefix := []bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtType},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.PACKET_OUTGOING, SkipFalse: 1},
+		bpf.RetConstant{Val: 0},
+	}
+	if any {
+		prefix = []bpf.Instruction{
+			bpf.LoadExtension{Num: bpf.ExtType},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.PACKET_OUTGOING, SkipFalse: 3},
+			bpf.LoadExtension{Num: bpf.ExtInterfaceIndex},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: lo, SkipFalse: 1},
+			bpf.RetConstant{Val: 0},
+		}
+	}
+	raw, err := bpf.Assemble(prefix)
+	if err != nil {
+		panic("capture: the loopback filter does not assemble: " + err.Error()) // constant instructions
+	}
+	// The filter's jumps are relative: it runs unchanged after the prefix.
+	return append(raw, filter...)
 }
 
 // joinFanout adds tp to the PACKET_FANOUT_HASH group *id. The first socket

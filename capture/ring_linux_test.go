@@ -313,6 +313,66 @@ func TestRingAny(t *testing.T) {
 	}
 }
 
+// TestRingLoopbackOnce: on lo, and on lo through any, every packet is
+// read once, not once going out and once coming in.
+func TestRingLoopbackOnce(t *testing.T) {
+	_, srv, _, _ := ringLab(t)
+	for _, iface := range []string{"lo", "any"} {
+		t.Run(iface, func(t *testing.T) {
+			var srcs []*RingSource
+			var l net.Listener
+			inNetns(t, srv, func() {
+				var err error
+				if srcs, err = OpenRings(LiveOptions{Interface: iface, Filter: "tcp port 7073", Timeout: 50 * time.Millisecond,
+					BlockTimeout: 10 * time.Millisecond}); err != nil {
+					t.Errorf("OpenRings: %v", err)
+					return
+				}
+				if l, err = net.Listen("tcp", "127.0.0.1:7073"); err != nil {
+					t.Error(err)
+				}
+			})
+			if t.Failed() {
+				return
+			}
+			defer srcs[0].Close()
+			defer l.Close()
+			go serve(l)
+			stop := make(chan struct{})
+			go func() {
+				dialMany(t, srv, "127.0.0.1:7073", 1)
+				time.Sleep(200 * time.Millisecond)
+				close(stop)
+			}()
+			var syns int
+			var seg tracker.Segment
+			for stopped := false; ; {
+				r, err := srcs[0].Next(&seg)
+				if err == ErrQuiet {
+					if stopped {
+						break
+					}
+					select {
+					case <-stop:
+						stopped = true
+					default:
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r == SkipNone && seg.Flags&(tracker.FlagSYN|tracker.FlagACK) == tracker.FlagSYN {
+					syns++
+				}
+			}
+			if st := srcs[0].Stats(); syns != 1 || st.TCPSegments < 8 || st.TCPSegments > 12 {
+				t.Errorf("%d SYNs, %d segments: want 1 SYN and one copy of each of the connection's 8 to 12 segments", syns, st.TCPSegments)
+			}
+		})
+	}
+}
+
 // TestRingSnaplen: the filter's return value bounds what the kernel
 // copies into the ring; lengths still come from the packet.
 func TestRingSnaplen(t *testing.T) {
