@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -516,6 +517,17 @@ func TestLiveE2EHelper(t *testing.T) {
 		stdin.Scan()
 		for _, c := range held {
 			c.Close()
+		}
+	case "fanout": // TestLiveFanout
+		var n int
+		var file string
+		spec := os.Getenv("WIRESTATE_FANOUT")
+		if i := strings.IndexByte(spec, ','); i > 0 {
+			n, _ = strconv.Atoi(spec[:i])
+			file = spec[i+1:]
+		}
+		if err := sendFanout(t, addr, n, file); err != nil {
+			fail(err)
 		}
 	case "blast": // TestLiveRate
 		var pps, secs int
