@@ -79,6 +79,24 @@ type LiveOptions struct {
 	BlockTimeout time.Duration
 }
 
+// DefaultRingMemory is the memory of a fanout group's rings together
+// unless LiveOptions.BufferSize sets each ring's size: 64 MiB, about
+// 300,000 packets of the default snapshot length, a second at 300,000
+// packets/s. Each ring gets its share, at least MinRingSize.
+const DefaultRingMemory = 64 << 20
+
+// MinRingSize is the smallest ring a worker gets by default.
+const MinRingSize = 8 << 20
+
+// RingSize returns the size of each of workers AF_PACKET rings for a
+// LiveOptions.BufferSize of size bytes (0: the default share).
+func RingSize(size, workers int) int {
+	if size > 0 {
+		return size
+	}
+	return max(DefaultRingMemory/max(workers, 1), MinRingSize)
+}
+
 // Engine names the machinery of live capture.
 type Engine string
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -26,10 +27,6 @@ import (
 // AF_PACKET rings on Linux.
 const DefaultEngine = EngineAFPacket
 
-// DefaultRingSize is the size of each AF_PACKET socket's ring unless
-// LiveOptions.BufferSize says otherwise: about 150,000 packets of the
-// default snapshot length, half a second at 300,000 packets/s.
-const DefaultRingSize = 32 << 20
 
 // maxRingBlock is the largest ring block: about 1,300 packets of the
 // default snapshot length, so that a busy ring hands blocks over often
@@ -61,6 +58,15 @@ type RingSource struct {
 	data []byte
 	ci   gopacket.CaptureInfo
 	wc   widener
+	// The socket's readiness is awaited through Go's network poller, on a
+	// duplicate of its descriptor: a blocking poll(2) would cost a thread
+	// hand-off and wake the scheduler's monitor at every ring block.
+	// Without it (see ringFD), afpacket's own poll blocks for timeout.
+	poller  *os.File
+	rc      syscall.RawConn
+	readyFn func(uintptr) bool // s.ready, made once
+	timeout time.Duration
+	calls   int // calls of ready in the current wait
 }
 
 // OpenRings opens o.Workers AF_PACKET sockets (at least one) on
@@ -87,10 +93,8 @@ func OpenRings(o LiveOptions) ([]*RingSource, error) {
 	if o.Immediate {
 		o.BlockTimeout = time.Millisecond
 	}
-	if o.BufferSize <= 0 {
-		o.BufferSize = DefaultRingSize
-	}
 	n := max(o.Workers, 1)
+	o.BufferSize = RingSize(o.BufferSize, n)
 	fail := func(err error) ([]*RingSource, error) { return nil, &LiveError{Interface: o.Interface, Err: err} }
 	if o.Interface == "" {
 		return fail(errors.New("no interface named"))
@@ -130,13 +134,17 @@ func OpenRings(o LiveOptions) ([]*RingSource, error) {
 		filter = loopbackOnce(filter, o.Interface == "any", uint32(lo.Index))
 	}
 	block := ringBlock(o.BufferSize)
+	pollTimeout := o.Timeout
+	if netpoll {
+		pollTimeout = 0 // afpacket only looks; the wait is Next's
+	}
 	opts := []any{
 		afpacket.TPacketVersion3,
 		afpacket.OptFrameSize(2048),
 		afpacket.OptBlockSize(block),
 		afpacket.OptNumBlocks(max(o.BufferSize/block, 2)),
 		afpacket.OptBlockTimeout(o.BlockTimeout),
-		afpacket.OptPollTimeout(o.Timeout),
+		afpacket.OptPollTimeout(pollTimeout),
 	}
 	if dgram {
 		opts = append(opts, afpacket.SocketDgram)
@@ -164,9 +172,15 @@ func OpenRings(o LiveOptions) ([]*RingSource, error) {
 			return fail(classifySocketError(err))
 		}
 		s := &RingSource{tp: tp, iface: o.Interface, link: link, dgram: dgram, snaplen: o.Snaplen,
-			decoder: NewDecoder(o.Decoder)}
+			decoder: NewDecoder(o.Decoder), timeout: o.Timeout}
 		s.stats.Files = []FileInfo{{Name: o.Interface, LinkTypes: []LinkType{link}}}
 		out = append(out, s)
+		if netpoll {
+			if err := s.registerPoller(); err != nil {
+				closeAll()
+				return fail(err)
+			}
+		}
 		if n == 1 {
 			break
 		}
@@ -193,6 +207,63 @@ func OpenRings(o LiveOptions) ([]*RingSource, error) {
 		}
 	}
 	return out, nil
+}
+
+// netpoll is whether RingSource waits through Go's network poller: it
+// needs the socket's descriptor, which afpacket keeps in an unexported
+// field (read with reflect; when a gopacket release renames it, rings
+// fall back to afpacket's blocking poll).
+var netpoll = ringFDField() >= 0 && os.Getenv("WS_NONETPOLL") == ""
+
+// ringFDField returns the index of afpacket.TPacket's descriptor field,
+// or -1.
+func ringFDField() int {
+	f, ok := reflect.TypeFor[afpacket.TPacket]().FieldByName("fd")
+	if !ok || f.Type.Kind() != reflect.Int || len(f.Index) != 1 {
+		return -1
+	}
+	return f.Index[0]
+}
+
+// registerPoller hands a duplicate of the socket's descriptor to Go's
+// network poller.
+func (s *RingSource) registerPoller() error {
+	fd := int(reflect.ValueOf(s.tp).Elem().Field(ringFDField()).Int())
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("duplicating the socket: %v", err)
+	}
+	if err := unix.SetNonblock(dup, true); err != nil {
+		unix.Close(dup)
+		return fmt.Errorf("socket: %v", err)
+	}
+	s.poller = os.NewFile(uintptr(dup), s.iface)
+	rc, err := s.poller.SyscallConn()
+	if err != nil {
+		s.poller.Close()
+		s.poller = nil
+		return fmt.Errorf("socket: %v", err)
+	}
+	s.rc, s.readyFn = rc, s.ready
+	return nil
+}
+
+// ready is the poller's callback: false at the first call of a wait (the
+// ring was just found empty), so that the poller waits for the socket to
+// become readable; true after.
+func (s *RingSource) ready(uintptr) bool {
+	s.calls++
+	return s.calls > 1
+}
+
+// wait waits until the socket is readable (a ring block was handed over)
+// or until deadline; it reports whether it became readable.
+func (s *RingSource) wait(deadline time.Time) bool {
+	if s.poller.SetReadDeadline(deadline) != nil {
+		return false
+	}
+	s.calls = 0
+	return s.rc.Read(s.readyFn) == nil
 }
 
 // loopbackOnce puts in front of filter a test that drops the outgoing copy
@@ -299,7 +370,18 @@ func (s *RingSource) Next(seg *tracker.Segment) (SkipReason, error) {
 	if s.closed {
 		return SkipNone, io.EOF
 	}
+	var deadline time.Time
 	data, ci, err := s.tp.ZeroCopyReadPacketData()
+	for err == afpacket.ErrTimeout && s.rc != nil {
+		// The ring is empty: wait for a block, at most the read timeout.
+		if deadline.IsZero() {
+			deadline = time.Now().Add(s.timeout)
+		}
+		if !s.wait(deadline) {
+			break
+		}
+		data, ci, err = s.tp.ZeroCopyReadPacketData()
+	}
 	if err != nil {
 		s.data = nil
 		if err == afpacket.ErrTimeout {
@@ -375,6 +457,9 @@ func (s *RingSource) Close() error {
 	if !s.closed {
 		s.closed = true
 		s.data = nil
+		if s.poller != nil {
+			s.poller.Close()
+		}
 		s.tp.Close()
 	}
 	return nil

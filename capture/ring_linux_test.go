@@ -471,12 +471,28 @@ func TestOpenRingsErrors(t *testing.T) {
 	}
 }
 
+// TestRingSize: the default memory is shared by the workers, each ring at
+// least MinRingSize; -B sets each ring's size.
+func TestRingSize(t *testing.T) {
+	for _, tc := range []struct{ size, workers, want int }{
+		{0, 0, DefaultRingMemory},
+		{0, 1, DefaultRingMemory},
+		{0, 2, DefaultRingMemory / 2},
+		{0, 64, MinRingSize},
+		{4 << 20, 2, 4 << 20},
+	} {
+		if got := RingSize(tc.size, tc.workers); got != tc.want {
+			t.Errorf("RingSize(%d, %d) = %d, want %d", tc.size, tc.workers, got, tc.want)
+		}
+	}
+}
+
 // TestRingBlock: blocks are whole pages, at most maxRingBlock, and a ring
 // has at least eight of them when it can.
 func TestRingBlock(t *testing.T) {
 	page := os.Getpagesize()
 	for _, tc := range []struct{ size, want int }{
-		{DefaultRingSize, maxRingBlock},
+		{RingSize(0, 2), maxRingBlock},
 		{1 << 20, 128 << 10},
 		{8 * page, page},
 		{page, page},

@@ -15,9 +15,6 @@ import (
 // libpcap, since AF_PACKET rings are Linux's.
 const DefaultEngine = EngineLibpcap
 
-// DefaultRingSize is the size of each AF_PACKET socket's ring (Linux only).
-const DefaultRingSize = 32 << 20
-
 // errNoRings is OpenRings' error outside Linux.
 var errNoRings = errors.New("the afpacket capture engine needs Linux; use --capture-engine libpcap")
 

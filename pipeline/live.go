@@ -198,10 +198,7 @@ func runLive(ctx context.Context, cfg *Config) error {
 	}
 	how := "libpcap"
 	if r.engine == capture.EngineAFPacket {
-		ring := opts.BufferSize
-		if ring <= 0 {
-			ring = capture.DefaultRingSize
-		}
+		ring := capture.RingSize(opts.BufferSize, len(srcs))
 		how = fmt.Sprintf("afpacket, %d worker%s, %s ring each", len(srcs), plural(len(srcs)), mib(ring))
 	}
 	fmt.Fprintf(stderr, "wirestate: listening on %s, link-type %s, snapshot length %d bytes (%s)\n",
