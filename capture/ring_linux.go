@@ -27,7 +27,6 @@ import (
 // AF_PACKET rings on Linux.
 const DefaultEngine = EngineAFPacket
 
-
 // maxRingBlock is the largest ring block: about 1,300 packets of the
 // default snapshot length, so that a busy ring hands blocks over often
 // and a reader never waits long for a full one.
