@@ -26,7 +26,6 @@ TOOLS=${TOOLS:-ws ws1 pcap tcpdump}
 ROUNDS=${ROUNDS:-1}
 GRACE=${GRACE:-2}
 WSFLAGS=${WSFLAGS:-}
-DEBUG=${DEBUG:-}
 NS_TX=wsl-tx NS_RX=wsl-rx IF_TX=wsltx IF_RX=wslrx
 
 die() { printf 'live.sh: %s\n' "$*" >&2; exit 1; }
@@ -164,7 +163,6 @@ for ((round = 1; round <= ROUNDS; round++)); do
 				freezes=${freezes:--}
 			fi
 			c=$(cpu "$TMP/time")
-			[[ -n $DEBUG ]] && { cat "$TMP/time"; tail -3 "$TMP/out"; } >&2
 			per=$(awk -v c="$c" -v n="$seen" 'BEGIN { printf "%.2f", (n > 0) ? c / n * 1e6 : 0 }')
 			ratio=$(awk -v p="$per" -v o="$off_per" 'BEGIN { printf "%.2f", p / o }')
 			printf '%-8s %-34s %9s %9s %9s %9s %8s %11s %8s\n' "$rate" "$(label "$tool")" "$sent" "$seen" "$dropped" "$freezes" "$pps" "$per" "$ratio"

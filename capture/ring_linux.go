@@ -212,7 +212,7 @@ func OpenRings(o LiveOptions) ([]*RingSource, error) {
 // needs the socket's descriptor, which afpacket keeps in an unexported
 // field (read with reflect; when a gopacket release renames it, rings
 // fall back to afpacket's blocking poll).
-var netpoll = ringFDField() >= 0 && os.Getenv("WS_NONETPOLL") == ""
+var netpoll = ringFDField() >= 0
 
 // ringFDField returns the index of afpacket.TPacket's descriptor field,
 // or -1.

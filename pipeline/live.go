@@ -187,6 +187,9 @@ func runLive(ctx context.Context, cfg *Config) error {
 	}
 
 	tc := cfg.trackerConfig(cfg.shards(), r.sink, detect.Observers(cfg.Detect))
+	// Zeek's history and conn_state appear in JSON and conn.log only, as
+	// offline.
+	tc.SkipHistory = !cfg.needs().History
 	if r.engine == capture.EngineAFPacket {
 		// Each worker feeds its own shard on its own goroutine: the
 		// kernel's fanout already split the packets by flow.
