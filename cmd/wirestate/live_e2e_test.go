@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wirestate/wirestate/internal/pcaptest"
 )
 
 // The end-to-end test of live capture. As root it builds wirestate, joins
@@ -190,6 +193,16 @@ func testLiveE2E(t *testing.T, flags []string) {
 				}
 			}
 		case <-deadline:
+			if _, ok := got["accept-queue-overflow-rst"]; !ok && !rstFromPort(t, pcapFile, 8080) {
+				// Both handshake ACKs can reach the listener at once (the
+				// server retransmits both SYN-ACKs on one timer tick), and
+				// the kernel then sometimes queues both: no overflow, no
+				// RST on the wire, nothing to find.
+				t.Logf("the kernel did not overflow the accept queue this time (no RST from port 8080 in the -w capture)")
+				delete(want, "accept-queue-overflow-rst")
+				deadline = time.After(2 * time.Second)
+				continue
+			}
 			t.Fatalf("after 8 s: findings %v (want %v), %d stats records; stderr: %s", keys(got), keys(want), stats, drain(errLines))
 		}
 	}
@@ -272,6 +285,24 @@ func testLiveE2E(t *testing.T, flags []string) {
 	if fi, err := os.Stat(filepath.Join(dir, "findings.pcap")); err != nil || fi.Size() <= 24 {
 		t.Errorf("--write-findings wrote no packets (%v)", err)
 	}
+}
+
+// rstFromPort reports whether the Ethernet/IPv4 capture at path (which
+// wirestate may still be writing) holds a TCP RST sent from port.
+func rstFromPort(t *testing.T, path string, port uint16) bool {
+	t.Helper()
+	_, _, pkts := pcaptest.Read(t, path)
+	for _, p := range pkts {
+		d := p.Data
+		if len(d) < 34 || d[12] != 0x08 || d[13] != 0x00 || d[23] != 6 {
+			continue
+		}
+		tcp := d[14+int(d[14]&0x0f)*4:]
+		if len(tcp) >= 14 && binary.BigEndian.Uint16(tcp) == port && tcp[13]&0x04 != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // setupVeth creates the namespaces cli and srv joined by a veth pair (cif in
