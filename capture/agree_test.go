@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"encoding/binary"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -142,7 +143,9 @@ func randomPacket(t *testing.T, rng *rand.Rand) []byte {
 }
 
 // TestFastPathMatchesGopacket compares the two decoding paths field by
-// field on many generated packets, well-formed and broken.
+// field on many generated packets, well-formed and broken, as Ethernet
+// frames and, without their Ethernet header, as raw IP (live capture on
+// any).
 func TestFastPathMatchesGopacket(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	fast, slow := decoders(true)
@@ -152,7 +155,11 @@ func TestFastPathMatchesGopacket(t *testing.T) {
 	}
 	failures := 0
 	for i := 0; i < n && failures < 10; i++ {
-		if !compareDecoders(t, fast, slow, LinkEthernet, randomPacket(t, rng), "generated packet") {
+		p := randomPacket(t, rng)
+		if !compareDecoders(t, fast, slow, LinkEthernet, p, "generated packet") {
+			failures++
+		}
+		if len(p) > 14 && binary.BigEndian.Uint16(p[12:14]) != 0x8100 && !compareDecoders(t, fast, slow, LinkRaw, p[14:], "generated packet as raw IP") {
 			failures++
 		}
 	}
@@ -224,7 +231,8 @@ func comparePacketsOfFile(t *testing.T, fast, slow *Decoder, name string) {
 // TestDecodeDamagedPackets feeds every decode case, cut short and with
 // random bytes overwritten, to both paths under every link type: nothing
 // may panic (the gopacket path must not even recover from a panic), and on
-// Ethernet the two paths must agree.
+// Ethernet and raw IP (the fast paths' link types) the two paths must
+// agree.
 func TestDecodeDamagedPackets(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	fast, slow := decoders(true)
@@ -255,7 +263,7 @@ func TestDecodeDamagedPackets(t *testing.T) {
 			if rng.IntN(4) == 0 {
 				link = links[rng.IntN(len(links))]
 			}
-			if link == LinkEthernet {
+			if link == LinkEthernet || link == LinkRaw {
 				if failures < 10 && !compareDecoders(t, fast, slow, link, data, c.name+" damaged") {
 					failures++
 				}

@@ -38,8 +38,23 @@ func NewDecoder(opts DecoderOptions) *Decoder {
 // data is not retained.
 func (d *Decoder) Decode(link LinkType, data []byte, seg *tracker.Segment) SkipReason {
 	*seg = tracker.Segment{Time: seg.Time, Frame: seg.Frame}
-	if link == LinkEthernet && !d.noFastPath {
-		r, handled := d.fastEthernet(data, seg)
+	if !d.noFastPath {
+		var r SkipReason
+		handled := false
+		switch link {
+		case LinkEthernet:
+			r, handled = d.fastEthernet(data, seg)
+		case LinkRaw, LinkRawDLT12, LinkRawDLT14:
+			// Live capture on any, tun and the like: the IP header first.
+			if len(data) > 0 {
+				switch data[0] >> 4 {
+				case 4:
+					r, handled = d.fastIPv4(data, seg)
+				case 6:
+					r, handled = d.fastIPv6(data, seg)
+				}
+			}
+		}
 		if handled {
 			return r
 		}

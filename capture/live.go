@@ -27,6 +27,12 @@ const DefaultSnaplen = 256
 // quiet.
 const DefaultReadTimeout = 100 * time.Millisecond
 
+// DefaultBlockTimeout is how long the kernel fills an AF_PACKET ring
+// block before it hands it over part full: the longest a packet waits in
+// the ring on a quiet wire, so findings still stream within a fraction of
+// a second.
+const DefaultBlockTimeout = 50 * time.Millisecond
+
 // ErrQuiet is returned by LiveSource.Next when no packet arrived within the
 // read timeout.
 var ErrQuiet = errors.New("capture: no packet within the read timeout")
@@ -44,16 +50,114 @@ type LiveOptions struct {
 	Snaplen int
 	// Promisc puts the interface in promiscuous mode.
 	Promisc bool
-	// BufferSize is the kernel capture buffer in bytes; 0 keeps libpcap's
-	// default (2 MiB on Linux).
+	// BufferSize is the kernel capture buffer in bytes: libpcap's buffer
+	// (0 keeps libpcap's default, 2 MiB on Linux), or each AF_PACKET
+	// socket's ring (0: DefaultRingSize).
 	BufferSize int
 	// Immediate delivers every packet as soon as it arrives instead of
-	// when a kernel buffer block fills or the read timeout passes.
+	// when a kernel buffer block fills or the read timeout passes. The
+	// afpacket engine then retires its ring's blocks every millisecond
+	// rather than every BlockTimeout.
 	Immediate bool
 	// Timeout is the read timeout; default DefaultReadTimeout.
 	Timeout time.Duration
 	// Decoder configures the packet decoder.
 	Decoder DecoderOptions
+
+	// Engine chooses the capture machinery; "" is DefaultEngine.
+	Engine Engine
+	// Workers is the number of AF_PACKET sockets OpenCapture opens in one
+	// PACKET_FANOUT_HASH group (afpacket engine only); 0 or 1 opens one
+	// socket, without fanout.
+	Workers int
+	// FanoutID is the fanout group's id; 0 derives one from the process
+	// id.
+	FanoutID uint16
+	// BlockTimeout is how long the kernel fills a ring block before
+	// handing it over part full (afpacket engine); default
+	// DefaultBlockTimeout.
+	BlockTimeout time.Duration
+}
+
+// DefaultRingMemory is the memory of a fanout group's rings together
+// unless LiveOptions.BufferSize sets each ring's size: 64 MiB, about
+// 300,000 packets of the default snapshot length, a second at 300,000
+// packets/s. Each ring gets its share, at least MinRingSize.
+const DefaultRingMemory = 64 << 20
+
+// MinRingSize is the smallest ring a worker gets by default.
+const MinRingSize = 8 << 20
+
+// RingSize returns the size of each of workers AF_PACKET rings for a
+// LiveOptions.BufferSize of size bytes (0: the default share).
+func RingSize(size, workers int) int {
+	if size > 0 {
+		return size
+	}
+	return max(DefaultRingMemory/max(workers, 1), MinRingSize)
+}
+
+// Engine names the machinery of live capture.
+type Engine string
+
+// The capture engines.
+const (
+	// EngineAFPacket reads Linux AF_PACKET TPACKET_V3 rings, without
+	// copying, with one socket per worker in a fanout group.
+	EngineAFPacket Engine = "afpacket"
+	// EngineLibpcap reads through libpcap, one handle.
+	EngineLibpcap Engine = "libpcap"
+)
+
+// Live is a live packet source: a LiveSource (libpcap) or, on Linux, a
+// RingSource (AF_PACKET). One goroutine uses it.
+type Live interface {
+	// Next reads one packet, as LiveSource.Next does.
+	Next(seg *tracker.Segment) (SkipReason, error)
+	// CurrentPacket returns the packet Next read last, valid until the
+	// next call to Next.
+	CurrentPacket() ([]byte, gopacket.CaptureInfo)
+	// Stats returns a copy of the counts so far.
+	Stats() Stats
+	// CaptureStats returns the kernel's counters, widened to 64 bits.
+	CaptureStats() (CaptureCounters, error)
+	// LinkType, Snaplen and Interface describe the capture.
+	LinkType() LinkType
+	Snaplen() int
+	Interface() string
+	// Close ends the capture.
+	Close() error
+}
+
+// OpenCapture opens a live capture with the engine o names: one libpcap
+// handle, or o.Workers AF_PACKET sockets sharing the interface's packets
+// by flow. Problems are returned as by OpenLive.
+func OpenCapture(o LiveOptions) ([]Live, error) {
+	if o.Engine == "" {
+		o.Engine = DefaultEngine
+	}
+	switch o.Engine {
+	case EngineLibpcap:
+		if o.Workers > 1 {
+			return nil, &LiveError{Interface: o.Interface, Err: errors.New("the libpcap engine reads with one worker")}
+		}
+		s, err := OpenLive(o)
+		if err != nil {
+			return nil, err
+		}
+		return []Live{s}, nil
+	case EngineAFPacket:
+		rs, err := OpenRings(o)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]Live, len(rs))
+		for i, r := range rs {
+			out[i] = r
+		}
+		return out, nil
+	}
+	return nil, &LiveError{Interface: o.Interface, Err: fmt.Errorf("unknown capture engine %q (want afpacket or libpcap)", o.Engine)}
 }
 
 // LiveError is a problem opening a live capture, worded for the person who
@@ -137,6 +241,16 @@ type CaptureCounters struct {
 	// IfDropped counts packets the interface or its driver dropped
 	// (ps_ifdrop).
 	IfDropped uint64
+	// Freezes counts the times an AF_PACKET ring was full and the kernel
+	// froze its queue, dropping until the reader freed a block
+	// (tp_freeze_q_cnt; always 0 for libpcap).
+	Freezes uint64
+}
+
+// Add returns the sums of c's and o's counters.
+func (c CaptureCounters) Add(o CaptureCounters) CaptureCounters {
+	return CaptureCounters{Received: c.Received + o.Received, Dropped: c.Dropped + o.Dropped,
+		IfDropped: c.IfDropped + o.IfDropped, Freezes: c.Freezes + o.Freezes}
 }
 
 // LiveSource reads TCP segments from a network interface through libpcap.
@@ -153,10 +267,8 @@ type LiveSource struct {
 	// data and ci describe the packet read last.
 	data []byte
 	ci   gopacket.CaptureInfo
-	// last are the raw 32-bit counters seen last, and wide their widened
-	// sums.
-	last [3]uint32
-	wide CaptureCounters
+	// wc widens libpcap's 32-bit counters.
+	wc widener
 }
 
 // OpenLive opens a live capture. Problems are returned as *LiveError (or
@@ -307,19 +419,28 @@ func (s *LiveSource) Stats() Stats {
 func (s *LiveSource) CaptureStats() (CaptureCounters, error) {
 	ps, err := s.handle.Stats()
 	if err != nil {
-		return s.wide, err
+		return s.wc.wide, err
 	}
-	s.widen([3]uint32{uint32(ps.PacketsReceived), uint32(ps.PacketsDropped), uint32(ps.PacketsIfDropped)})
-	return s.wide, nil
+	s.wc.widen([4]uint32{uint32(ps.PacketsReceived), uint32(ps.PacketsDropped), uint32(ps.PacketsIfDropped)})
+	return s.wc.wide, nil
 }
 
-// widen adds the change of each 32-bit counter since the last call to the
-// 64-bit sums, counting a smaller value as a wrap.
-func (s *LiveSource) widen(now [3]uint32) {
-	sums := [3]*uint64{&s.wide.Received, &s.wide.Dropped, &s.wide.IfDropped}
+// widener widens 32-bit kernel counters to 64 bits.
+type widener struct {
+	// last are the raw 32-bit counters seen last, and wide their widened
+	// sums.
+	last [4]uint32
+	wide CaptureCounters
+}
+
+// widen adds the change of each 32-bit counter (received, dropped,
+// if-dropped, freezes) since the last call to the 64-bit sums, counting a
+// smaller value as a wrap.
+func (w *widener) widen(now [4]uint32) {
+	sums := [4]*uint64{&w.wide.Received, &w.wide.Dropped, &w.wide.IfDropped, &w.wide.Freezes}
 	for i, v := range now {
-		*sums[i] += uint64(v - s.last[i]) // modular: a wrap is a small delta
-		s.last[i] = v
+		*sums[i] += uint64(v - w.last[i]) // modular: a wrap is a small delta
+		w.last[i] = v
 	}
 }
 

@@ -96,20 +96,20 @@ func TestClassifyPcapError(t *testing.T) {
 func TestWidenCounters(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		polls [][3]uint32
+		polls [][4]uint32
 		want  CaptureCounters
 	}{
-		{"steady", [][3]uint32{{10, 1, 0}, {20, 3, 1}}, CaptureCounters{20, 3, 1}},
-		{"wrap", [][3]uint32{{0xfffffff0, 0, 0}, {0x10, 0, 0}}, CaptureCounters{0x100000010, 0, 0}},
-		{"unchanged", [][3]uint32{{5, 5, 5}, {5, 5, 5}}, CaptureCounters{5, 5, 5}},
+		{"steady", [][4]uint32{{10, 1, 0, 0}, {20, 3, 1, 2}}, CaptureCounters{20, 3, 1, 2}},
+		{"wrap", [][4]uint32{{0xfffffff0, 0, 0, 0xffffffff}, {0x10, 0, 0, 1}}, CaptureCounters{0x100000010, 0, 0, 0x100000001}},
+		{"unchanged", [][4]uint32{{5, 5, 5, 5}, {5, 5, 5, 5}}, CaptureCounters{5, 5, 5, 5}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &LiveSource{}
+			var w widener
 			for _, p := range tc.polls {
-				s.widen(p)
+				w.widen(p)
 			}
-			if s.wide != tc.want {
-				t.Errorf("got %+v, want %+v", s.wide, tc.want)
+			if w.wide != tc.want {
+				t.Errorf("got %+v, want %+v", w.wide, tc.want)
 			}
 		})
 	}

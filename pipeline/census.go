@@ -83,14 +83,25 @@ func (r *liveRun) writeStats(now time.Time, final bool) {
 		c = takeCensus(r.tr, statsHosts)
 		r.metrics.census(c)
 	}
-	st := r.src.Stats()
 	conns, evicted, idle, byKind := r.sink.counts()
 	rec := report.Stats{
 		Time: now.UnixNano(), Type: "stats", TS: float64(now.UnixNano()) / 1e9, Final: final, Elapsed: now.Sub(r.start).Seconds(),
-		Packets: st.Packets, TCPPackets: st.TCPSegments,
-		Received: r.cc.Received, Dropped: r.cc.Dropped, IfDropped: r.cc.IfDropped,
+		Packets: r.ctrs.packets.Load(), TCPPackets: r.ctrs.segments.Load(),
+		Received: r.cc.Received, Dropped: r.cc.Dropped, IfDropped: r.cc.IfDropped, Freezes: r.cc.Freezes,
+		Engine:      string(r.engine),
 		Connections: c.conns, Emitted: conns, Evicted: evicted, IdleExpired: idle,
 		Hosts: []report.StatsHost{}, Findings: byKind, KafkaDropped: dropped(r.cfg.Outputs),
+	}
+	if len(r.workers) > 1 {
+		for _, w := range r.workers {
+			cc := w.counters()
+			sw := report.StatsWorker{Packets: w.packets.Load(), TCPPackets: w.segments.Load(),
+				Received: cc.Received, Dropped: cc.Dropped, Freezes: cc.Freezes}
+			if !final && w.shard != nil {
+				sw.Connections = w.shard.Held()
+			}
+			rec.Workers = append(rec.Workers, sw)
+		}
 	}
 	for _, h := range c.hosts {
 		sh := report.StatsHost{Host: h.host.String(), States: map[string]int{}}

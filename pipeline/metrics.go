@@ -21,8 +21,8 @@ import (
 // liveCounters are the capture counters the reader goroutine publishes
 // (at every tick) for the metrics endpoint.
 type liveCounters struct {
-	packets, segments            atomic.Uint64
-	received, dropped, ifDropped atomic.Uint64
+	packets, segments                     atomic.Uint64
+	received, dropped, ifDropped, freezes atomic.Uint64
 }
 
 // liveMetrics holds wirestate's Prometheus metrics. Counters of packets and
@@ -68,9 +68,10 @@ func newLiveMetrics(c *liveCounters, drops []report.DropCounter) *liveMetrics {
 	}
 	counter("wirestate_packets_total", "Packets read from the capture.", &c.packets)
 	counter("wirestate_tcp_segments_total", "Packets read that were TCP segments, handed to the tracker.", &c.segments)
-	counter("wirestate_capture_received_packets_total", "Packets libpcap reports the kernel passed to the capture (ps_recv).", &c.received)
-	counter("wirestate_capture_dropped_packets_total", "Packets the kernel dropped because the capture buffer was full (ps_drop).", &c.dropped)
+	counter("wirestate_capture_received_packets_total", "Packets the kernel passed the filter to the capture (libpcap's ps_recv, AF_PACKET's tp_packets summed over the workers).", &c.received)
+	counter("wirestate_capture_dropped_packets_total", "Packets the kernel dropped because the capture buffer was full (ps_drop, tp_drops).", &c.dropped)
 	counter("wirestate_capture_interface_dropped_packets_total", "Packets the interface or driver dropped (ps_ifdrop).", &c.ifDropped)
+	counter("wirestate_capture_ring_freezes_total", "Times an AF_PACKET ring was full and the kernel froze it (afpacket engine).", &c.freezes)
 	m.conns = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "wirestate_connections",
 		Help: "Endpoints of the connections held, by RFC 793 state and side (orig or resp), at the last census."},
 		[]string{"state", "side"})

@@ -437,8 +437,28 @@ type Stats struct {
 	// KafkaDropped counts the records the Kafka sink dropped so far
 	// rather than stall the capture (absent without drops).
 	KafkaDropped uint64 `json:"kafka_dropped,omitempty"`
+	// Freezes counts the times an AF_PACKET ring was full and the kernel
+	// froze it (0 for libpcap).
+	Freezes uint64 `json:"freezes"`
+	// Engine names the capture engine ("afpacket" or "libpcap").
+	Engine string `json:"engine,omitempty"`
+	// Workers breaks the counts down per capture worker when there are
+	// several (afpacket fanout), each reading its own socket.
+	Workers []StatsWorker `json:"workers,omitempty"`
 	// Time is when the record was taken (Unix nanoseconds).
 	Time int64 `json:"-"`
+}
+
+// StatsWorker is one capture worker's counts in a status record: what
+// its socket read and the kernel counted for it, and the connections its
+// tracker shard holds (0 in the final record).
+type StatsWorker struct {
+	Packets     uint64 `json:"packets"`
+	TCPPackets  uint64 `json:"tcp_packets"`
+	Received    uint64 `json:"received"`
+	Dropped     uint64 `json:"dropped"`
+	Freezes     uint64 `json:"freezes"`
+	Connections int    `json:"connections"`
 }
 
 // StatsHost is one host's endpoints by state in a status record.
@@ -456,6 +476,19 @@ func (rec *Stats) line(local bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s STATS    packets %d (%d TCP); capture: %d received, %d dropped, %d dropped by the interface",
 		now.Format("15:04:05.000000"), rec.Packets, rec.TCPPackets, rec.Received, rec.Dropped, rec.IfDropped)
+	if rec.Engine == "afpacket" {
+		fmt.Fprintf(&b, ", %d ring freezes", rec.Freezes)
+	}
+	if len(rec.Workers) > 1 {
+		b.WriteString(" (per worker:")
+		for i, w := range rec.Workers {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, " %d/%d", w.Packets, w.Dropped)
+		}
+		b.WriteString(" packets/dropped)")
+	}
 	if rec.Final {
 		fmt.Fprintf(&b, "; connections ended: %d", rec.Emitted)
 	} else {

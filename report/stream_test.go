@@ -18,6 +18,9 @@ func TestStatsLine(t *testing.T) {
 			Hosts:    []StatsHost{{Host: "10.0.0.2", States: map[string]int{"TIME_WAIT": 1, "ESTABLISHED": 2}}},
 			Findings: map[string]uint64{"syn-unanswered": 2, "connection-refused": 1}},
 			[]string{"4 dropped, 1 dropped by the interface", "3 held", "2 evicted", "10.0.0.2: ESTABLISHED 2, TIME_WAIT 1", "findings: connection-refused 1, syn-unanswered 2"}},
+		{"afpacket workers", Stats{Packets: 30, Received: 31, Dropped: 1, Freezes: 2, Engine: "afpacket",
+			Workers: []StatsWorker{{Packets: 10}, {Packets: 20, Dropped: 1}}},
+			[]string{"1 dropped, 0 dropped by the interface, 2 ring freezes (per worker: 10/0, 20/1 packets/dropped)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.rec.Time = now.UnixNano()

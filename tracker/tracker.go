@@ -39,6 +39,15 @@ type Config struct {
 	// Inline processes segments on the caller's goroutine (one shard, no
 	// workers): the right choice for tests and small inputs.
 	Inline bool
+	// External leaves the choice of shard to the caller, which drives each
+	// of the Shards shards from a goroutine of its own through Shard(i):
+	// no workers are started, and Tracker.Feed, Advance, Tick and Flush
+	// are not used. The caller must send both directions of a connection
+	// to the same shard (live capture's kernel fanout hashes flows
+	// symmetrically). Each shard's packet time is its own clock; Close
+	// moves every shard to the latest of them before draining. Inline
+	// wins over External.
+	External bool
 	// MSL is the maximum segment lifetime in nanoseconds; closed
 	// connections are kept 2*MSL (TIME_WAIT). Default 30 s, as Linux.
 	MSL int64
@@ -152,6 +161,7 @@ type Tracker struct {
 	watermark int64
 	wg        sync.WaitGroup
 	closed    bool
+	ext       []Shard // External mode: the shards' handles
 }
 
 // New returns a Tracker configured by cfg and starts its workers.
@@ -164,6 +174,7 @@ func New(cfg Config) *Tracker {
 	}
 	if cfg.Inline {
 		cfg.Shards = 1
+		cfg.External = false
 	}
 	if cfg.Shards <= 0 {
 		cfg.Shards = defaultShards()
@@ -180,7 +191,12 @@ func New(cfg Config) *Tracker {
 	for i := range t.shards {
 		t.shards[i] = newShard(i, &t.cfg, t.hasher)
 	}
-	if !cfg.Inline {
+	if cfg.External {
+		t.ext = make([]Shard, cfg.Shards)
+		for i, sh := range t.shards {
+			t.ext[i] = Shard{sh: sh}
+		}
+	} else if !cfg.Inline {
 		t.cur = make([]*batch, cfg.Shards)
 		for i, sh := range t.shards {
 			sh.in = make(chan *batch, 4)
@@ -196,8 +212,12 @@ func New(cfg Config) *Tracker {
 	return t
 }
 
-// Feed hands one segment to the tracker. The segment is copied.
+// Feed hands one segment to the tracker. The segment is copied. An
+// External tracker is fed through its shards' handles instead.
 func (t *Tracker) Feed(seg *Segment) {
+	if t.ext != nil {
+		panic("tracker: Feed on an External tracker; feed Shard(i)")
+	}
 	h := t.hasher.pair(&seg.Src, &seg.Dst)
 	if seg.Time > t.watermark {
 		t.watermark = seg.Time
@@ -242,6 +262,9 @@ func (t *Tracker) Tick(now int64) {
 	if now > t.watermark {
 		t.watermark = now
 	}
+	if t.ext != nil {
+		panic("tracker: Tick on an External tracker; tick Shard(i)")
+	}
 	if t.cfg.Inline {
 		sh := t.shards[0]
 		sh.mu.Lock()
@@ -257,7 +280,7 @@ func (t *Tracker) Tick(now int64) {
 // Flush delivers every pending segment and waits until the workers have
 // applied them, so that Each and the shard state reflect everything fed.
 func (t *Tracker) Flush() {
-	if t.cfg.Inline {
+	if t.cfg.Inline || t.ext != nil {
 		return
 	}
 	dones := make([]chan struct{}, len(t.shards))
@@ -276,7 +299,12 @@ func (t *Tracker) Flush() {
 func (t *Tracker) Close() Stats {
 	if !t.closed {
 		t.closed = true
-		if !t.cfg.Inline {
+		for i := range t.ext {
+			// Every shard ends at the latest packet time any of them saw,
+			// as one reader's watermark would.
+			t.watermark = max(t.watermark, t.ext[i].watermark)
+		}
+		if !t.cfg.Inline && t.ext == nil {
 			for i, sh := range t.shards {
 				if t.cur[i].n > 0 {
 					t.send(i)
@@ -336,5 +364,66 @@ func (t *Tracker) Each(fn func(c *Conn)) {
 	}
 }
 
-// Watermark returns the latest packet time fed.
+// Watermark returns the latest packet time fed (after Close, for an
+// External tracker).
 func (t *Tracker) Watermark() int64 { return t.watermark }
+
+// Shards returns the number of shards.
+func (t *Tracker) Shards() int { return len(t.shards) }
+
+// Shard returns the handle of shard i of an External tracker (nil for
+// another mode). Each handle is used by one goroutine at a time; handles
+// of different shards run concurrently. Close must be called after every
+// handle's last use.
+func (t *Tracker) Shard(i int) *Shard {
+	if t.ext == nil {
+		return nil
+	}
+	return &t.ext[i]
+}
+
+// Shard is one shard of an External tracker, driven on its caller's
+// goroutine: the segments it is fed and the times it is ticked to make its
+// own packet clock, independent of the other shards'.
+type Shard struct {
+	sh        *shard
+	watermark int64
+}
+
+// Feed applies one segment to the shard at once. Both directions of a
+// connection must be fed to the same shard.
+func (s *Shard) Feed(seg *Segment) {
+	if seg.Time > s.watermark {
+		s.watermark = seg.Time
+	}
+	sh := s.sh
+	h := sh.hasher.pair(&seg.Src, &seg.Dst)
+	sh.mu.Lock()
+	sh.process(seg, h)
+	sh.mu.Unlock()
+}
+
+// Tick moves the shard's packet time to now when no packet has (a quiet
+// wire in live capture), so that its timers fire on time; times earlier
+// than the shard's are ignored.
+func (s *Shard) Tick(now int64) {
+	if now > s.watermark {
+		s.watermark = now
+	}
+	sh := s.sh
+	sh.mu.Lock()
+	sh.advance(s.watermark)
+	sh.mu.Unlock()
+}
+
+// Watermark returns the shard's packet time: the latest segment fed or
+// time ticked to.
+func (s *Shard) Watermark() int64 { return s.watermark }
+
+// Held returns the number of connections the shard holds now (its
+// predecessor incarnations included). Safe to call from any goroutine.
+func (s *Shard) Held() int {
+	s.sh.mu.Lock()
+	defer s.sh.mu.Unlock()
+	return s.sh.slab.live
+}

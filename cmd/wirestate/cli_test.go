@@ -31,6 +31,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-r", capture, "-w", "out.pcap"}, "--write is for live capture"},
 		{[]string{"-r", capture, "--duration", "5s"}, "--duration is for live capture"},
 		{[]string{"-r", capture, "-B", "4096"}, "--buffer-size is for live capture"},
+		{[]string{"-r", capture, "--workers", "2"}, "--workers is for live capture"},
+		{[]string{"-r", capture, "--capture-engine", "libpcap"}, "--capture-engine is for live capture"},
 		{[]string{"-r", capture, "this", "is", "not", "bpf"}, `bad capture filter "this is not bpf"`},
 		{[]string{"-r", capture, "-f", "tcp", "port", "80"}, "not both"},
 		{[]string{"--format", "xml", "-r", capture}, "--format"},

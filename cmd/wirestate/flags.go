@@ -111,7 +111,7 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 
 	fs.DurationVar(&f.MSL, "msl", 30*time.Second, "maximum segment lifetime: closed connections are kept 2*MSL (TIME_WAIT), as Linux's 60 s")
 	fs.DurationVar(&f.IdleTimeout, "idle-timeout", time.Hour, "expire connections with no packet for this long (reported as still open)")
-	fs.IntVar(&f.Shards, "shards", 0, "flow-table shards, each with its own worker (default GOMAXPROCS)")
+	fs.IntVar(&f.Shards, "shards", 0, "flow-table shards, each with its own worker (default GOMAXPROCS); live with afpacket, each of the --workers has one")
 	fs.IntVar(&f.MaxConns, "max-conns", 1<<20, "hold at most this many connections (about 256 bytes each); past it the longest-closed, then the least recently active are evicted and counted")
 
 	fs.IntVar(&f.FoldAfter, "fold-after", 10000, "per victim, keep this many records of possible flood members (lone SYNs never completed, lone RSTs/ACKs for unknown connections) and count the rest, offline and live; 0 keeps every record (the default in Zeek mode)")
@@ -216,7 +216,8 @@ func parseFlags(args []string) (*Flags, error) {
 
 // liveOnlyFlags are the options that only live capture reads.
 var liveOnlyFlags = []string{"write", "file-size", "duration", "buffer-size", "snaplen", "no-promisc",
-	"immediate-mode", "stats-interval", "metrics-addr", "report-conns", "evidence-packets", "list-interfaces", "rotate"}
+	"immediate-mode", "stats-interval", "metrics-addr", "report-conns", "evidence-packets", "list-interfaces",
+	"capture-engine", "workers", "rotate"}
 
 // portList is a repeatable --port flag whose errors speak the user's terms.
 type portList []uint

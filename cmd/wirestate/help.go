@@ -24,7 +24,7 @@ var flagGroups = []struct {
 	{title: "Input", names: []string{"read", "filter", "count", "strict"}},
 	{title: "Output", names: []string{"format", "output", "rotate", "quiet", "timeline", "conn", "host", "port", "at", "local-time",
 		"html", "write-findings", "numeric", "top", "all", "color", "sensor", "community-id-seed"}},
-	{title: "Live capture", names: []string{"interface", "list-interfaces", "snaplen", "no-promisc", "buffer-size",
+	{title: "Live capture", names: []string{"interface", "list-interfaces", "capture-engine", "workers", "snaplen", "no-promisc", "buffer-size",
 		"immediate-mode", "duration", "stats-interval", "write", "file-size", "evidence-packets", "metrics-addr", "report-conns"}},
 	{title: "Connection tracking", names: []string{"msl", "idle-timeout", "shards", "max-conns", "fold-after"}},
 	{title: "Detectors", names: []string{"close-wait-after", "syn-flood-min", "syn-flood-window", "syn-flood-sources",

@@ -33,6 +33,9 @@ type LiveFlags struct {
 	EvidencePkts   int
 	MetricsAddr    string
 	ReportConns    int
+	// Engine is --capture-engine; Workers is --workers (0: one per CPU).
+	Engine  string
+	Workers int
 }
 
 // defaultReportConns bounds the connection records (and, separately, the
@@ -45,8 +48,10 @@ func registerLiveFlags(fs *pflag.FlagSet, l *LiveFlags) {
 	fs.StringVarP(&l.FilterExpr, "filter", "f", "", "BPF capture filter `EXPR` (instead of positional arguments)")
 	fs.IntVarP(&l.Snaplen, "snaplen", "s", capture.DefaultSnaplen, "live: capture at most `BYTES` of each packet (the default holds every header with full TCP options; lengths come from the IP header)")
 	fs.BoolVarP(&l.NoPromisc, "no-promisc", "p", false, "live: do not put the interface in promiscuous mode")
-	fs.IntVarP(&l.BufferSize, "buffer-size", "B", 0, "live: kernel capture buffer in `KiB` (default libpcap's, 2 MiB); raise it if drops appear")
-	fs.BoolVar(&l.Immediate, "immediate-mode", true, "live: deliver packets as they arrive rather than in kernel-buffer blocks")
+	fs.StringVar(&l.Engine, "capture-engine", string(capture.DefaultEngine), "live: `ENGINE` that captures: afpacket (Linux AF_PACKET rings read without copying, one socket and tracker shard per worker, flows split by the kernel) or libpcap")
+	fs.IntVar(&l.Workers, "workers", 0, "live, afpacket: `N` capture workers, each with its own socket in one fanout group and its own tracker shard (default one per CPU)")
+	fs.IntVarP(&l.BufferSize, "buffer-size", "B", 0, "live: kernel capture buffer in `KiB`: each afpacket worker's ring (default 64 MiB shared by the workers, at least 8 MiB each) or libpcap's buffer (default 2 MiB); raise it if drops appear")
+	fs.BoolVar(&l.Immediate, "immediate-mode", true, "live: deliver packets as they arrive rather than in kernel-buffer blocks (libpcap: on unless turned off; afpacket: off unless given, when blocks are handed over every 1 ms instead of 50 ms)")
 	fs.Uint64VarP(&l.Count, "count", "c", 0, "stop after `N` packets that pass the filter (as tcpdump's -c)")
 	fs.DurationVar(&l.Duration, "duration", 0, "live: stop after this long")
 	fs.BoolVarP(&l.ListInterfaces, "list-interfaces", "D", false, "list the interfaces live capture can use, and exit")
@@ -81,10 +86,30 @@ func liveConfig(fl *Flags, stderr io.Writer) (*pipeline.LiveConfig, error) {
 		return nil, errors.New("--file-size must not be negative")
 	case lf.FileSize > 0 && lf.Write == "":
 		return nil, errors.New("--file-size needs -w FILE")
+	case lf.BufferSize < 0:
+		return nil, errors.New("--buffer-size must not be negative")
 	}
+	engine := capture.Engine(lf.Engine)
+	switch engine {
+	case capture.EngineAFPacket, capture.EngineLibpcap:
+	default:
+		return nil, fmt.Errorf("--capture-engine %q: want afpacket or libpcap", lf.Engine)
+	}
+	switch {
+	case fl.changed["workers"] && lf.Workers < 1:
+		return nil, fmt.Errorf("--workers %d: want 1 or more", lf.Workers)
+	case engine == capture.EngineLibpcap && lf.Workers > 1:
+		return nil, fmt.Errorf("--workers %d: the libpcap engine reads with one worker (use --capture-engine afpacket)", lf.Workers)
+	case engine == capture.EngineAFPacket && fl.changed["shards"]:
+		return nil, errors.New("--shards is for -r and --capture-engine libpcap: with afpacket each capture worker has its own shard (--workers)")
+	}
+	// libpcap's immediate mode is on unless turned off; afpacket's short
+	// blocks only when asked for.
+	immediate := lf.Immediate && (engine == capture.EngineLibpcap || fl.changed["immediate-mode"])
 	return &pipeline.LiveConfig{
 		LiveOptions: capture.LiveOptions{Interface: lf.Interface, Filter: filter, Snaplen: lf.Snaplen,
-			Promisc: !lf.NoPromisc, BufferSize: lf.BufferSize << 10, Immediate: lf.Immediate},
+			Promisc: !lf.NoPromisc, BufferSize: lf.BufferSize << 10, Immediate: immediate,
+			Engine: engine, Workers: lf.Workers},
 		Count: lf.Count, Duration: lf.Duration,
 		StatsInterval: lf.StatsInterval, Write: lf.Write, FileSize: int64(lf.FileSize) * 1e6,
 		EvidencePackets: lf.EvidencePkts, MetricsAddr: lf.MetricsAddr, ReportConns: lf.ReportConns,

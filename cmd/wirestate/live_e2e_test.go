@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,10 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wirestate/wirestate/internal/pcaptest"
 )
 
 // The end-to-end test of live capture. As root it builds wirestate, joins
@@ -27,7 +31,8 @@ import (
 // exchange. It asserts that the findings are streamed within a few seconds,
 // that stats records arrive, and that SIGINT yields the final summary and
 // exit status 0; then it checks that offline analysis of the -w capture
-// names the same findings.
+// names the same findings. It runs once per capture engine: afpacket (the
+// default: a fanout group of one socket per CPU) and libpcap.
 
 const (
 	e2eCli    = "10.79.0.1"
@@ -42,6 +47,18 @@ type e2eLine struct {
 }
 
 func TestLiveE2E(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		{"afpacket", nil},
+		{"libpcap", []string{"--capture-engine", "libpcap"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testLiveE2E(t, tc.flags) })
+	}
+}
+
+func testLiveE2E(t *testing.T, flags []string) {
 	if testing.Short() {
 		t.Skip("live end-to-end test skipped in -short mode")
 	}
@@ -75,8 +92,9 @@ func TestLiveE2E(t *testing.T) {
 
 	// wirestate on the server's end of the veth.
 	pcapFile := filepath.Join(dir, "live.pcap")
-	ws := exec.Command("ip", "netns", "exec", srv, bin, "-i", sif, "--format", "json", "--stats-interval", "1s",
-		"-w", pcapFile, "--write-findings", filepath.Join(dir, "findings.pcap"), "tcp")
+	args := append([]string{"netns", "exec", srv, bin, "-i", sif, "--format", "json", "--stats-interval", "1s",
+		"-w", pcapFile, "--write-findings", filepath.Join(dir, "findings.pcap")}, flags...)
+	ws := exec.Command("ip", append(args, "tcp")...)
 	stdout, err := ws.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -177,6 +195,16 @@ func TestLiveE2E(t *testing.T) {
 				}
 			}
 		case <-deadline:
+			if _, ok := got["accept-queue-overflow-rst"]; !ok && !rstFromPort(t, pcapFile, 8080) {
+				// Both handshake ACKs can reach the listener at once (the
+				// server retransmits both SYN-ACKs on one timer tick), and
+				// the kernel then sometimes queues both: no overflow, no
+				// RST on the wire, nothing to find.
+				t.Logf("the kernel did not overflow the accept queue this time (no RST from port 8080 in the -w capture)")
+				delete(want, "accept-queue-overflow-rst")
+				deadline = time.After(2 * time.Second)
+				continue
+			}
 			t.Fatalf("after 8 s: findings %v (want %v), %d stats records; stderr: %s", keys(got), keys(want), stats, drain(errLines))
 		}
 	}
@@ -258,6 +286,24 @@ func TestLiveE2E(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, "findings.pcap")); err != nil || fi.Size() <= 24 {
 		t.Errorf("--write-findings wrote no packets (%v)", err)
 	}
+}
+
+// rstFromPort reports whether the Ethernet/IPv4 capture at path (which
+// wirestate may still be writing) holds a TCP RST sent from port.
+func rstFromPort(t *testing.T, path string, port uint16) bool {
+	t.Helper()
+	_, _, pkts := pcaptest.Read(t, path)
+	for _, p := range pkts {
+		d := p.Data
+		if len(d) < 34 || d[12] != 0x08 || d[13] != 0x00 || d[23] != 6 {
+			continue
+		}
+		tcp := d[14+int(d[14]&0x0f)*4:]
+		if len(tcp) >= 14 && binary.BigEndian.Uint16(tcp) == port && tcp[13]&0x04 != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // setupVeth creates the namespaces cli and srv joined by a veth pair (cif in
@@ -506,6 +552,17 @@ func TestLiveE2EHelper(t *testing.T) {
 		}
 	case "churn": // TestLiveRotateE2E
 		churn(addr, stdin, say, fail)
+	case "fanout": // TestLiveFanout
+		var n int
+		var file string
+		spec := os.Getenv("WIRESTATE_FANOUT")
+		if i := strings.IndexByte(spec, ','); i > 0 {
+			n, _ = strconv.Atoi(spec[:i])
+			file = spec[i+1:]
+		}
+		if err := sendFanout(t, addr, n, file); err != nil {
+			fail(err)
+		}
 	case "blast": // TestLiveRate
 		var pps, secs int
 		fmt.Sscanf(os.Getenv("WIRESTATE_BLAST"), "%d,%d", &pps, &secs)

@@ -28,9 +28,9 @@ import (
 // their ACKs, FIN, FIN, ACK: 12 packets each, every connection from a new
 // 4-tuple) as Ethernet frames through an AF_PACKET socket for
 // WIRESTATE_RATE_SECS seconds (default 5). It then stops wirestate with
-// SIGINT and logs packets sent, packets wirestate read, libpcap's drop
+// SIGINT and logs packets sent, packets wirestate read, the kernel's drop
 // counts and the connections tracked. A rate is lossless when wirestate read
-// every packet sent and libpcap counted no drop.
+// every packet sent and the kernel counted no drop.
 func TestLiveRate(t *testing.T) {
 	rates := os.Getenv("WIRESTATE_RATE")
 	if rates == "" {
@@ -118,7 +118,7 @@ func TestLiveRate(t *testing.T) {
 		if got != sent || dropped != 0 {
 			verdict = "LOSS"
 		}
-		t.Logf("rate %d pps for %d s: sent %d, read %d, libpcap received %v dropped %v if-dropped %v, connections %v: %s",
+		t.Logf("rate %d pps for %d s: sent %d, read %d, kernel received %v dropped %v if-dropped %v, connections %v: %s",
 			pps, secs, sent, got, final["received"], final["dropped"], final["if_dropped"], summary["connections"], verdict)
 	}
 }

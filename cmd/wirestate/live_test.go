@@ -21,6 +21,13 @@ func TestLiveCommandErrors(t *testing.T) {
 		{"file and interface", []string{"-i", "lo", "-r", "x.pcap"}, "not both", 2},
 		{"file size without -w", []string{"-i", "lo", "--file-size", "10"}, "needs -w", 2},
 		{"at", []string{"-i", "lo", "--at", "+1s"}, "--at", 2},
+		{"no workers", []string{"-i", "lo", "--workers", "0"}, "--workers 0: want 1 or more", 2},
+		{"negative workers", []string{"-i", "lo", "--workers", "-3"}, "--workers -3: want 1 or more", 2},
+		{"bogus engine", []string{"-i", "lo", "--capture-engine", "bogus"}, `--capture-engine "bogus": want afpacket or libpcap`, 2},
+		{"libpcap workers", []string{"-i", "lo", "--capture-engine", "libpcap", "--workers", "2"}, "the libpcap engine reads with one worker", 2},
+		{"afpacket shards", []string{"-i", "lo", "--capture-engine", "afpacket", "--shards", "4"}, "--shards is for -r", 2},
+		{"negative buffer", []string{"-i", "lo", "-B", "-1"}, "--buffer-size must not be negative", 2},
+		{"missing interface, libpcap", []string{"-i", "wsnosuch0", "--capture-engine", "libpcap", "tcp"}, "wsnosuch0: no such interface", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

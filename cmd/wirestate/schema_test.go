@@ -77,7 +77,8 @@ func TestSchemas(t *testing.T) {
 	}
 	st := &report.Stats{Type: "stats", TS: 1.5, Final: true, Elapsed: 2, Packets: 10, TCPPackets: 9,
 		Connections: 3, Emitted: 2, Hosts: []report.StatsHost{{Host: "10.0.0.2", States: map[string]int{"LISTEN": 1, "ESTABLISHED": 2}}},
-		Findings: map[string]uint64{"syn-flood": 1}, KafkaDropped: 4}
+		Findings: map[string]uint64{"syn-flood": 1}, KafkaDropped: 4, Engine: "afpacket", Freezes: 1,
+		Workers: []report.StatsWorker{{Packets: 4, TCPPackets: 4, Received: 4, Connections: 1}, {Packets: 6, TCPPackets: 5, Received: 7, Dropped: 1, Freezes: 1, Connections: 2}}}
 	for _, s := range []*report.Stats{st, {Type: "stats", Hosts: []report.StatsHost{}, Findings: map[string]uint64{}}} {
 		b, err := report.AppendStatsJSON(nil, s, &report.Options{Sensor: "edge-1"})
 		if err != nil {
