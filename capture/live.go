@@ -257,7 +257,13 @@ func (c CaptureCounters) Add(o CaptureCounters) CaptureCounters {
 // It is not safe for concurrent use: one goroutine reads, and calls Stats
 // and CaptureStats.
 type LiveSource struct {
-	handle  *pcap.Handle
+	liveState
+	handle *pcap.Handle
+}
+
+// liveState is what both live engines keep beside their handle: where they
+// capture, how the packets decode, their counts and the packet read last.
+type liveState struct {
 	iface   string
 	link    LinkType
 	snaplen int
@@ -267,8 +273,60 @@ type LiveSource struct {
 	// data and ci describe the packet read last.
 	data []byte
 	ci   gopacket.CaptureInfo
-	// wc widens libpcap's 32-bit counters.
+	// wc widens the kernel's 32-bit counters.
 	wc widener
+}
+
+// LinkType returns the link type of the captured packets.
+func (s *liveState) LinkType() LinkType { return s.link }
+
+// Snaplen returns the snapshot length the capture was opened with.
+func (s *liveState) Snaplen() int { return s.snaplen }
+
+// Interface returns the interface name.
+func (s *liveState) Interface() string { return s.iface }
+
+// CurrentPacket returns the packet Next read last: its captured bytes
+// (valid until the next call to Next) and capture information. It returns
+// nil data when the last call read no packet.
+func (s *liveState) CurrentPacket() ([]byte, gopacket.CaptureInfo) {
+	return s.data, s.ci
+}
+
+// Stats returns a copy of the counts so far.
+func (s *liveState) Stats() Stats {
+	st := s.stats
+	st.Files = append([]FileInfo(nil), s.stats.Files...)
+	return st
+}
+
+// read makes data (captured as ci says) the packet read last, numbers and
+// counts it, and returns its time in nanoseconds since the epoch.
+func (s *liveState) read(data []byte, ci gopacket.CaptureInfo) int64 {
+	s.data, s.ci = data, ci
+	s.frame++
+	ts := ci.Timestamp.UnixNano()
+	st := &s.stats
+	if st.Packets == 0 {
+		st.FirstTime = ts
+	} else if ts < st.LastTime {
+		st.BackwardsTimestamps++
+	}
+	st.LastTime = max(st.LastTime, ts)
+	st.Packets++
+	st.Files[0].Packets++
+	st.Bytes += uint64(ci.Length)
+	st.CapturedBytes += uint64(len(data))
+	return ts
+}
+
+// tally counts a packet's decoding result.
+func (s *liveState) tally(r SkipReason) {
+	if r == SkipNone {
+		s.stats.TCPSegments++
+	} else {
+		s.stats.Skipped[r]++
+	}
 }
 
 // OpenLive opens a live capture. Problems are returned as *LiveError (or
@@ -313,8 +371,8 @@ func OpenLive(o LiveOptions) (*LiveSource, error) {
 	if err != nil {
 		return fail(classifyPcapError(err))
 	}
-	s := &LiveSource{handle: h, iface: o.Interface, link: LinkType(h.LinkType()), snaplen: h.SnapLen(),
-		decoder: NewDecoder(o.Decoder)}
+	s := &LiveSource{handle: h, liveState: liveState{iface: o.Interface, link: LinkType(h.LinkType()), snaplen: h.SnapLen(),
+		decoder: NewDecoder(o.Decoder)}}
 	if strings.TrimSpace(o.Filter) != "" {
 		if _, err := h.CompileBPFFilter(o.Filter); err != nil {
 			h.Close()
@@ -346,15 +404,6 @@ func classifyPcapError(err error) error {
 	return errors.New(cleanPcapMessage(msg))
 }
 
-// LinkType returns the link type of the captured packets.
-func (s *LiveSource) LinkType() LinkType { return s.link }
-
-// Snaplen returns the snapshot length the capture was opened with.
-func (s *LiveSource) Snaplen() int { return s.snaplen }
-
-// Interface returns the interface name.
-func (s *LiveSource) Interface() string { return s.iface }
-
 // Next reads one packet. It returns SkipNone and a nil error with seg
 // filled for a TCP segment; another SkipReason and a nil error for a packet
 // that is not one (counted in Stats); ErrQuiet when no packet arrived
@@ -375,42 +424,11 @@ func (s *LiveSource) Next(seg *tracker.Segment) (SkipReason, error) {
 		}
 		return SkipNone, &LiveError{Interface: s.iface, Err: err}
 	}
-	s.data, s.ci = data, ci
-	s.frame++
-	ts := ci.Timestamp.UnixNano()
-	st := &s.stats
-	if st.Packets == 0 {
-		st.FirstTime = ts
-	} else if ts < st.LastTime {
-		st.BackwardsTimestamps++
-	}
-	st.LastTime = max(st.LastTime, ts)
-	st.Packets++
-	st.Files[0].Packets++
-	st.Bytes += uint64(ci.Length)
-	st.CapturedBytes += uint64(len(data))
+	ts := s.read(data, ci)
 	seg.Time, seg.Frame = ts, s.frame
 	r := s.decoder.Decode(s.link, data, seg)
-	if r == SkipNone {
-		st.TCPSegments++
-	} else {
-		st.Skipped[r]++
-	}
+	s.tally(r)
 	return r, nil
-}
-
-// CurrentPacket returns the packet Next read last: its captured bytes
-// (valid until the next call to Next) and capture information. It returns
-// nil data when the last call read no packet.
-func (s *LiveSource) CurrentPacket() ([]byte, gopacket.CaptureInfo) {
-	return s.data, s.ci
-}
-
-// Stats returns a copy of the counts so far.
-func (s *LiveSource) Stats() Stats {
-	st := s.stats
-	st.Files = append([]FileInfo(nil), s.stats.Files...)
-	return st
 }
 
 // CaptureStats asks libpcap for its counters and returns them widened to

@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcap"
@@ -44,19 +43,13 @@ const (
 // flow (PACKET_FANOUT_HASH), each read by its own goroutine. It is not safe
 // for concurrent use.
 type RingSource struct {
-	tp      *afpacket.TPacket
-	iface   string
-	link    LinkType
-	dgram   bool // packets start at the network header (SOCK_DGRAM)
-	snaplen int
-	decoder *Decoder
-	frame   uint64
-	stats   Stats
-	closed  bool
-	// data and ci describe the packet read last.
-	data []byte
-	ci   gopacket.CaptureInfo
-	wc   widener
+	liveState
+	tp     *afpacket.TPacket
+	dgram  bool // packets start at the network header (SOCK_DGRAM)
+	closed bool
+	// filteredFrom is when the filter was attached (Unix nanoseconds):
+	// packets received earlier passed no filter and are not the capture's.
+	filteredFrom int64
 	// The socket's readiness is awaited through Go's network poller, on a
 	// duplicate of its descriptor: a blocking poll(2) would cost a thread
 	// hand-off and wake the scheduler's monitor at every ring block.
@@ -170,8 +163,8 @@ func OpenRings(o LiveOptions) ([]*RingSource, error) {
 			closeAll()
 			return fail(classifySocketError(err))
 		}
-		s := &RingSource{tp: tp, iface: o.Interface, link: link, dgram: dgram, snaplen: o.Snaplen,
-			decoder: NewDecoder(o.Decoder), timeout: o.Timeout}
+		s := &RingSource{tp: tp, dgram: dgram, timeout: o.Timeout,
+			liveState: liveState{iface: o.Interface, link: link, snaplen: o.Snaplen, decoder: NewDecoder(o.Decoder)}}
 		s.stats.Files = []FileInfo{{Name: o.Interface, LinkTypes: []LinkType{link}}}
 		out = append(out, s)
 		if netpoll {
@@ -193,6 +186,9 @@ func OpenRings(o LiveOptions) ([]*RingSource, error) {
 		}
 	}
 	for _, s := range out {
+		// The socket was bound before any filter was attached: what it
+		// received until now passed no filter and is read past (Next).
+		s.filteredFrom = time.Now().UnixNano()
 		if err := s.tp.SetBPF(filter); err != nil {
 			closeAll()
 			return fail(&FilterError{Expr: o.Filter, Msg: fmt.Sprintf("the kernel refused it: %v", err)})
@@ -350,16 +346,6 @@ func classifySocketError(err error) error {
 	return err
 }
 
-// LinkType returns the link type of the captured packets: EN10MB, or RAW
-// for packets that start at the IP header.
-func (s *RingSource) LinkType() LinkType { return s.link }
-
-// Snaplen returns the snapshot length the filter applies.
-func (s *RingSource) Snaplen() int { return s.snaplen }
-
-// Interface returns the interface name.
-func (s *RingSource) Interface() string { return s.iface }
-
 // Next reads one packet from the ring, as LiveSource.Next does: SkipNone
 // and a nil error with seg filled for a TCP segment; another SkipReason
 // for a packet that is not one; ErrQuiet when no block arrived within the
@@ -381,6 +367,10 @@ func (s *RingSource) Next(seg *tracker.Segment) (SkipReason, error) {
 		}
 		data, ci, err = s.tp.ZeroCopyReadPacketData()
 	}
+	for err == nil && ci.Timestamp.UnixNano() < s.filteredFrom {
+		// Received before the filter was attached: not captured.
+		data, ci, err = s.tp.ZeroCopyReadPacketData()
+	}
 	if err != nil {
 		s.data = nil
 		if err == afpacket.ErrTimeout {
@@ -388,20 +378,7 @@ func (s *RingSource) Next(seg *tracker.Segment) (SkipReason, error) {
 		}
 		return SkipNone, &LiveError{Interface: s.iface, Err: err}
 	}
-	s.data, s.ci = data, ci
-	s.frame++
-	ts := ci.Timestamp.UnixNano()
-	st := &s.stats
-	if st.Packets == 0 {
-		st.FirstTime = ts
-	} else if ts < st.LastTime {
-		st.BackwardsTimestamps++
-	}
-	st.LastTime = max(st.LastTime, ts)
-	st.Packets++
-	st.Files[0].Packets++
-	st.Bytes += uint64(ci.Length)
-	st.CapturedBytes += uint64(len(data))
+	ts := s.read(data, ci)
 	seg.Time, seg.Frame = ts, s.frame
 	var r SkipReason
 	if s.dgram && (len(data) == 0 || (data[0]>>4 != 4 && data[0]>>4 != 6)) {
@@ -412,26 +389,8 @@ func (s *RingSource) Next(seg *tracker.Segment) (SkipReason, error) {
 	} else {
 		r = s.decoder.Decode(s.link, data, seg)
 	}
-	if r == SkipNone {
-		st.TCPSegments++
-	} else {
-		st.Skipped[r]++
-	}
+	s.tally(r)
 	return r, nil
-}
-
-// CurrentPacket returns the packet Next read last: its captured bytes
-// (valid until the next call to Next) and capture information. It returns
-// nil data when the last call read no packet.
-func (s *RingSource) CurrentPacket() ([]byte, gopacket.CaptureInfo) {
-	return s.data, s.ci
-}
-
-// Stats returns a copy of the counts so far.
-func (s *RingSource) Stats() Stats {
-	st := s.stats
-	st.Files = append([]FileInfo(nil), s.stats.Files...)
-	return st
 }
 
 // CaptureStats returns the socket's counters (PACKET_STATISTICS: packets
