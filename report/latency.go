@@ -19,7 +19,7 @@ const MaxListeners = 4096
 
 // DefaultTopListeners is how many listeners the text report's latency view
 // lists unless told otherwise (--top, --all).
-const DefaultTopListeners = 10
+const DefaultTopListeners = 5
 
 // ListenerLatency sums up, for one listener (the responder's address and
 // port), how long the connections to it took: the handshake's round trip
@@ -195,9 +195,9 @@ func writeLatency(w *bufio.Writer, res *Result, opt *Options) {
 		return
 	}
 	fmt.Fprintln(w)
-	wrap(w, opt.width(), "", "  ", "Latency per listener (percentiles p50 / p90 / p99 over connections; handshake: SYN to its ACK at the capture point; response: request to the first byte of the answer, each connection's mean):")
+	fmt.Fprintln(w, "Latency per listener, p50 / p90 / p99 over its connections:")
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "  listener\tconns\thandshake RTT\tresponse time\tretransmitted")
+	fmt.Fprintln(tw, "  listener\tconns\thandshake (SYN to ACK)\tresponse (mean per conn.)\tretransmitted")
 	for _, l := range rows {
 		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\n", l.Listener, l.Conns, quantiles(&l.Handshake), quantiles(&l.AppResponse), percent(l.RetransShare()))
 	}

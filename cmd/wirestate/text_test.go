@@ -35,8 +35,11 @@ func TestTextReportBounded(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	lines := strings.Split(out, "\n")
-	if len(lines) >= 200 {
-		t.Errorf("default report: %d lines, want under 200", len(lines))
+	// Each section lists its top few (findings 10 per group, hosts 20,
+	// connections 20, listeners' latency 5): about 200 lines whatever the
+	// capture's size (191 before the latency view's 9 lines).
+	if len(lines) >= 210 {
+		t.Errorf("default report: %d lines, want under 210", len(lines))
 	}
 	for _, want := range []string{"time-wait-load", "more hosts (--top N or --all", "connections without findings (--all lists them)", "Connections with findings:"} {
 		if !strings.Contains(out, want) {
