@@ -123,30 +123,6 @@ func TestExternalShardClocks(t *testing.T) {
 	}
 }
 
-// TestExternalNoAllocations: a data packet of an established connection
-// fed through a shard handle allocates nothing.
-func TestExternalNoAllocations(t *testing.T) {
-	tr := New(Config{External: true, Shards: 2, Sink: &tt.Collector{}})
-	sh := tr.Shard(1)
-	c := tt.Handshake()
-	for i := range c.Segs {
-		sh.Feed(&c.Segs[i])
-	}
-	seg := c.Segs[2]
-	seg.PayloadLen = 100
-	seg.Flags = FlagACK | FlagPSH
-	allocs := testing.AllocsPerRun(10000, func() {
-		seg.Time += 1000
-		seg.Frame++
-		seg.Seq += 100
-		sh.Feed(&seg)
-	})
-	tr.Close()
-	if allocs != 0 {
-		t.Fatalf("%v allocations per established packet, want 0", allocs)
-	}
-}
-
 // BenchmarkExternalShards: two shards, each fed on its own goroutine (the
 // live capture's shape), against the same traffic inline.
 func BenchmarkExternalShards(b *testing.B) {

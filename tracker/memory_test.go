@@ -20,18 +20,7 @@ func heldConnsBytes(n int) float64 {
 			Dst: Endpoint{Addr: AddrFrom4([4]byte{10, 255, 0, 1}), Port: 443},
 		}
 	}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	tr := New(Config{Inline: true, Sink: tt.Discard{}})
-	for i := range segs {
-		tr.Feed(&segs[i])
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(tr)
-	runtime.KeepAlive(segs)
-	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+	return heldBytes(segs, n)
 }
 
 // TestMemoryPerConnection holds the tracker to its budget: at most 288
@@ -76,18 +65,7 @@ func dataConnsBytes(n int) float64 {
 			Segment{Time: t + 200, Frame: uint64(4*i + 3), Flags: FlagACK | FlagPSH, Seq: isn + 1, Ack: 5001, PayloadLen: 100, Src: a, Dst: b, Window: 1000},
 			Segment{Time: t + 300, Frame: uint64(4*i + 4), Flags: FlagACK, Seq: 5001, Ack: isn + 101, Src: b, Dst: a, Window: 1000})
 	}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	tr := New(Config{Inline: true, Sink: tt.Discard{}})
-	for i := range segs {
-		tr.Feed(&segs[i])
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(tr)
-	runtime.KeepAlive(segs)
-	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+	return heldBytes(segs, n)
 }
 
 // TestMemoryPerDataConnection reports what a measured connection holds
@@ -104,4 +82,21 @@ func TestMemoryPerDataConnection(t *testing.T) {
 			t.Logf("%d measured connections: %.0f bytes each", n, b)
 		}
 	}
+}
+
+// heldBytes feeds segs to an inline tracker and returns the heap bytes it
+// holds afterwards per connection, for n connections.
+func heldBytes(segs []Segment, n int) float64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	tr := New(Config{Inline: true, Sink: tt.Discard{}})
+	for i := range segs {
+		tr.Feed(&segs[i])
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(tr)
+	runtime.KeepAlive(segs)
+	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
 }

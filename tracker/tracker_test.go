@@ -138,14 +138,19 @@ func TestEveryConnectionInExactlyOneShard(t *testing.T) {
 }
 
 // TestNoAllocationsForEstablishedPackets fails if a data packet of an
-// established connection allocates, inline or through the sharded path.
+// established connection allocates: inline, through the sharded path, or
+// fed through a shard handle (External, the live workers' path).
 func TestNoAllocationsForEstablishedPackets(t *testing.T) {
-	for _, inline := range []bool{true, false} {
-		t.Run(fmt.Sprintf("inline=%v", inline), func(t *testing.T) {
-			tr := New(Config{Inline: inline, Shards: 2, Sink: &tt.Collector{}})
+	for _, mode := range []string{"inline", "sharded", "external"} {
+		t.Run(mode, func(t *testing.T) {
+			tr := New(Config{Inline: mode == "inline", External: mode == "external", Shards: 2, Sink: &tt.Collector{}})
+			feed := tr.Feed
+			if mode == "external" {
+				feed = tr.Shard(1).Feed
+			}
 			c := tt.Handshake()
 			for i := range c.Segs {
-				tr.Feed(&c.Segs[i])
+				feed(&c.Segs[i])
 			}
 			seg := c.Segs[2]
 			seg.PayloadLen = 100
@@ -154,7 +159,7 @@ func TestNoAllocationsForEstablishedPackets(t *testing.T) {
 				seg.Time += 1000
 				seg.Frame++
 				seg.Seq += 100
-				tr.Feed(&seg)
+				feed(&seg)
 			})
 			tr.Close()
 			if allocs != 0 {
