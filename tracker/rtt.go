@@ -105,6 +105,18 @@ type rttTable struct {
 // benchmark capture).
 const rttSets = 1 << 13
 
+// rttSetsFor returns the sets of a shard's table when it holds at most
+// maxLive connections: a way for about eight segments in flight per
+// connection, a power of two from 16 to rttSets, so that a tracker bound
+// to a few connections (tests, the fuzzer) does not clear 512 KiB.
+func rttSetsFor(maxLive int) int {
+	sets := 16
+	for sets < rttSets && sets*rttWays < maxLive*8 {
+		sets <<= 1
+	}
+	return sets
+}
+
 // newRTTTable returns a table of sets sets (a power of two), allocated at
 // its first put: a shard that never sees a SYN-ACK or data (the held-SYN
 // benchmark) spends nothing on it.

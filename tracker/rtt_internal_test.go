@@ -85,3 +85,15 @@ func TestLossHole(t *testing.T) {
 		t.Errorf("spurious %d, want 2", c.Spurious)
 	}
 }
+
+// TestRTTSetsFor: a shard bound to a few connections gets a small table,
+// one bound to many the full one.
+func TestRTTSetsFor(t *testing.T) {
+	for _, tc := range []struct{ maxLive, want int }{
+		{2, 16}, {3, 16}, {100, 256}, {4096, 8192}, {1 << 19, rttSets}, {1 << 30, rttSets},
+	} {
+		if got := rttSetsFor(tc.maxLive); got != tc.want {
+			t.Errorf("rttSetsFor(%d) = %d, want %d", tc.maxLive, got, tc.want)
+		}
+	}
+}

@@ -89,13 +89,14 @@ type shard struct {
 const tickEvery = int64(100e6)
 
 func newShard(id int, cfg *Config, h flowHasher) *shard {
-	sh := &shard{id: id, cfg: cfg, hasher: h, table: newFlowTable(), rtt: newRTTTable(rttSets)}
+	sh := &shard{id: id, cfg: cfg, hasher: h, table: newFlowTable()}
 	sh.an.skipHistory = cfg.SkipHistory && cfg.Zeek == nil
 	sh.skipMetrics = cfg.SkipMetrics
 	sh.maxLive = (cfg.MaxConns + cfg.Shards - 1) / cfg.Shards
 	if sh.maxLive < 2 {
 		sh.maxLive = 2
 	}
+	sh.rtt = newRTTTable(rttSetsFor(sh.maxLive))
 	sh.rng = uint64(id)*0x9e3779b97f4a7c15 | 1
 	if cfg.Record != nil {
 		sh.recs = make(map[UID]*recording)
