@@ -368,7 +368,10 @@ func (s *RingSource) Next(seg *tracker.Segment) (SkipReason, error) {
 		data, ci, err = s.tp.ZeroCopyReadPacketData()
 	}
 	for err == nil && ci.Timestamp.UnixNano() < s.filteredFrom {
-		// Received before the filter was attached: not captured.
+		// Received before the filter was attached: the kernel counted
+		// it, the capture does not analyse it.
+		s.stats.Packets++
+		s.stats.Filtered++
 		data, ci, err = s.tp.ZeroCopyReadPacketData()
 	}
 	if err != nil {

@@ -49,7 +49,8 @@ type Stats struct {
 	// Packets is the number of packet records read, whatever became of
 	// them: Packets = TCPSegments + Filtered + the sum of Skipped.
 	Packets uint64
-	// Filtered counts the records the BPF filter rejected (files only).
+	// Filtered counts the records the BPF filter rejected (files), or the
+	// packets an AF_PACKET ring received before its filter was attached.
 	Filtered uint64
 	// Damaged lists, outside strict mode, the files that ended early on a
 	// cut-off or corrupt record: where, and why. Their packets before it
