@@ -87,19 +87,7 @@ func TestLiveFanout(t *testing.T) {
 		close(recs)
 	}()
 
-	send := exec.Command("ip", "netns", "exec", cli, self, "-test.run=^TestLiveE2EHelper$")
-	send.Env = append(os.Environ(), helperEnv+"=fanout", "WIRESTATE_E2E_ADDR="+cif,
-		fmt.Sprintf("WIRESTATE_FANOUT=%d,%s", conns, floodFile))
-	out, err := send.Output()
-	if err != nil {
-		t.Fatalf("sender: %v\n%s", err, out)
-	}
-	var sent uint64
-	for _, l := range strings.Split(string(out), "\n") {
-		if s, ok := strings.CutPrefix(l, "helper: sent "); ok {
-			sent, _ = strconv.ParseUint(strings.Fields(s)[0], 10, 64)
-		}
-	}
+	sent, out := runSender(t, self, cli, "fanout", cif, fmt.Sprintf("WIRESTATE_FANOUT=%d,%s", conns, floodFile))
 	if want := uint64(conns*12 + 2*sources); sent != want {
 		t.Fatalf("sender sent %d packets, want %d: %s", sent, want, out)
 	}
@@ -233,4 +221,25 @@ func sendFanout(t *testing.T, ifname string, n int, file string) error {
 	}
 	fmt.Printf("helper: sent %d packets\n", sent)
 	return nil
+}
+
+// runSender runs the test binary's helper mode in namespace ns against
+// addr, with env added, and returns the packets it reports sending
+// ("helper: sent N ...") and its whole output.
+func runSender(t *testing.T, self, ns, mode, addr string, env ...string) (uint64, string) {
+	t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", ns, self, "-test.run=^TestLiveE2EHelper$")
+	cmd.Env = append(append(os.Environ(), helperEnv+"="+mode, "WIRESTATE_E2E_ADDR="+addr), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s helper: %v\n%s", mode, err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if s, ok := strings.CutPrefix(l, "helper: sent "); ok {
+			sent, _ := strconv.ParseUint(strings.Fields(s)[0], 10, 64)
+			t.Logf("%s helper: %s", mode, l)
+			return sent, string(out)
+		}
+	}
+	return 0, string(out)
 }

@@ -83,20 +83,7 @@ func TestLiveRate(t *testing.T) {
 			}
 			close(recs)
 		}()
-		blast := exec.Command("ip", "netns", "exec", cli, self, "-test.run=^TestLiveE2EHelper$")
-		blast.Env = append(os.Environ(), helperEnv+"=blast", "WIRESTATE_E2E_ADDR="+cif,
-			fmt.Sprintf("WIRESTATE_BLAST=%d,%d", pps, secs))
-		bout, err := blast.Output()
-		if err != nil {
-			t.Fatalf("blast: %v\n%s", err, bout)
-		}
-		var sent uint64
-		for _, l := range strings.Split(string(bout), "\n") {
-			if s, ok := strings.CutPrefix(l, "helper: sent "); ok {
-				sent, _ = strconv.ParseUint(strings.Fields(s)[0], 10, 64)
-				t.Logf("rate %d: %s", pps, l)
-			}
-		}
+		sent, _ := runSender(t, self, cli, "blast", cif, fmt.Sprintf("WIRESTATE_BLAST=%d,%d", pps, secs))
 		time.Sleep(time.Second)
 		ws.Process.Signal(os.Interrupt)
 		var final, summary map[string]any
