@@ -290,12 +290,14 @@ func (s *Sink) delivered1(_ *kgo.Record, err error) {
 		}
 		return
 	}
-	s.dropped.Add(1)
+	// The cause is set before the drop is counted: notify, which sees the
+	// count, must find it.
 	if !s.failing.Load() && s.failing.CompareAndSwap(false, true) {
 		s.mu.Lock()
 		s.cause = s.causeOf(err)
 		s.mu.Unlock()
 	}
+	s.dropped.Add(1)
 }
 
 // causeOf words why a record was dropped (s.mu held).
