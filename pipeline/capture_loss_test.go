@@ -94,7 +94,7 @@ func TestCaptureLossOnLabCapture(t *testing.T) {
 			}
 			for i := range res.Records {
 				for s := tracker.Orig; s <= tracker.Resp; s++ {
-					if l := &res.Records[i].Metrics.Loss[s]; l.RetransSegs != 0 && tc.file != "zero-window.pcap" {
+					if l := &res.Records[i].MetricsOrZero().Loss[s]; l.RetransSegs != 0 && tc.file != "zero-window.pcap" {
 						t.Errorf("%s retransmissions %d: the connection lost nothing", s, l.RetransSegs)
 					}
 				}

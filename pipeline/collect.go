@@ -28,6 +28,11 @@ type Collector struct {
 	// unless they carry a finding or a timeline.
 	Fold      func(c *tracker.Conn) (kind tracker.AnomalyKind, victim tracker.Side, ok bool)
 	FoldAfter int
+	// Metrics keeps the latency and loss of every measured record; without
+	// it only those of records that lost something (the text report's
+	// capture-loss totals need no more). The per-listener latency is
+	// gathered either way (Latency).
+	Metrics bool
 }
 
 // storedRecord is a record without its timeline.
@@ -35,20 +40,19 @@ type storedRecord struct {
 	conn   tracker.Conn
 	reason tracker.EndReason
 	// met is the position plus one of the record's metrics in its
-	// shard's mets (the core), 0 if it had none: most records of a flood
-	// have none; lossy that of its losses in lossy, for the few that
-	// have some.
-	met, lossy int32
+	// shard's mets, 0 if it had none (most records of a flood) or they
+	// were not kept.
+	met int32
 }
 
 // shardRecords holds one shard's records, and the timelines of the few
 // that have one, by position.
 type shardRecords struct {
 	chunk.List[storedRecord]
-	mets      chunk.List[tracker.MetricsCore]
-	lossy     chunk.List[tracker.Metrics]
+	mets      chunk.List[tracker.Metrics]
 	timelines map[int32]timeline
 	folder    *folder
+	latency   report.Latency
 }
 
 type timeline struct {
@@ -77,14 +81,12 @@ func (c *Collector) Conn(shard int, r *tracker.Record) {
 		s.timelines[int32(s.N)] = timeline{r.Timeline, r.Transitions}
 	}
 	st := storedRecord{conn: r.Conn, reason: r.Reason}
-	if r.Metrics.Lossy() {
-		s.lossy.Add(&r.Metrics)
-		st.lossy = int32(s.lossy.N)
-	} else if r.Metrics.On() {
-		s.mets.Add(&r.Metrics.MetricsCore)
+	if m := r.Metrics; m != nil && (c.Metrics || m.Lossy()) {
+		s.mets.Add(m)
 		st.met = int32(s.mets.N)
 	}
 	s.Add(&st)
+	s.latency.Add(r)
 }
 
 // fold counts conn into its flood's tally, once its victim has had more
@@ -153,11 +155,8 @@ func (c *Collector) Records() []tracker.Record {
 			st := s.At(int(k.pos))
 			out[i].Conn = st.conn
 			out[i].Reason = st.reason
-			switch {
-			case st.lossy != 0:
-				out[i].Metrics = *s.lossy.At(int(st.lossy) - 1)
-			case st.met != 0:
-				out[i].Metrics.MetricsCore = *s.mets.At(int(st.met) - 1)
+			if st.met != 0 {
+				out[i].Metrics = s.mets.At(int(st.met) - 1) // kept alive by the records
 			}
 			if tl, ok := s.timelines[k.pos]; ok {
 				out[i].Timeline, out[i].Transitions = tl.entries, tl.transitions
@@ -165,9 +164,19 @@ func (c *Collector) Records() []tracker.Record {
 		}
 	})
 	for i := range c.records {
-		c.records[i] = shardRecords{folder: c.records[i].folder}
+		c.records[i] = shardRecords{folder: c.records[i].folder, latency: c.records[i].latency}
 	}
 	return out
+}
+
+// Latency returns the per-listener latency figures of the kept records
+// (folded flood members are not).
+func (c *Collector) Latency() *report.Latency {
+	l := &report.Latency{}
+	for i := range c.records {
+		l.Merge(&c.records[i].latency)
+	}
+	return l
 }
 
 // compareKeys orders record keys by start time, then uid.

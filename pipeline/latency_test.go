@@ -7,8 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wirestate/wirestate/capture"
 	"github.com/wirestate/wirestate/report"
+	"github.com/wirestate/wirestate/tracker"
 	"github.com/wirestate/wirestate/tracker/detect"
+	tt "github.com/wirestate/wirestate/tracker/trackertest"
 )
 
 // TestLatencyViewMeasuresAsFull checks that the text report's reduced
@@ -20,6 +23,15 @@ func TestLatencyViewMeasuresAsFull(t *testing.T) {
 	paths, err := filepath.Glob("../pcaps/*.pcap")
 	if err != nil || len(paths) < 20 {
 		t.Fatalf("sample captures: %v (%d)", err, len(paths))
+	}
+	track := func(segs []tracker.Segment, skip bool) []tracker.Record {
+		col := &tt.Collector{}
+		tr := tracker.New(tracker.Config{MSL: int64(30 * time.Second), IdleTimeout: int64(time.Hour), Shards: 1, Sink: col, SkipMetrics: skip})
+		for i := range segs {
+			tr.Feed(&segs[i])
+		}
+		tr.Close()
+		return col.Sorted()
 	}
 	analyze := func(path, format string) *report.Result {
 		st, err := report.NewStream(format, io.Discard, report.StreamOptions{})
@@ -36,16 +48,31 @@ func TestLatencyViewMeasuresAsFull(t *testing.T) {
 	}
 	handshakes, turns := 0, 0
 	for _, path := range paths {
-		full, text := analyze(path, "json"), analyze(path, "text")
-		if len(full.Records) != len(text.Records) {
-			t.Fatalf("%s: %d records measured in full, %d for text", path, len(full.Records), len(text.Records))
+		src, err := capture.Open([]string{path}, capture.FileOptions{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		for i := range full.Records {
-			f, x := &full.Records[i].Metrics, &text.Records[i].Metrics
+		var segs []tracker.Segment
+		for {
+			var seg tracker.Segment
+			if err := src.Next(&seg); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			segs = append(segs, seg)
+		}
+		src.Close()
+		full, text := track(segs, false), track(segs, true)
+		if len(full) != len(text) {
+			t.Fatalf("%s: %d records measured in full, %d for text", path, len(full), len(text))
+		}
+		for i := range full {
+			f, x := full[i].MetricsOrZero(), text[i].MetricsOrZero()
 			fh, fok := f.HandshakeRTT()
 			xh, xok := x.HandshakeRTT()
 			if fh != xh || fok != xok || f.App != x.App || f.On() != x.On() {
-				t.Errorf("%s %s: handshake %d %v / %d %v, app %+v / %+v, on %v / %v", filepath.Base(path), full.Records[i].Conn.UID,
+				t.Errorf("%s %s: handshake %d %v / %d %v, app %+v / %+v, on %v / %v", filepath.Base(path), full[i].Conn.UID,
 					fh, fok, xh, xok, f.App, x.App, f.On(), x.On())
 			}
 			if fok {
@@ -53,10 +80,17 @@ func TestLatencyViewMeasuresAsFull(t *testing.T) {
 			}
 			turns += int(f.App.N)
 		}
-		fr, _ := full.Latency.Top(-1)
-		xr, _ := text.Latency.Top(-1)
+		// The outputs' per-listener views agree too.
+		fr, _ := analyze(path, "json").Latency.Top(-1)
+		xr, _ := analyze(path, "text").Latency.Top(-1)
 		if len(fr) != len(xr) {
 			t.Errorf("%s: %d listeners in full, %d for text", path, len(fr), len(xr))
+		}
+		for i := range min(len(fr), len(xr)) {
+			if a, b := fr[i], xr[i]; a.Listener != b.Listener || a.Conns != b.Conns || a.Handshakes != b.Handshakes ||
+				a.Handshake.Count() != b.Handshake.Count() || a.AppResponse.Count() != b.AppResponse.Count() {
+				t.Errorf("%s: listener %d: full %+v, text %+v", path, i, a.Listener, b.Listener)
+			}
 		}
 	}
 	if handshakes < 2000 || turns < 2000 {

@@ -101,6 +101,7 @@ func (s *liveSink) Conn(_ int, r *tracker.Record) {
 		return
 	}
 	rc := *r
+	rc.Metrics = tracker.CloneMetrics(r.Metrics)
 	rc.Timeline = slices.Clone(r.Timeline)
 	rc.Transitions = slices.Clone(r.Transitions)
 	s.records = append(s.records, rc)

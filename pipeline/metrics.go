@@ -142,7 +142,7 @@ func (m *liveMetrics) record(r tracker.EndReason) {
 // latency observes an ended connection's handshake round trip and
 // application response time under its listening port.
 func (m *liveMetrics) latency(r *tracker.Record) {
-	if m == nil || !r.Metrics.On() {
+	if m == nil || r.Metrics == nil || !r.Metrics.On() {
 		return
 	}
 	port := r.Conn.Resp.Port

@@ -280,6 +280,7 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 	shards := cfg.shards()
 	col := NewCollector(shards)
 	col.Keep = p.keep
+	col.Metrics = p.metrics
 	if p.keep == nil {
 		col.Fold, col.FoldAfter = detect.FloodMember, cfg.FoldAfter
 	}
@@ -369,7 +370,7 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 	res.Records = col.Records()
 	res.Folded = col.Folded()
 	res.Findings = col.Findings()
-	res.Latency = latencyOf(res.Records)
+	res.Latency = col.Latency()
 	if p.keep == nil {
 		res.Findings = append(res.Findings, detect.Aggregate(res.Records, res.Findings, res.Folded, cfg.Detect)...)
 		report.SortFindings(res.Findings)

@@ -220,7 +220,7 @@ func compareRTTs(t testing.TB, tshark, path string) *rttTally {
 		if st == nil || r.Conn.PrevUID != 0 || r.Conn.Flags&tracker.ConnReincarnated != 0 {
 			continue // tshark splits or joins incarnations its own way
 		}
-		m := &r.Metrics
+		m := r.MetricsOrZero()
 		if hs, ok := m.HandshakeRTT(); ok {
 			tl.hsTotal++
 			if hs/1000 == st.initialRTT {

@@ -40,6 +40,10 @@ func (j *jsonBuf) key(k string) {
 func (j *jsonBuf) str(k, v string) { j.key(k); j.b = appendString(j.b, v) }
 func (j *jsonBuf) uint(k string, v uint64) {
 	j.key(k)
+	if v < 10 { // most counts of most connections
+		j.b = append(j.b, byte('0'+v))
+		return
+	}
 	j.b = strconv.AppendUint(j.b, v, 10)
 }
 func (j *jsonBuf) bool(k string, v bool) { j.key(k); j.b = strconv.AppendBool(j.b, v) }
@@ -100,6 +104,13 @@ func (j *jsonBuf) close(c byte) {
 // appendSecs formats ns nanoseconds as seconds with microsecond precision,
 // as Zeek writes ts and duration.
 func appendSecs(b []byte, ns int64) []byte {
+	if ns >= 0 && ns < 1e9 {
+		// Under a second (round trips, response times, zero-window
+		// time): "0." and six digits, without division by 10 per digit.
+		us := ns / 1e3
+		return append(b, '0', '.', byte('0'+us/1e5), byte('0'+us/1e4%10), byte('0'+us/1e3%10),
+			byte('0'+us/100%10), byte('0'+us/10%10), byte('0'+us%10))
+	}
 	if ns < 0 {
 		b = append(b, '-')
 		ns = -ns
@@ -266,7 +277,7 @@ func (j *jsonBuf) conn(r *tracker.Record, opt *Options) {
 // metrics appends the connection's latency and loss fields (tracker
 // Metrics; docs/metrics.md).
 func (j *jsonBuf) metrics(r *tracker.Record) {
-	m, c := &r.Metrics, &r.Conn
+	m, c := r.MetricsOrZero(), &r.Conn
 	for _, f := range [...]struct {
 		k  string
 		fn func() (int64, bool)
@@ -321,6 +332,12 @@ func (j *jsonBuf) summaryStats(k string, s *tracker.Summary) {
 
 // loss appends one direction's loss counts.
 func (j *jsonBuf) loss(k string, l *tracker.Loss) {
+	if l.RetransSegs == 0 && l.RetransBytes == 0 && l.LostBeyond == 0 && l.LostBefore == 0 && l.Spurious == 0 && l.OutOfOrder == 0 {
+		// Most connections lose nothing: the same object each time.
+		j.key(k)
+		j.b = append(j.b, `{"retrans_segs":0,"retrans_bytes":0,"lost_beyond_capture":0,"lost_before_capture":0,"spurious":0,"out_of_order":0}`...)
+		return
+	}
 	j.open(k, '{')
 	j.uint("retrans_segs", uint64(l.RetransSegs))
 	j.uint("retrans_bytes", l.RetransBytes)

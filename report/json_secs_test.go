@@ -14,6 +14,9 @@ func TestAppendSecs(t *testing.T) {
 		{1700000000123456789, "1700000000.123456"},
 		{-2500000, "-0.002500"},
 		{999999999, "0.999999"},
+		{123456789, "0.123456"},
+		{10000, "0.000010"},
+		{1e9, "1.000000"},
 	} {
 		if got := string(appendSecs([]byte("x"), tc.ns)); got != "x"+tc.want {
 			t.Errorf("appendSecs(%d) = %q, want %q", tc.ns, got, "x"+tc.want)

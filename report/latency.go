@@ -60,7 +60,7 @@ type Latency struct {
 
 // Add counts the record r if it has latency figures.
 func (l *Latency) Add(r *tracker.Record) {
-	m := &r.Metrics
+	m := r.MetricsOrZero()
 	if !m.On() {
 		return
 	}

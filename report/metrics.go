@@ -34,7 +34,7 @@ func CaptureLossOf(rs []tracker.Record) CaptureLoss {
 	var l CaptureLoss
 	for i := range rs {
 		r := &rs[i]
-		acks, missed := r.Metrics.CaptureLoss()
+		acks, missed := r.MetricsOrZero().CaptureLoss()
 		l.AcksForUnseen += acks
 		l.MissedBytes += missed
 		l.Bytes += r.Conn.Peers[tracker.Orig].Bytes + r.Conn.Peers[tracker.Resp].Bytes
@@ -70,7 +70,7 @@ func statLine(s *tracker.Summary) string {
 // for r's latency and loss (at most two), none when there is nothing to
 // show.
 func MetricsLines(r *tracker.Record) []string {
-	m := &r.Metrics
+	m := r.MetricsOrZero()
 	var out []string
 	var lat []string
 	hs, hsOK := m.HandshakeRTT()

@@ -167,21 +167,65 @@ func (s *blockSlab[T]) alloc() int {
 
 func (s *blockSlab[T]) release(i int) { s.free = append(s.free, int32(i)) }
 
+// A connection's metrics slot (slab.met) holds the index plus one of its
+// block. Before the connection has a block, the slot keeps the time of its
+// SYN-ACK instead: metStash plus the microseconds from the connection's
+// start, for the ACK that completes the handshake. A handshake thus costs
+// no visit to the RTT table, whose set is a cache miss for every new
+// connection (a tenth of the measuring on the benchmark capture). Where
+// the slot cannot hold it (a block already attached, a SYN-ACK carrying
+// data or coming more than half an hour after the SYN) the SYN-ACK waits
+// in the table as any segment.
+const metStash = 1 << 31
+
 // metrics returns the block of the connection at slab index idx, or nil.
 func (sh *shard) metrics(idx int) *metricsState {
-	if i := *sh.slab.met(idx); i != 0 {
+	if i := *sh.slab.met(idx); i != 0 && i&metStash == 0 {
 		return sh.mets.at(int(i) - 1)
 	}
 	return nil
 }
 
-// attach gives the connection at slab index idx a block.
-func (sh *shard) attach(idx int) *metricsState {
+// attach gives the connection at slab index idx (c) a block. A SYN-ACK
+// stashed in the slot moves to the RTT table.
+func (sh *shard) attach(idx int, c *Conn) *metricsState {
+	p := sh.slab.met(idx)
+	if *p&metStash != 0 {
+		sent := (usec(c.Start) + uint64(*p&^metStash)) & usMask
+		sh.rtt.put(rttKey(idx, Resp, c.Peers[Resp].ISN.Add(1)), sent, 0, uidTag(c), true)
+	}
 	i := sh.mets.alloc()
-	*sh.slab.met(idx) = uint32(i) + 1
+	*p = uint32(i) + 1
 	m := sh.mets.at(i)
 	m.flags = mOn
 	return m
+}
+
+// sentSYNACK keeps the time now (table time) of a SYN-ACK of the
+// connection at slab index idx (c), seg, for the ACK that completes the
+// handshake: in the metrics slot when it can (see metStash), or in the
+// RTT table.
+func (sh *shard) sentSYNACK(idx int, c *Conn, seg *Segment, now uint64) {
+	p := sh.slab.met(idx)
+	off := (now - usec(c.Start)) & usMask
+	if (*p == 0 || *p&metStash != 0) && seg.PayloadLen == 0 && off < metStash {
+		*p = metStash | uint32(off)
+		return
+	}
+	sh.rtt.put(rttKey(idx, Resp, seg.Seq.Add(seg.SeqLen())), now, 0, uidTag(c), true)
+}
+
+// takeSYNACK removes and returns the stashed SYN-ACK of the connection at
+// slab index idx (c) if ack acknowledges it, as an RTT table entry value
+// (rttSYNACK set), and whether there was one.
+func (sh *shard) takeSYNACK(idx int, c *Conn, ack seqnum.Value) (uint64, bool) {
+	p := sh.slab.met(idx)
+	if *p&metStash == 0 || ack != c.Peers[Resp].ISN.Add(1) {
+		return 0, false
+	}
+	v := (usec(c.Start)+uint64(*p&^metStash))&usMask | rttSYNACK
+	*p = 0
+	return v, true
 }
 
 // rareOf returns m's rare block, attaching one if needed.
@@ -198,7 +242,8 @@ func (sh *shard) rareOf(m *metricsState) *rareState {
 // any.
 func (sh *shard) detach(idx int, last int64, out *Metrics) bool {
 	p := sh.slab.met(idx)
-	if *p == 0 {
+	if *p == 0 || *p&metStash != 0 {
+		*p = 0
 		return false
 	}
 	m := sh.mets.at(int(*p) - 1)
@@ -206,6 +251,7 @@ func (sh *shard) detach(idx int, last int64, out *Metrics) bool {
 	*p = 0
 	out.MetricsCore = m.MetricsCore
 	if m.rare == 0 {
+		out.Loss, out.ZeroWindowNS = [2]Loss{}, [2]int64{}
 		return true
 	}
 	r := sh.rares.at(int(m.rare) - 1)
@@ -240,8 +286,8 @@ func (sh *shard) measure(idx int, c *Conn, a *Analysis) {
 		return
 	}
 	if sh.skipMetrics && c.Flags&ConnRecording == 0 {
-		sh.measureCaptureLoss(idx, c, a)
-		sh.measureLatency(idx, c, a)
+		m := sh.measureCaptureLoss(idx, c, a)
+		sh.measureLatency(idx, c, m, a)
 		return
 	}
 	r := s.Other()
@@ -252,15 +298,19 @@ func (sh *shard) measure(idx int, c *Conn, a *Analysis) {
 	snd, rcv := &c.Peers[s], &c.Peers[r]
 
 	// A segment with sequence space waits in the table for the ACK that
-	// ends at its end.
+	// ends at its end (a SYN-ACK usually in the metrics slot).
 	if a.Kind&KindNewData != 0 && f&FlagRST == 0 {
-		end := seg.Seq.Add(seg.SeqLen())
 		switch {
 		case f&FlagSYN == 0:
-			sh.rtt.put(rttKey(idx, s, end), now, uint32(seg.SeqLen()), tag, false)
+			sh.rtt.put(rttKey(idx, s, seg.Seq.Add(seg.SeqLen())), now, uint32(seg.SeqLen()), tag, false)
 		case f&FlagACK != 0 && s == Resp:
-			sh.rtt.put(rttKey(idx, s, end), now, 0, tag, true)
+			sh.sentSYNACK(idx, c, seg, now)
 		}
+	}
+	acks := f&FlagACK != 0 && a.Kind&KindAckAdvanced != 0
+	var synack uint64
+	if acks && s == Orig {
+		synack, _ = sh.takeSYNACK(idx, c, seg.Ack)
 	}
 	if m == nil {
 		if f&FlagSYN != 0 && seg.PayloadLen == 0 {
@@ -269,20 +319,20 @@ func (sh *shard) measure(idx int, c *Conn, a *Analysis) {
 		if seg.PayloadLen == 0 && f&FlagFIN == 0 && a.Kind&(KindZeroWindow|KindGap) == 0 {
 			// A pure ACK: a block only for the handshake's ACK or an
 			// acknowledgement of data never seen.
-			if f&FlagACK == 0 || a.Kind&KindAckAdvanced == 0 {
+			if !acks {
 				return
 			}
-			if !(rcv.HaveSeq() && seg.Ack.GreaterThan(rcv.Next)) && !sh.rtt.has(rttKey(idx, r, seg.Ack)) {
+			if synack == 0 && !(rcv.HaveSeq() && seg.Ack.GreaterThan(rcv.Next)) && !sh.rtt.has(rttKey(idx, r, seg.Ack)) {
 				return
 			}
 		}
-		m = sh.attach(idx)
+		m = sh.attach(idx, c)
 	}
 
 	// Acknowledgement: RTT samples, capture loss. A RST's ACK counts
 	// too, as in tshark: it acknowledges what it covers.
-	if f&FlagACK != 0 && a.Kind&KindAckAdvanced != 0 {
-		sh.acked(idx, c, m, seg, s, a, now, tag)
+	if acks {
+		sh.acked(idx, c, m, seg, s, a, now, tag, synack)
 	}
 	if m.rare != 0 && f&FlagACK != 0 && f&FlagRST == 0 {
 		x := sh.rares.at(int(m.rare) - 1)
@@ -383,11 +433,16 @@ func (sh *shard) lost(c *Conn, m *metricsState, seg *Segment, s Side, a *Analysi
 
 // acked handles the acknowledgement in seg (from side s) of the other
 // side's data, which advanced it: the RTT sample of the segment it ends
-// at, the handshake, and data acknowledged but never seen.
-func (sh *shard) acked(idx int, c *Conn, m *metricsState, seg *Segment, s Side, a *Analysis, now uint64, tag uint8) {
+// at, the handshake, and data acknowledged but never seen. synack is the
+// stashed SYN-ACK the acknowledgement took (takeSYNACK), or 0.
+func (sh *shard) acked(idx int, c *Conn, m *metricsState, seg *Segment, s Side, a *Analysis, now uint64, tag uint8, synack uint64) {
 	r := s.Other()
 	rcv := &c.Peers[r]
-	if v, ok := sh.rtt.take(rttKey(idx, r, seg.Ack), tag); ok {
+	v, ok := synack, synack != 0
+	if !ok {
+		v, ok = sh.rtt.take(rttKey(idx, r, seg.Ack), tag)
+	}
+	if ok {
 		sent := v & usMask
 		switch {
 		case v&rttSYNACK != 0:
@@ -433,10 +488,11 @@ func (sh *shard) ambiguous(m *metricsState, r Side, end seqnum.Value, sent uint6
 
 // measureLatency is measure reduced to the handshake's round trip and the
 // application's response time (Config.SkipMetrics), by the same rules:
-// the SYN-ACK's first transmission waits in the RTT table for the ACK that
+// the SYN-ACK's first transmission waits (sentSYNACK) for the ACK that
 // completes the handshake; the originator's new data is a request, the
-// responder's first new data after it the answer.
-func (sh *shard) measureLatency(idx int, c *Conn, a *Analysis) {
+// responder's first new data after it the answer. m is the connection's
+// block, or nil.
+func (sh *shard) measureLatency(idx int, c *Conn, m *metricsState, a *Analysis) {
 	seg, s := a.Seg, a.From
 	f := seg.Flags
 	if f&FlagRST != 0 {
@@ -445,17 +501,19 @@ func (sh *shard) measureLatency(idx int, c *Conn, a *Analysis) {
 	now := usec(seg.Time)
 	if f&FlagSYN != 0 {
 		if f&FlagACK != 0 && s == Resp && a.Kind&KindNewData != 0 {
-			sh.rtt.put(rttKey(idx, s, seg.Seq.Add(seg.SeqLen())), now, 0, uidTag(c), true)
+			sh.sentSYNACK(idx, c, seg, now)
 		}
 		return
 	}
-	m := sh.metrics(idx)
 	if s == Orig && f&FlagACK != 0 && a.Kind&KindAckAdvanced != 0 && c.Peers[Resp].SawSYNACK() &&
 		(m == nil || m.flags&mHandshake == 0) {
-		if v, ok := sh.rtt.take(rttKey(idx, Resp, seg.Ack), uidTag(c)); ok && v&rttSYNACK != 0 &&
-			c.Flags&ConnPartial == 0 && c.Peers[Orig].Retrans == 0 && c.Peers[Resp].Retrans == 0 {
+		v, ok := sh.takeSYNACK(idx, c, seg.Ack)
+		if !ok {
+			v, ok = sh.rtt.take(rttKey(idx, Resp, seg.Ack), uidTag(c))
+		}
+		if ok && v&rttSYNACK != 0 && c.Flags&ConnPartial == 0 && c.Peers[Orig].Retrans == 0 && c.Peers[Resp].Retrans == 0 {
 			if m == nil {
-				m = sh.attach(idx)
+				m = sh.attach(idx, c)
 			}
 			m.HandshakeResp = since(usec(c.Start), v&usMask)
 			m.HandshakeOrig = since(v&usMask, now)
@@ -466,7 +524,7 @@ func (sh *shard) measureLatency(idx int, c *Conn, a *Analysis) {
 		return
 	}
 	if m == nil {
-		m = sh.attach(idx)
+		m = sh.attach(idx, c)
 	}
 	if s == Orig {
 		m.reqAt = now
@@ -478,8 +536,9 @@ func (sh *shard) measureLatency(idx int, c *Conn, a *Analysis) {
 }
 
 // measureCaptureLoss is measure reduced to capture loss (Config.SkipMetrics):
-// holes in what the capture saw, and ACKs for data it never saw.
-func (sh *shard) measureCaptureLoss(idx int, c *Conn, a *Analysis) {
+// holes in what the capture saw, and ACKs for data it never saw. It
+// returns the connection's block, or nil.
+func (sh *shard) measureCaptureLoss(idx int, c *Conn, a *Analysis) *metricsState {
 	seg, s := a.Seg, a.From
 	f := seg.Flags
 	r := s.Other()
@@ -492,7 +551,7 @@ func (sh *shard) measureCaptureLoss(idx int, c *Conn, a *Analysis) {
 		}
 		if seg.Seq.GreaterThan(lo) {
 			if m == nil {
-				m = sh.attach(idx)
+				m = sh.attach(idx, c)
 			}
 			sh.rareOf(m).loss[s].gap(lo, seg.Seq)
 		}
@@ -502,16 +561,17 @@ func (sh *shard) measureCaptureLoss(idx int, c *Conn, a *Analysis) {
 		sh.rares.at(int(m.rare) - 1).loss[s].fill(seg.Seq, seg.Seq.Add(seqnum.Size(seg.PayloadLen)))
 	}
 	if f&FlagACK == 0 || a.Kind&KindAckAdvanced == 0 || !rcv.HaveSeq() {
-		return
+		return m
 	}
 	if (m == nil || m.rare == 0) && !seg.Ack.GreaterThan(rcv.Next) {
-		return
+		return m
 	}
 	if m == nil {
-		m = sh.attach(idx)
+		m = sh.attach(idx, c)
 	}
 	x := sh.rareOf(m)
 	if x.loss[r].acked(&x.Loss[r], a.prevAck, seg.Ack, rcv.Next, a.hadAck) {
 		c.Flags |= ConnCaptureLoss
 	}
+	return m
 }

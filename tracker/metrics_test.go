@@ -43,7 +43,7 @@ func TestMetrics(t *testing.T) {
 				Add("B", "F.", 5201, 1102, 0, 6*ms).    // FIN-ACK: 6 ms for the client's FIN
 				Add("A", ".", 1102, 5202, 0, 7*ms)      // 7 ms for the server's FIN
 		}, func(t *testing.T, r *Record) {
-			m := &r.Metrics
+			m := r.MetricsOrZero()
 			if got := us(m.HandshakeRTT()); got != 5000 {
 				t.Errorf("handshake_rtt %dµs, want 5000", got)
 			}
@@ -75,7 +75,7 @@ func TestMetrics(t *testing.T) {
 			return tt.New().Add("A", "S", 1000, 0, 0, 0).Add("A", "S", 1000, 0, 0, 1000*ms).
 				Add("B", "S.", 5000, 1001, 0, 2*ms).Add("A", ".", 1001, 5001, 0, 3*ms)
 		}, func(t *testing.T, r *Record) {
-			if _, ok := r.Metrics.HandshakeRTT(); ok {
+			if _, ok := r.MetricsOrZero().HandshakeRTT(); ok {
 				t.Errorf("handshake_rtt set after a retransmitted SYN")
 			}
 		}},
@@ -84,7 +84,7 @@ func TestMetrics(t *testing.T) {
 				Add("A", "P.", 1001, 5001, 100, 200*ms). // RTO
 				Add("B", ".", 5001, 1101, 0, 4*ms)
 		}, func(t *testing.T, r *Record) {
-			m := &r.Metrics
+			m := r.MetricsOrZero()
 			if s := m.RTT[Orig]; s.N != 1 || s.Max != 1000 {
 				t.Errorf("rtt_to_resp %+v, want the SYN's sample alone", s)
 			}
@@ -96,7 +96,7 @@ func TestMetrics(t *testing.T) {
 			return tt.Handshake().Add("A", "P.", 1001, 5001, 100, ms).Add("B", ".", 5001, 1101, 0, ms).
 				Add("A", "P.", 1001, 5001, 100, 200*ms)
 		}, func(t *testing.T, r *Record) {
-			if l := r.Metrics.Loss[Orig]; l.RetransSegs != 1 || l.Spurious != 1 || l.LostBeyond != 0 {
+			if l := r.MetricsOrZero().Loss[Orig]; l.RetransSegs != 1 || l.Spurious != 1 || l.LostBeyond != 0 {
 				t.Errorf("orig loss %+v, want one spurious retransmission", l)
 			}
 		}},
@@ -106,7 +106,7 @@ func TestMetrics(t *testing.T) {
 											Add("A", "P.", 1001, 5001, 100, 200*ms). // the retransmission fills the hole
 											Add("B", ".", 5001, 1201, 0, ms)
 		}, func(t *testing.T, r *Record) {
-			m := &r.Metrics
+			m := r.MetricsOrZero()
 			if l := m.Loss[Orig]; l.LostBefore != 1 || l.LostBeyond != 0 || l.MissedBytes != 0 || l.AcksForUnseen != 0 {
 				t.Errorf("orig loss %+v, want one lost before the capture, no capture loss", l)
 			}
@@ -117,7 +117,7 @@ func TestMetrics(t *testing.T) {
 		{"reordered segment: out of order, not lost", func() *tt.Convo {
 			return tt.Handshake().Add("A", "P.", 1101, 5001, 100, ms).Add("A", "P.", 1001, 5001, 100, 100_000)
 		}, func(t *testing.T, r *Record) {
-			if l := r.Metrics.Loss[Orig]; l.OutOfOrder != 1 || l.RetransSegs != 0 {
+			if l := r.MetricsOrZero().Loss[Orig]; l.OutOfOrder != 1 || l.RetransSegs != 0 {
 				t.Errorf("orig loss %+v, want one out-of-order segment", l)
 			}
 		}},
@@ -128,7 +128,7 @@ func TestMetrics(t *testing.T) {
 				Add("A", "P.", 1301, 5001, 50, ms).
 				Add("B", ".", 5001, 1451, 0, ms) // 1351-1451 not captured either
 		}, func(t *testing.T, r *Record) {
-			m := &r.Metrics
+			m := r.MetricsOrZero()
 			if acks, missed := m.CaptureLoss(); acks != 2 || missed != 200 {
 				t.Errorf("capture loss %d ACKs %d bytes, want 2 and 200", acks, missed)
 			}
@@ -144,7 +144,7 @@ func TestMetrics(t *testing.T) {
 			c.Add("B", ".", 5001, 2001, 0, 30*ms) // window update
 			return c
 		}, func(t *testing.T, r *Record) {
-			m := &r.Metrics
+			m := r.MetricsOrZero()
 			if zw, ok := m.ZeroWindow(Resp); !ok || zw != 30*ms {
 				t.Errorf("resp zero window %d %v, want 30 ms", zw, ok)
 			}
@@ -160,14 +160,14 @@ func TestMetrics(t *testing.T) {
 			c.Segs[len(c.Segs)-1].Window = 0
 			return c.Add("A", ".", 1010, 5001, 0, 50*ms) // a probe
 		}, func(t *testing.T, r *Record) {
-			if zw, ok := r.Metrics.ZeroWindow(Resp); !ok || zw != 50*ms {
+			if zw, ok := r.MetricsOrZero().ZeroWindow(Resp); !ok || zw != 50*ms {
 				t.Errorf("resp zero window %d %v, want 50 ms (to the last packet)", zw, ok)
 			}
 		}},
 		{"refused: reset by the responder, no block", func() *tt.Convo {
 			return tt.New().Add("A", "S", 1000, 0, 0, 0).Add("B", "R.", 0, 1001, 0, ms)
 		}, func(t *testing.T, r *Record) {
-			if r.Metrics.On() {
+			if r.MetricsOrZero().On() {
 				t.Error("a refused SYN got a metrics block")
 			}
 			if s, ok := r.Conn.ClosedBy(); !ok || s != Resp {
@@ -208,7 +208,7 @@ func TestResetByMiddlebox(t *testing.T) {
 // its handshake (a SYN flood's) gets no metrics block.
 func TestSYNOnlyConnsStaySmall(t *testing.T) {
 	c := tt.New().Add("A", "S", 1000, 0, 0, 0).Add("B", "S.", 5000, 1001, 0, 1e6).Add("B", "S.", 5000, 1001, 0, 1e9)
-	if r := one(t, c); r.Metrics.On() {
+	if r := one(t, c); r.MetricsOrZero().On() {
 		t.Fatal("a half-open handshake got a metrics block")
 	}
 }
@@ -248,7 +248,7 @@ func TestNoAllocationsForMeasuredExchanges(t *testing.T) {
 		t.Fatalf("%v allocations per request/response turn, want 0", allocs)
 	}
 	// The turns were measured: each gave two RTT samples and a response.
-	if m := &col.Recs[0].Metrics; m.RTT[Orig].N < 10000 || m.RTT[Resp].N < 10000 || m.App.N < 10000 {
+	if m := col.Recs[0].MetricsOrZero(); m.RTT[Orig].N < 10000 || m.RTT[Resp].N < 10000 || m.App.N < 10000 {
 		t.Fatalf("rtt samples %d/%d, app %d: the turns were not measured", m.RTT[Orig].N, m.RTT[Resp].N, m.App.N)
 	}
 }
@@ -269,7 +269,7 @@ func TestSkipMetricsKeepsCaptureLoss(t *testing.T) {
 		if len(recs) != 1 {
 			t.Fatalf("%d records", len(recs))
 		}
-		m := &recs[0].Metrics
+		m := recs[0].MetricsOrZero()
 		if acks, missed := m.CaptureLoss(); acks != 1 || missed != 100 || recs[0].Conn.Flags&ConnCaptureLoss == 0 {
 			t.Errorf("recorded %v: capture loss %d ACKs %d bytes, want 1 and 100, marked", record, acks, missed)
 		}

@@ -63,12 +63,36 @@ type TimelineEntry struct {
 type Record struct {
 	Conn   Conn
 	Reason EndReason
-	// Metrics is a copy of the connection's latency and loss block
-	// (Metrics.On is false if it had none).
-	Metrics Metrics
+	// Metrics is the connection's latency and loss, nil if it had none
+	// (it never completed its handshake nor carried data) or if the
+	// record's holder kept none. A record handed to a Sink points to the
+	// tracker's storage, valid for the call: a sink that keeps the record
+	// copies it (CloneMetrics).
+	Metrics *Metrics
 	// Timeline and Transitions are filled only for recorded connections.
 	Timeline    []TimelineEntry
 	Transitions []Transition
+}
+
+// noMetrics is the zero Metrics MetricsOrZero returns; never written.
+var noMetrics Metrics
+
+// MetricsOrZero returns r.Metrics, or a zero Metrics (On reports false)
+// when r has none. The result is read-only.
+func (r *Record) MetricsOrZero() *Metrics {
+	if r.Metrics == nil {
+		return &noMetrics
+	}
+	return r.Metrics
+}
+
+// CloneMetrics returns a copy of *m, or nil when m is nil.
+func CloneMetrics(m *Metrics) *Metrics {
+	if m == nil {
+		return nil
+	}
+	c := *m
+	return &c
 }
 
 // Severity ranks findings.

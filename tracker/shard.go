@@ -71,7 +71,8 @@ type shard struct {
 	scratch   []int
 	trBuf     []Transition
 
-	rec Record // reused for every emitted record
+	rec    Record  // reused for every emitted record
+	recMet Metrics // the emitted record's metrics, rec.Metrics when it has some
 
 	snapTaken bool
 	snapshot  []ConnState
@@ -372,7 +373,9 @@ func (sh *shard) emit(idx int, reason EndReason) {
 	}
 	// The blocks are finished (an open zero window runs to the last
 	// packet) and freed.
-	sh.detach(idx, c.Last, &rec.Metrics)
+	if sh.detach(idx, c.Last, &sh.recMet) {
+		rec.Metrics = &sh.recMet
+	}
 	for _, o := range sh.observers {
 		o.Finish(c, reason)
 	}

@@ -107,7 +107,9 @@ type Collector struct {
 // Conn implements tracker.Sink.
 func (c *Collector) Conn(_ int, r *tracker.Record) {
 	c.mu.Lock()
-	c.Recs = append(c.Recs, *r)
+	rc := *r
+	rc.Metrics = tracker.CloneMetrics(r.Metrics)
+	c.Recs = append(c.Recs, rc)
 	c.mu.Unlock()
 }
 
