@@ -1,6 +1,9 @@
 package tracker
 
-import "github.com/wirestate/wirestate/tracker/seqnum"
+import (
+	"github.com/wirestate/wirestate/internal/hugepages"
+	"github.com/wirestate/wirestate/tracker/seqnum"
+)
 
 // This file measures each connection's latency and loss as the capture
 // point sees them: the handshake's round trip and its two halves, the
@@ -142,6 +145,7 @@ type blockSlab[T any] struct {
 	chunks [][]T
 	free   []int32
 	n      int
+	store  hugepages.Chunks[T]
 }
 
 // blockChunk is the number of blocks allocated at once.
@@ -159,7 +163,7 @@ func (s *blockSlab[T]) alloc() int {
 		return i
 	}
 	if s.n == len(s.chunks)*blockChunk {
-		s.chunks = append(s.chunks, make([]T, blockChunk))
+		s.chunks = append(s.chunks, s.store.Next(blockChunk))
 	}
 	s.n++
 	return s.n - 1

@@ -62,6 +62,7 @@ type Flags struct {
 	// Misc.
 	Version    bool
 	CPUProfile string
+	MemProfile string
 
 	// Filter is the BPF filter expression (positional arguments).
 	Filter string
@@ -135,6 +136,7 @@ func newFlagSet(f *Flags) *pflag.FlagSet {
 
 	fs.BoolVar(&f.Version, "version", false, "print the version and exit")
 	fs.StringVar(&f.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to `FILE` (for performance work)")
+	fs.StringVar(&f.MemProfile, "memprofile", "", "write a Go heap profile (allocations) at the end of the run to `FILE` (for performance work)")
 	fs.BoolVar(&f.Man, "man", false, "print the man page (roff) and exit")
 	fs.StringVar(&f.Completion, "completion", "", "print the `SHELL` (bash or zsh) completion script and exit")
 	fs.MarkHidden("man")

@@ -75,6 +75,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer func() { pprof.StopCPUProfile(); pf.Close() }()
 	}
+	if fl.MemProfile != "" {
+		defer func() {
+			if err := writeHeapProfile(fl.MemProfile); err != nil {
+				fmt.Fprintf(stderr, "wirestate: %v\n", err)
+			}
+		}()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if fl.Live.ListInterfaces {
@@ -246,4 +253,17 @@ func looksLikeCapture(arg string) bool {
 		}
 	}
 	return false
+}
+
+// writeHeapProfile writes the allocation profile of the run to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -2,6 +2,8 @@
 // what is stored, so adding costs no copy and pointers into it stay valid.
 package chunk
 
+import "github.com/wirestate/wirestate/internal/hugepages"
+
 // Size is how many values one chunk holds.
 const Size = 4096
 
@@ -11,12 +13,14 @@ type List[T any] struct {
 	Chunks [][]T
 	// N counts the values.
 	N int
+
+	alloc hugepages.Chunks[T]
 }
 
 // Add appends a copy of *v.
 func (c *List[T]) Add(v *T) {
 	if c.N%Size == 0 {
-		c.Chunks = append(c.Chunks, make([]T, 0, Size))
+		c.Chunks = append(c.Chunks, c.alloc.Next(Size)[:0])
 	}
 	last := &c.Chunks[len(c.Chunks)-1]
 	*last = append(*last, *v)
