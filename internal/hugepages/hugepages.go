@@ -40,16 +40,18 @@ func span(addr, n uintptr) (off, end uintptr) {
 	return off, end
 }
 
-// arenaBytes is the size of the allocations Chunks carves chunks from:
-// four huge pages, so that at least three whole ones fall inside it
+// arenaBytes bounds the allocations Chunks carves chunks from: four huge
+// pages, so that at least three whole ones fall inside the largest
 // whatever its alignment.
 const arenaBytes = 8 << 20
 
 // Chunks hands out equal chunks of a growing store (a slab, a list of
-// records), carved from 8 MiB allocations advised to use huge pages once
-// the store has grown past its first two chunks: small stores stay small,
-// large ones take a page fault per 2 MiB instead of per 4 KiB. The zero
-// value is ready; it is not safe for concurrent use.
+// records), carved from larger allocations as the store grows: each one
+// holds an eighth as many chunks as were handed out before (so at most a
+// ninth of what is allocated lies unused), up to 8 MiB, and is advised to
+// use huge pages. Small stores stay small; large ones take a page fault per
+// 2 MiB instead of per 4 KiB. The zero value is ready; it is not safe for
+// concurrent use.
 type Chunks[T any] struct {
 	spare [][]T
 	made  int
@@ -60,14 +62,12 @@ func (c *Chunks[T]) Next(n int) []T {
 	if len(c.spare) == 0 {
 		var zero T
 		per := int(unsafe.Sizeof(zero)) * n
-		k := 1
-		if c.made >= 2 && per > 0 && per < arenaBytes {
-			k = arenaBytes / per
+		k := max(c.made/8, 1)
+		if per > 0 {
+			k = max(min(k, arenaBytes/per), 1)
 		}
 		arena := make([]T, k*n)
-		if k > 1 {
-			Advise(arena)
-		}
+		Advise(arena)
 		for i := 0; i < k; i++ {
 			c.spare = append(c.spare, arena[i*n:(i+1)*n:(i+1)*n])
 		}

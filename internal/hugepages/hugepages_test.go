@@ -45,3 +45,34 @@ func TestAdviseKeepsContents(t *testing.T) {
 	}
 	Advise([]byte(nil))
 }
+
+// TestChunks: chunks are zeroed, of the length asked, never overlap (a
+// full chunk cannot grow into the next), and the spare part stays under
+// an eighth of what was handed out, past the first few.
+func TestChunks(t *testing.T) {
+	var c Chunks[uint64]
+	var got [][]uint64
+	for i := 0; i < 300; i++ {
+		ch := c.Next(1000)
+		if len(ch) != 1000 || cap(ch) != 1000 {
+			t.Fatalf("chunk %d: len %d cap %d, want 1000", i, len(ch), cap(ch))
+		}
+		for j := range ch {
+			if ch[j] != 0 {
+				t.Fatalf("chunk %d not zeroed at %d", i, j)
+			}
+			ch[j] = uint64(i)<<32 | uint64(j)
+		}
+		got = append(got, ch)
+		if i >= 16 && len(c.spare) > (i+1)/8+1 {
+			t.Errorf("after %d chunks %d spare", i+1, len(c.spare))
+		}
+	}
+	for i, ch := range got {
+		for j := range ch {
+			if ch[j] != uint64(i)<<32|uint64(j) {
+				t.Fatalf("chunk %d overwritten at %d", i, j)
+			}
+		}
+	}
+}
