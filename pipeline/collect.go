@@ -33,6 +33,9 @@ type Collector struct {
 	// capture-loss totals need no more). The per-listener latency is
 	// gathered either way (Latency).
 	Metrics bool
+	// SkipLatency leaves out the per-listener latency (Latency), for a
+	// holder that gathers it over more records than it keeps.
+	SkipLatency bool
 }
 
 // storedRecord is a record without its timeline.
@@ -86,7 +89,18 @@ func (c *Collector) Conn(shard int, r *tracker.Record) {
 		st.met = int32(s.mets.N)
 	}
 	s.Add(&st)
-	s.latency.Add(r)
+	if !c.SkipLatency {
+		s.latency.Add(r)
+	}
+}
+
+// Len returns the number of records kept.
+func (c *Collector) Len() int {
+	n := 0
+	for i := range c.records {
+		n += c.records[i].N
+	}
+	return n
 }
 
 // fold counts conn into its flood's tally, once its victim has had more

@@ -155,6 +155,7 @@ func runLive(ctx context.Context, cfg *Config) error {
 	src := srcs[0]
 
 	r.sink = newLiveSink(cfg.Outputs, max(lc.ReportConns, 1))
+	r.sink.records.Metrics = cfg.needs().Metrics // the final report's
 	r.sink.foldAfter(cfg.FoldAfter)
 	if sel := &cfg.Select; !sel.Empty() {
 		// Live, a finding about many is streamed when the endpoints it

@@ -39,11 +39,12 @@ type liveSink struct {
 	// maxRecords of any kind, then up to maxRecords more with anomalies.
 	// maxFindings bounds the findings kept.
 	maxRecords, maxFindings int
-	records                 []tracker.Record
-	anomalous               int // records kept past maxRecords
-	findings                []tracker.Finding
-	droppedRecords          uint64
-	droppedFindings         uint64
+	// records keeps them, in chunks that never move (as offline).
+	records         *Collector
+	anomalous       int // records kept past maxRecords
+	findings        []tracker.Finding
+	droppedRecords  uint64
+	droppedFindings uint64
 	// latency gathers every streamed record's latency figures, kept or
 	// not.
 	latency report.Latency
@@ -63,8 +64,10 @@ type liveSink struct {
 
 // newLiveSink returns a sink streaming to outs.
 func newLiveSink(outs []Output, maxRecords int) *liveSink {
+	records := NewCollector(1)
+	records.SkipLatency = true // gathered over every streamed record instead
 	return &liveSink{outs: outs, drops: &dropLog{}, byKind: map[string]uint64{},
-		maxRecords: maxRecords, maxFindings: maxRecords,
+		maxRecords: maxRecords, maxFindings: maxRecords, records: records,
 		now: func() int64 { return time.Now().UnixNano() }}
 }
 
@@ -90,7 +93,7 @@ func (s *liveSink) Conn(_ int, r *tracker.Record) {
 		s.latency.Add(r)
 		s.metrics.latency(r)
 	}
-	keep := len(s.records) < s.maxRecords
+	keep := s.records.Len() < s.maxRecords
 	if !keep && r.Conn.Anomalies != 0 && s.anomalous < s.maxRecords {
 		keep = true
 		s.anomalous++
@@ -100,11 +103,7 @@ func (s *liveSink) Conn(_ int, r *tracker.Record) {
 		s.metrics.reportDropped("records")
 		return
 	}
-	rc := *r
-	rc.Metrics = tracker.CloneMetrics(r.Metrics)
-	rc.Timeline = slices.Clone(r.Timeline)
-	rc.Transitions = slices.Clone(r.Transitions)
-	s.records = append(s.records, rc)
+	s.records.Conn(0, r)
 }
 
 // Finding implements tracker.Sink.
@@ -212,9 +211,9 @@ func (s *liveSink) tick(now time.Time) {
 // and the findings marked uncertain.
 func (s *liveSink) finalResult(cfg *Config, res *report.Result) (droppedRecords, droppedFindings, uncertain uint64) {
 	s.mu.Lock()
-	res.Records, res.Findings = s.records, s.findings
+	res.Records, res.Findings = s.records.Records(), s.findings // records sorted
 	res.Latency = &s.latency
-	s.records, s.findings = nil, nil
+	s.findings = nil
 	var folded []tracker.Folded
 	if s.fold != nil {
 		folded = mergeFolded(s.fold)
@@ -222,7 +221,6 @@ func (s *liveSink) finalResult(cfg *Config, res *report.Result) (droppedRecords,
 	streamed := s.streamed
 	droppedRecords, droppedFindings = s.droppedRecords, s.droppedFindings
 	s.mu.Unlock()
-	report.SortRecords(res.Records)
 	report.SortFindings(res.Findings)
 	agg := detect.Aggregate(res.Records, res.Findings, folded, cfg.Detect)
 	s.mu.Lock()

@@ -170,8 +170,8 @@ func TestLiveSinkRecordBound(t *testing.T) {
 		}
 		s.Conn(0, &r)
 	}
-	if len(s.records) != 4 || s.droppedRecords != 2 {
-		t.Errorf("kept %d records, dropped %d; want 4 and 2", len(s.records), s.droppedRecords)
+	if s.records.Len() != 4 || s.droppedRecords != 2 {
+		t.Errorf("kept %d records, dropped %d; want 4 and 2", s.records.Len(), s.droppedRecords)
 	}
 	if conns, evicted, idle, _ := s.counts(); conns != 6 || evicted != 1 || idle != 1 {
 		t.Errorf("counts: %d conns, %d evicted, %d idle; want 6, 1, 1", conns, evicted, idle)
