@@ -114,6 +114,10 @@ func TestLiveSinkStreams(t *testing.T) {
 				}(sh)
 			}
 			wg.Wait()
+			if buf.Len() != 0 {
+				t.Errorf("%d bytes written before the tick, want them buffered", buf.Len())
+			}
+			s.tick(time.Now())
 			lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 			if len(lines) != 20 {
 				t.Fatalf("%d lines streamed, want 20:\n%s", len(lines), buf.String())

@@ -153,13 +153,12 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// JSONWriter writes JSON Lines records one at a time (for streaming) and
-// flushes after each record when Flush is set.
+// JSONWriter writes JSON Lines records one at a time (for streaming),
+// buffered until Close or the stream's tick.
 type JSONWriter struct {
-	w     *bufio.Writer
-	j     jsonBuf
-	opt   Options
-	Flush bool
+	w   *bufio.Writer
+	j   jsonBuf
+	opt Options
 }
 
 // NewJSONWriter returns a JSONWriter on w.
@@ -168,13 +167,8 @@ func NewJSONWriter(w io.Writer, opt Options) *JSONWriter {
 }
 
 func (jw *JSONWriter) emit(b []byte) error {
-	if _, err := jw.w.Write(b); err != nil {
-		return err
-	}
-	if jw.Flush {
-		return jw.w.Flush()
-	}
-	return nil
+	_, err := jw.w.Write(b)
+	return err
 }
 
 // line emits the record formatted into jw.j.b as one line.

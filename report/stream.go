@@ -189,7 +189,8 @@ func (s *textStream) Needs() Needs {
 func (s *textStream) Record(*tracker.Record) error { return nil }
 
 // Finding writes, live, one line: time, severity, kind, uid, endpoints,
-// summary. Offline, findings are printed grouped in the summary.
+// summary; lines are flushed at each tick (a tenth of a second), not one
+// write each. Offline, findings are printed grouped in the summary.
 func (s *textStream) Finding(f *tracker.Finding) error {
 	if !s.opt.Live {
 		return nil
@@ -208,8 +209,11 @@ func (s *textStream) Finding(f *tracker.Finding) error {
 		fmt.Fprint(s.bw, " [uncertain]")
 	}
 	fmt.Fprintln(s.bw)
-	return s.bw.Flush()
+	return nil // flushed at the next tick (Tick), as the JSON stream
 }
+
+// Tick flushes the findings written since the last tick.
+func (s *textStream) Tick(time.Time) error { return s.bw.Flush() }
 
 func (s *textStream) Stats(st *Stats) error {
 	s.bw.WriteString(st.line(s.opt.Local))
@@ -235,10 +239,10 @@ func (s *textStream) Close() error { return s.bw.Flush() }
 // carries by default.
 const MaxJSONTimelines = 10000
 
-// jsonStream writes JSON Lines. Live, each connection record is written as
-// the connection ends, buffered until the next tick (or finding, or status
-// record), and the summary follows without repeating them; offline, the
-// records come before the summary.
+// jsonStream writes JSON Lines. Live, each connection record and finding is
+// written as it is decided, buffered until the next tick (a tenth of a
+// second) or status record, and the summary follows without repeating
+// them; offline, the records come before the summary.
 type jsonStream struct {
 	jw   *JSONWriter
 	live bool
@@ -246,7 +250,6 @@ type jsonStream struct {
 
 func newJSONStream(w io.Writer, opt StreamOptions) Stream {
 	jw := NewJSONWriter(w, Options{Local: opt.Local, Sensor: opt.Sensor, CommunityIDSeed: opt.CommunityIDSeed})
-	jw.Flush = opt.Live
 	return &jsonStream{jw: jw, live: opt.Live}
 }
 
@@ -278,7 +281,10 @@ func (s *jsonStream) Stats(st *Stats) error {
 	if err != nil {
 		return err
 	}
-	return s.jw.emit(append(b, '\n'))
+	if err := s.jw.emit(append(b, '\n')); err != nil {
+		return err
+	}
+	return s.jw.w.Flush() // a status record goes out at once, with what was buffered
 }
 
 // AppendStatsJSON appends the status record st to b, the JSON object the
