@@ -31,7 +31,7 @@ const DefaultReadTimeout = 100 * time.Millisecond
 // block before it hands it over part full: the longest a packet waits in
 // the ring on a quiet wire, so findings still stream within a fraction of
 // a second.
-const DefaultBlockTimeout = 50 * time.Millisecond
+const DefaultBlockTimeout = 100 * time.Millisecond
 
 // ErrQuiet is returned by LiveSource.Next when no packet arrived within the
 // read timeout.

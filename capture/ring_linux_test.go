@@ -488,18 +488,25 @@ func TestRingSize(t *testing.T) {
 }
 
 // TestRingBlock: blocks are whole pages, at most maxRingBlock, and a ring
-// has at least eight of them when it can.
+// has at least 32 of them when it can (128 with a short block timeout).
 func TestRingBlock(t *testing.T) {
 	page := os.Getpagesize()
-	for _, tc := range []struct{ size, want int }{
-		{RingSize(0, 2), maxRingBlock},
-		{1 << 20, 128 << 10},
-		{8 * page, page},
-		{page, page},
-		{1<<20 + 12345, (1<<20 + 12345) / 8 / page * page},
+	def, short := DefaultBlockTimeout, time.Millisecond
+	for _, tc := range []struct {
+		size    int
+		timeout time.Duration
+		want    int
+	}{
+		{RingSize(0, 2), def, maxRingBlock},
+		{RingSize(0, 2), short, RingSize(0, 2) / 128},
+		{8 << 20, def, 256 << 10},
+		{1 << 20, def, 32 << 10},
+		{8 * page, def, page},
+		{page, def, page},
+		{1<<20 + 12345, def, (1<<20 + 12345) / 32 / page * page},
 	} {
-		if got := ringBlock(tc.size); got != tc.want || got%page != 0 {
-			t.Errorf("ringBlock(%d) = %d, want %d", tc.size, got, tc.want)
+		if got := ringBlock(tc.size, tc.timeout); got != tc.want || got%page != 0 {
+			t.Errorf("ringBlock(%d, %v) = %d, want %d", tc.size, tc.timeout, got, tc.want)
 		}
 	}
 }
