@@ -135,17 +135,6 @@ func FoldedCount(folded []tracker.Folded) int {
 	return n
 }
 
-// SortRecords orders records by start time, then uid.
-func SortRecords(rs []tracker.Record) {
-	sort.Slice(rs, func(i, j int) bool {
-		a, b := &rs[i].Conn, &rs[j].Conn
-		if a.Start != b.Start {
-			return a.Start < b.Start
-		}
-		return a.UID < b.UID
-	})
-}
-
 // SortFindings orders findings by time, then kind, then uid.
 func SortFindings(fs []tracker.Finding) {
 	sort.SliceStable(fs, func(i, j int) bool {
