@@ -1,7 +1,6 @@
 package tracker
 
 import (
-	"github.com/wirestate/wirestate/internal/hugepages"
 	"github.com/wirestate/wirestate/tracker/seqnum"
 )
 
@@ -145,7 +144,6 @@ type blockSlab[T any] struct {
 	chunks [][]T
 	free   []int32
 	n      int
-	store  hugepages.Chunks[T]
 }
 
 // blockChunk is the number of blocks allocated at once.
@@ -163,7 +161,7 @@ func (s *blockSlab[T]) alloc() int {
 		return i
 	}
 	if s.n == len(s.chunks)*blockChunk {
-		s.chunks = append(s.chunks, s.store.Next(blockChunk))
+		s.chunks = append(s.chunks, make([]T, blockChunk))
 	}
 	s.n++
 	return s.n - 1

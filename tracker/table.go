@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"math/bits"
-
-	"github.com/wirestate/wirestate/internal/hugepages"
 )
 
 // flowHasher hashes a connection's two endpoints with per-run random keys,
@@ -180,8 +178,6 @@ type slab struct {
 	free []int32
 	n    int // slots handed out (live + free)
 	live int
-
-	store hugepages.Chunks[Conn]
 }
 
 const slabChunk = 1024
@@ -201,7 +197,7 @@ func (s *slab) alloc() int {
 		return idx
 	}
 	if s.n == len(s.chunks)*slabChunk {
-		s.chunks = append(s.chunks, s.store.Next(slabChunk))
+		s.chunks = append(s.chunks, make([]Conn, slabChunk))
 		s.mets = append(s.mets, make([]uint32, slabChunk))
 	}
 	idx := s.n

@@ -45,9 +45,9 @@ func span(addr, n uintptr) (off, end uintptr) {
 // whatever its alignment.
 const arenaBytes = 8 << 20
 
-// Chunks hands out equal chunks of a growing store (a slab, a list of
-// records), carved from larger allocations as the store grows: each one
-// holds an eighth as many chunks as were handed out before (so at most a
+// Chunks hands out equal chunks of a growing store (a list of records),
+// carved from larger allocations as the store grows: each one holds an
+// eighth as many chunks as were handed out before (so at most a
 // ninth of what is allocated lies unused), up to 8 MiB, and is advised to
 // use huge pages. Small stores stay small; large ones take a page fault per
 // 2 MiB instead of per 4 KiB. The zero value is ready; it is not safe for
