@@ -2,7 +2,8 @@
 # ab.sh — interleaved A/B timing of two wirestate binaries on one capture.
 # The machine's speed drifts by up to 2x over minutes, so single timings
 # mislead: this alternates A and B, RUNS times each, and prints each side's
-# median wall and CPU time and the ratio of the medians.
+# median wall and CPU time, the ratio of the medians, and the median of
+# the ratios within each A-B pair.
 #
 #   bash bench/ab.sh OLD_BINARY NEW_BINARY [CAPTURE] [-- wirestate flags]
 #   RUNS=9 (default)
@@ -27,3 +28,7 @@ printf '%s %s: %d interleaved runs each\n' "$pcap" "$*" "$runs"
 printf '  A %-30s wall median %6.3f s  CPU median %6.3f s\n' "$a" "$wa" "$ca"
 printf '  B %-30s wall median %6.3f s  CPU median %6.3f s\n' "$b" "$wb" "$cb"
 awk -v wa="$wa" -v wb="$wb" -v ca="$ca" -v cb="$cb" 'BEGIN {printf "  B/A: wall %.3f, CPU %.3f\n", wb / wa, cb / ca}'
+# The ratio within each A-B pair, run seconds apart, cancels the slow
+# drift that can move a ratio of medians by several percent between series.
+paste "$tmp/a" "$tmp/b" | awk '{print $3 / $1, $4 / $2}' >"$tmp/pairs"
+printf '  B/A within pairs (median): wall %.3f, CPU %.3f\n' "$(med "$tmp/pairs" 1)" "$(med "$tmp/pairs" 2)"
