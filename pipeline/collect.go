@@ -30,7 +30,7 @@ type Collector struct {
 	FoldAfter int
 	// Metrics keeps the latency and loss of every measured record; without
 	// it only those of records that lost something (the text report's
-	// capture-loss totals need no more). The per-listener latency is
+	// capture-loss totals) or have a timeline (shown with it). The per-listener latency is
 	// gathered either way (Latency).
 	Metrics bool
 	// SkipLatency leaves out the per-listener latency (Latency), for a
@@ -84,7 +84,7 @@ func (c *Collector) Conn(shard int, r *tracker.Record) {
 		s.timelines[int32(s.N)] = timeline{r.Timeline, r.Transitions}
 	}
 	st := storedRecord{conn: r.Conn, reason: r.Reason}
-	if m := r.Metrics; m != nil && (c.Metrics || m.Lossy()) {
+	if m := r.Metrics; m != nil && (c.Metrics || m.Lossy() || r.Timeline != nil) {
 		s.mets.Add(m)
 		st.met = int32(s.mets.N)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,4 +98,51 @@ func TestLatencyViewMeasuresAsFull(t *testing.T) {
 		t.Errorf("only %d handshakes and %d turns compared", handshakes, turns)
 	}
 	t.Logf("%d captures: %d handshakes, %d request/response turns alike", len(paths), handshakes, turns)
+}
+
+// TestTextTimelinesShowMetrics: the text report measures every connection
+// only as far as its latency view needs, and the connections it shows with
+// a timeline in full (the second pass): each of those that completed its
+// handshake keeps its metrics, and the report prints them under the
+// timeline, on every sample capture.
+func TestTextTimelinesShowMetrics(t *testing.T) {
+	paths, err := filepath.Glob("../pcaps/*.pcap")
+	if err != nil || len(paths) < 20 {
+		t.Fatalf("sample captures: %v (%d)", err, len(paths))
+	}
+	shown := 0
+	for _, path := range paths {
+		var out strings.Builder
+		st, err := report.NewStream("text", &out, report.StreamOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := &Config{Files: []string{path}, MSL: 30 * time.Second, IdleTimeout: time.Hour,
+			Detect: detect.Defaults(), Outputs: []Output{{Stream: st}}}
+		res, err := Analyze(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := writeOutputs(cfg.Outputs, res, true); err != nil {
+			t.Fatal(err)
+		}
+		for i := range res.Records {
+			r := &res.Records[i]
+			if r.Timeline == nil {
+				continue
+			}
+			if _, ok := r.MetricsOrZero().HandshakeRTT(); !ok {
+				continue
+			}
+			shown++
+			if !strings.Contains(out.String(), "latency: handshake") {
+				t.Errorf("%s: %s has a timeline and a handshake round trip, but the report shows no latency line", filepath.Base(path), r.Conn.UID)
+				break
+			}
+		}
+	}
+	if shown < 20 {
+		t.Errorf("only %d timelines with a measured handshake", shown)
+	}
+	t.Logf("%d timelines with a measured handshake", shown)
 }
