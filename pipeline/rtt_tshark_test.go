@@ -267,20 +267,7 @@ func compareRTTs(t testing.TB, tshark, path string) *rttTally {
 // WIRESTATE_RTT_ORACLE names other captures to compare instead
 // (scripts/rtt-oracle.sh runs it on the benchmark capture).
 func TestRTTMatchesTshark(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipped in -short mode: runs tshark on every capture")
-	}
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		t.Skip("tshark is not installed: RTTs not compared with Wireshark's")
-	}
-	files, err := filepath.Glob("../pcaps/*.pcap")
-	if env := os.Getenv("WIRESTATE_RTT_ORACLE"); env != "" {
-		files = strings.Fields(env)
-	}
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no captures in ../pcaps (%v)", err)
-	}
+	tshark, files := tsharkCaptures(t, "RTTs", strings.Fields(os.Getenv("WIRESTATE_RTT_ORACLE")))
 	var mu sync.Mutex
 	var total rttTally
 	t.Run("captures", func(t *testing.T) {

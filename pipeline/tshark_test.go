@@ -55,22 +55,34 @@ func tsharkRelative(t *testing.T, tshark, path string) map[uint64]tsharkNumbers 
 	return m
 }
 
-// TestRelativeNumbersMatchTshark checks the timelines' relative sequence
-// and acknowledgement numbers against tshark's on every capture in pcaps/
-// (issue #18, item 3). The rules tshark follows and wirestate shares are
-// in docs/tshark-differences.md.
-func TestRelativeNumbersMatchTshark(t *testing.T) {
+// tsharkCaptures skips t in -short mode or where tshark is not installed
+// (what names what then goes uncompared) and returns tshark's path and the
+// captures to compare: instead, when given, else every one in pcaps/.
+func tsharkCaptures(t *testing.T, what string, instead []string) (tshark string, files []string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("skipped in -short mode: runs tshark on every capture")
 	}
 	tshark, err := exec.LookPath("tshark")
 	if err != nil {
-		t.Skip("tshark is not installed: relative sequence numbers not compared with Wireshark's")
+		t.Skipf("tshark is not installed: %s not compared with Wireshark's", what)
 	}
-	files, err := filepath.Glob("../pcaps/*.pcap")
+	files, err = filepath.Glob("../pcaps/*.pcap")
+	if len(instead) > 0 {
+		files, err = instead, nil
+	}
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no captures in ../pcaps (%v)", err)
 	}
+	return tshark, files
+}
+
+// TestRelativeNumbersMatchTshark checks the timelines' relative sequence
+// and acknowledgement numbers against tshark's on every capture in pcaps/
+// (issue #18, item 3). The rules tshark follows and wirestate shares are
+// in docs/tshark-differences.md.
+func TestRelativeNumbersMatchTshark(t *testing.T) {
+	tshark, files := tsharkCaptures(t, "relative sequence numbers", nil)
 	var mu sync.Mutex
 	var frames, mismatches, stale int
 	t.Cleanup(func() {

@@ -378,15 +378,7 @@ func (sh *shard) measure(idx int, c *Conn, a *Analysis) {
 	end := seg.Seq.Add(seqnum.Size(seg.PayloadLen))
 	if a.Kind&KindNewData != 0 {
 		m.nextAt[s] = now
-		// Application response time: the originator's data is a
-		// request, the responder's first data after it the answer.
-		if s == Orig {
-			m.reqAt = now
-			m.flags |= mPending
-		} else if m.flags&mPending != 0 {
-			m.App.add(since(m.reqAt, now))
-			m.flags &^= mPending
-		}
+		m.turn(s, now)
 	}
 	// Window full: the data reaches the right edge of the window the
 	// receiver advertised (known once both SYNs showed the scaling).
@@ -528,6 +520,13 @@ func (sh *shard) measureLatency(idx int, c *Conn, m *metricsState, a *Analysis) 
 	if m == nil {
 		m = sh.attach(idx, c)
 	}
+	m.turn(s, now)
+}
+
+// turn counts new data from side s at table time now in the application's
+// response time: the originator's data is a request, the responder's first
+// data after it the answer.
+func (m *metricsState) turn(s Side, now uint64) {
 	if s == Orig {
 		m.reqAt = now
 		m.flags |= mPending

@@ -199,10 +199,7 @@ func TestReadDirectorySkipsOthers(t *testing.T) {
 // streams, with no temporary copy, and gives the same report as -r FILE,
 // timelines included (replayed from the kept segments).
 func TestStdinReadOnce(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "wirestate")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildWirestate(t, t.TempDir())
 	tmp := t.TempDir()
 	for _, name := range []string{"lost-final-ack.pcap", "port-reuse.pcap", "stale-segment.pcap", "accept-queue-overflow-drop.pcap"} {
 		path, _ := filepath.Abs(filepath.Join(pcapDir, name))
@@ -242,10 +239,7 @@ func TestStdinReadOnce(t *testing.T) {
 // TestStdinInterrupt checks that Ctrl-C while standard input is still open
 // (a capture streaming in) ends the run with a report of what was read.
 func TestStdinInterrupt(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "wirestate")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildWirestate(t, t.TempDir())
 	data, err := os.ReadFile(filepath.Join(pcapDir, "lost-final-ack.pcap"))
 	if err != nil {
 		t.Fatal(err)

@@ -59,27 +59,13 @@ func TestLiveE2E(t *testing.T) {
 }
 
 func testLiveE2E(t *testing.T, flags []string) {
-	if testing.Short() {
-		t.Skip("live end-to-end test skipped in -short mode")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("live end-to-end test needs root (network namespaces, veth, packet capture)")
-	}
-	for _, tool := range []string{"ip", "nft", "sysctl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("live end-to-end test needs %s: %v", tool, err)
-		}
-	}
+	needLive(t, "live end-to-end test", "ip", "nft", "sysctl")
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "wirestate")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildWirestate(t, dir)
 
 	cli, srv, _, sif := setupVeth(t)
 	sh := func(args ...string) {

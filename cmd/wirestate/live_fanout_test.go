@@ -27,24 +27,13 @@ import (
 // their sums, and the flood, whose members sit in both workers' shards,
 // is one syn-flood of all 300 on that listener.
 func TestLiveFanout(t *testing.T) {
-	if testing.Short() {
-		t.Skip("live fanout test skipped in -short mode")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("live fanout test needs root (network namespaces, veth, packet capture)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skipf("needs ip(8): %v", err)
-	}
+	needLive(t, "live fanout test", "ip")
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "wirestate")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildWirestate(t, dir)
 	floodFile := filepath.Join(dir, "flood.pcap")
 	f, err := os.Create(floodFile)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,10 +44,7 @@ func TestLiveRate(t *testing.T) {
 	}
 	self, _ := os.Executable()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "wirestate")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildWirestate(t, dir)
 	cli, srv, cif, sif := setupVeth(t)
 	for _, r := range strings.Split(rates, ",") {
 		pps, err := strconv.Atoi(strings.TrimSpace(r))

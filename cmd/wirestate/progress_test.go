@@ -17,10 +17,7 @@ func TestProgressOnTerminalOnly(t *testing.T) {
 	if err != nil {
 		t.Skip("script(1) is not installed: no pseudo-terminal to test with")
 	}
-	bin := filepath.Join(t.TempDir(), "wirestate")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildWirestate(t, t.TempDir())
 	capture, _ := filepath.Abs(filepath.Join(pcapDir, "mixed.pcap"))
 	// Under a terminal (stdout to a file, so that what the terminal shows
 	// is stderr alone).

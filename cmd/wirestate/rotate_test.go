@@ -60,24 +60,13 @@ func TestRotateUsage(t *testing.T) {
 // whole (header to #close) and named after its #open time, nothing left
 // under the -o names.
 func TestLiveRotateE2E(t *testing.T) {
-	if testing.Short() {
-		t.Skip("live end-to-end test skipped in -short mode")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("live end-to-end test needs root (network namespaces, veth, packet capture)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skipf("live end-to-end test needs ip: %v", err)
-	}
+	needLive(t, "live end-to-end test", "ip")
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "wirestate")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildWirestate(t, dir)
 	cli, srv, _, sif := setupVeth(t)
 	server := startHelper(t, self, srv, "server", e2eSrv)
 	server.expect(t, "ready", 10*time.Second)

@@ -257,7 +257,13 @@ func zeekLoads(invocation string) []string {
 // runZeekCase runs the wirestate command on zc's trace and returns the
 // conn.log it writes.
 func runZeekCase(zc zeekCase) ([]byte, error) {
-	fl, err := parseFlags(zeekArgs(zc))
+	return runArgs(zeekArgs(zc))
+}
+
+// runArgs runs the wirestate command with args, in process, and returns
+// what it writes to standard output.
+func runArgs(args []string) ([]byte, error) {
+	fl, err := parseFlags(args)
 	if err != nil {
 		return nil, err
 	}

@@ -1,16 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/wirestate/wirestate/pipeline"
 )
 
 // runZeekCaseJSON runs one corpus case as TestZeekConformance does, in Zeek
@@ -23,21 +18,12 @@ func runZeekCaseJSON(zc zeekCase) ([]map[string]string, error) {
 			args[i] = "json"
 		}
 	}
-	fl, err := parseFlags(append(args, "--zeek-mode"))
+	out, err := runArgs(append(args, "--zeek-mode"))
 	if err != nil {
-		return nil, err
-	}
-	var out bytes.Buffer
-	cfg, closeOutputs, err := pipelineConfig(context.Background(), fl, &out, io.Discard)
-	defer closeOutputs()
-	if err != nil {
-		return nil, err
-	}
-	if err := pipeline.Run(context.Background(), cfg); err != nil {
 		return nil, err
 	}
 	var rows []map[string]string
-	for _, line := range strings.Split(out.String(), "\n") {
+	for _, line := range strings.Split(string(out), "\n") {
 		var rec struct {
 			Type        string `json:"type"`
 			OrigH       string `json:"orig_h"`

@@ -1001,9 +1001,15 @@ func cliRequestReset(e *env) error {
 	if err := c.send(req); err != nil {
 		return err
 	}
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	_, err = c.line()
-	e.log.Printf("after the request: %v", err)
+	return wantReset(e, c, "the request")
+}
+
+// wantReset reads from c, for 5 s at most, and returns an error unless the
+// read fails with ECONNRESET; after names the moment in the log.
+func wantReset(e *env, c *conn, after string) error {
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := c.line()
+	e.log.Printf("after %s: %v", after, err)
 	if !errors.Is(err, syscall.ECONNRESET) {
 		return fmt.Errorf("want ECONNRESET, got %v", err)
 	}
@@ -1103,13 +1109,7 @@ func srvMiddlebox(e *env) error {
 	if err := c.send("no request within 300 ms\n"); err != nil {
 		return err
 	}
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, err = c.line()
-	e.log.Printf("after the server's line: %v", err)
-	if !errors.Is(err, syscall.ECONNRESET) {
-		return fmt.Errorf("want ECONNRESET, got %v", err)
-	}
-	return nil
+	return wantReset(e, c, "the server's line")
 }
 
 // cliMiddlebox sends a request, which the router rejects with a RST in
@@ -1123,11 +1123,5 @@ func cliMiddlebox(e *env) error {
 	if err := c.send("GET /blocked HTTP/1.0\r\n\r\n"); err != nil {
 		return err
 	}
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	_, err = c.line()
-	e.log.Printf("after the request: %v", err)
-	if !errors.Is(err, syscall.ECONNRESET) {
-		return fmt.Errorf("want ECONNRESET, got %v", err)
-	}
-	return nil
+	return wantReset(e, c, "the request")
 }
