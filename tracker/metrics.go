@@ -169,65 +169,28 @@ func (s *blockSlab[T]) alloc() int {
 
 func (s *blockSlab[T]) release(i int) { s.free = append(s.free, int32(i)) }
 
-// A connection's metrics slot (slab.met) holds the index plus one of its
-// block. Before the connection has a block, the slot keeps the time of its
-// SYN-ACK instead: metStash plus the microseconds from the connection's
-// start, for the ACK that completes the handshake. A handshake thus costs
-// no visit to the RTT table, whose set is a cache miss for every new
-// connection (a tenth of the measuring on the benchmark capture). Where
-// the slot cannot hold it (a block already attached, a SYN-ACK carrying
-// data or coming more than half an hour after the SYN) the SYN-ACK waits
-// in the table as any segment.
-const metStash = 1 << 31
-
 // metrics returns the block of the connection at slab index idx, or nil.
 func (sh *shard) metrics(idx int) *metricsState {
-	if i := *sh.slab.met(idx); i != 0 && i&metStash == 0 {
+	if i := *sh.slab.met(idx); i != 0 {
 		return sh.mets.at(int(i) - 1)
 	}
 	return nil
 }
 
-// attach gives the connection at slab index idx (c) a block. A SYN-ACK
-// stashed in the slot moves to the RTT table.
-func (sh *shard) attach(idx int, c *Conn) *metricsState {
-	p := sh.slab.met(idx)
-	if *p&metStash != 0 {
-		sent := (usec(c.Start) + uint64(*p&^metStash)) & usMask
-		sh.rtt.put(rttKey(idx, Resp, c.Peers[Resp].ISN.Add(1)), sent, 0, uidTag(c), true)
-	}
+// attach gives the connection at slab index idx a block.
+func (sh *shard) attach(idx int) *metricsState {
 	i := sh.mets.alloc()
-	*p = uint32(i) + 1
+	*sh.slab.met(idx) = uint32(i) + 1
 	m := sh.mets.at(i)
 	m.flags = mOn
 	return m
 }
 
-// sentSYNACK keeps the time now (table time) of a SYN-ACK of the
-// connection at slab index idx (c), seg, for the ACK that completes the
-// handshake: in the metrics slot when it can (see metStash), or in the
-// RTT table.
+// sentSYNACK puts the SYN-ACK seg of the connection at slab index idx (c),
+// sent at table time now, in the RTT table, for the ACK that completes the
+// handshake.
 func (sh *shard) sentSYNACK(idx int, c *Conn, seg *Segment, now uint64) {
-	p := sh.slab.met(idx)
-	off := (now - usec(c.Start)) & usMask
-	if (*p == 0 || *p&metStash != 0) && seg.PayloadLen == 0 && off < metStash {
-		*p = metStash | uint32(off)
-		return
-	}
 	sh.rtt.put(rttKey(idx, Resp, seg.Seq.Add(seg.SeqLen())), now, 0, uidTag(c), true)
-}
-
-// takeSYNACK removes and returns the stashed SYN-ACK of the connection at
-// slab index idx (c) if ack acknowledges it, as an RTT table entry value
-// (rttSYNACK set), and whether there was one.
-func (sh *shard) takeSYNACK(idx int, c *Conn, ack seqnum.Value) (uint64, bool) {
-	p := sh.slab.met(idx)
-	if *p&metStash == 0 || ack != c.Peers[Resp].ISN.Add(1) {
-		return 0, false
-	}
-	v := (usec(c.Start)+uint64(*p&^metStash))&usMask | rttSYNACK
-	*p = 0
-	return v, true
 }
 
 // rareOf returns m's rare block, attaching one if needed.
@@ -244,8 +207,7 @@ func (sh *shard) rareOf(m *metricsState) *rareState {
 // any.
 func (sh *shard) detach(idx int, last int64, out *Metrics) bool {
 	p := sh.slab.met(idx)
-	if *p == 0 || *p&metStash != 0 {
-		*p = 0
+	if *p == 0 {
 		return false
 	}
 	m := sh.mets.at(int(*p) - 1)
@@ -300,7 +262,7 @@ func (sh *shard) measure(idx int, c *Conn, a *Analysis) {
 	snd, rcv := &c.Peers[s], &c.Peers[r]
 
 	// A segment with sequence space waits in the table for the ACK that
-	// ends at its end (a SYN-ACK usually in the metrics slot).
+	// ends at its end.
 	if a.Kind&KindNewData != 0 && f&FlagRST == 0 {
 		switch {
 		case f&FlagSYN == 0:
@@ -310,10 +272,6 @@ func (sh *shard) measure(idx int, c *Conn, a *Analysis) {
 		}
 	}
 	acks := f&FlagACK != 0 && a.Kind&KindAckAdvanced != 0
-	var synack uint64
-	if acks && s == Orig {
-		synack, _ = sh.takeSYNACK(idx, c, seg.Ack)
-	}
 	if m == nil {
 		if f&FlagSYN != 0 && seg.PayloadLen == 0 {
 			return
@@ -324,17 +282,17 @@ func (sh *shard) measure(idx int, c *Conn, a *Analysis) {
 			if !acks {
 				return
 			}
-			if synack == 0 && !(rcv.HaveSeq() && seg.Ack.GreaterThan(rcv.Next)) && !sh.rtt.has(rttKey(idx, r, seg.Ack)) {
+			if !(rcv.HaveSeq() && seg.Ack.GreaterThan(rcv.Next)) && !sh.rtt.has(rttKey(idx, r, seg.Ack)) {
 				return
 			}
 		}
-		m = sh.attach(idx, c)
+		m = sh.attach(idx)
 	}
 
 	// Acknowledgement: RTT samples, capture loss. A RST's ACK counts
 	// too, as in tshark: it acknowledges what it covers.
 	if acks {
-		sh.acked(idx, c, m, seg, s, a, now, tag, synack)
+		sh.acked(idx, c, m, seg, s, a, now, tag)
 	}
 	if m.rare != 0 && f&FlagACK != 0 && f&FlagRST == 0 {
 		x := sh.rares.at(int(m.rare) - 1)
@@ -427,16 +385,11 @@ func (sh *shard) lost(c *Conn, m *metricsState, seg *Segment, s Side, a *Analysi
 
 // acked handles the acknowledgement in seg (from side s) of the other
 // side's data, which advanced it: the RTT sample of the segment it ends
-// at, the handshake, and data acknowledged but never seen. synack is the
-// stashed SYN-ACK the acknowledgement took (takeSYNACK), or 0.
-func (sh *shard) acked(idx int, c *Conn, m *metricsState, seg *Segment, s Side, a *Analysis, now uint64, tag uint8, synack uint64) {
+// at, the handshake, and data acknowledged but never seen.
+func (sh *shard) acked(idx int, c *Conn, m *metricsState, seg *Segment, s Side, a *Analysis, now uint64, tag uint8) {
 	r := s.Other()
 	rcv := &c.Peers[r]
-	v, ok := synack, synack != 0
-	if !ok {
-		v, ok = sh.rtt.take(rttKey(idx, r, seg.Ack), tag)
-	}
-	if ok {
+	if v, ok := sh.rtt.take(rttKey(idx, r, seg.Ack), tag); ok {
 		sent := v & usMask
 		switch {
 		case v&rttSYNACK != 0:
@@ -501,13 +454,9 @@ func (sh *shard) measureLatency(idx int, c *Conn, m *metricsState, a *Analysis) 
 	}
 	if s == Orig && f&FlagACK != 0 && a.Kind&KindAckAdvanced != 0 && c.Peers[Resp].SawSYNACK() &&
 		(m == nil || m.flags&mHandshake == 0) {
-		v, ok := sh.takeSYNACK(idx, c, seg.Ack)
-		if !ok {
-			v, ok = sh.rtt.take(rttKey(idx, Resp, seg.Ack), uidTag(c))
-		}
-		if ok && v&rttSYNACK != 0 && c.Flags&ConnPartial == 0 && c.Peers[Orig].Retrans == 0 && c.Peers[Resp].Retrans == 0 {
+		if v, ok := sh.rtt.take(rttKey(idx, Resp, seg.Ack), uidTag(c)); ok && v&rttSYNACK != 0 && c.Flags&ConnPartial == 0 && c.Peers[Orig].Retrans == 0 && c.Peers[Resp].Retrans == 0 {
 			if m == nil {
-				m = sh.attach(idx, c)
+				m = sh.attach(idx)
 			}
 			m.HandshakeResp = since(usec(c.Start), v&usMask)
 			m.HandshakeOrig = since(v&usMask, now)
@@ -518,7 +467,7 @@ func (sh *shard) measureLatency(idx int, c *Conn, m *metricsState, a *Analysis) 
 		return
 	}
 	if m == nil {
-		m = sh.attach(idx, c)
+		m = sh.attach(idx)
 	}
 	m.turn(s, now)
 }
@@ -552,7 +501,7 @@ func (sh *shard) measureCaptureLoss(idx int, c *Conn, a *Analysis) *metricsState
 		}
 		if seg.Seq.GreaterThan(lo) {
 			if m == nil {
-				m = sh.attach(idx, c)
+				m = sh.attach(idx)
 			}
 			sh.rareOf(m).loss[s].gap(lo, seg.Seq)
 		}
@@ -568,7 +517,7 @@ func (sh *shard) measureCaptureLoss(idx int, c *Conn, a *Analysis) *metricsState
 		return m
 	}
 	if m == nil {
-		m = sh.attach(idx, c)
+		m = sh.attach(idx)
 	}
 	x := sh.rareOf(m)
 	if x.loss[r].acked(&x.Loss[r], a.prevAck, seg.Ack, rcv.Next, a.hadAck) {
