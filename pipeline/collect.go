@@ -30,8 +30,8 @@ type Collector struct {
 	FoldAfter int
 	// Metrics keeps the latency and loss of every measured record; without
 	// it only those of records that lost something (the text report's
-	// capture-loss totals) or have a timeline (shown with it). The per-listener latency is
-	// gathered either way (Latency).
+	// capture-loss totals) or have a timeline (shown with it). The
+	// per-listener latency is gathered either way (Latency).
 	Metrics bool
 	// SkipLatency leaves out the per-listener latency (Latency), for a
 	// holder that gathers it over more records than it keeps.
@@ -142,10 +142,7 @@ type recordKey struct {
 // releases the collector's copy. It sorts small keys, not records, and
 // copies each record once.
 func (c *Collector) Records() []tracker.Record {
-	n := 0
-	for i := range c.records {
-		n += c.records[i].N
-	}
+	n := c.Len()
 	keys := make([]recordKey, 0, n)
 	for si := range c.records {
 		s := &c.records[si]
