@@ -192,6 +192,9 @@ func runLive(ctx context.Context, cfg *Config) error {
 	// Zeek's history and conn_state appear in JSON and conn.log only, as
 	// offline.
 	tc.SkipHistory = !cfg.needs().History
+	// Data round trips and losses appear in JSON, HTML and Kafka records,
+	// in the text report's timelines only, as offline.
+	tc.SkipMetrics = !cfg.needs().Metrics
 	if r.engine == capture.EngineAFPacket {
 		// Each worker feeds its own shard on its own goroutine: the
 		// kernel's fanout already split the packets by flow.

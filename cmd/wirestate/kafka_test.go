@@ -340,3 +340,40 @@ func TestKafkaConfig(t *testing.T) {
 		t.Errorf("default sensor %q, want the host name %q", fl.Sensor, h)
 	}
 }
+
+// TestKafkaAloneMeasures: with --kafka the only output of records (the
+// text report on stdout), Kafka's conn records still carry everything a
+// --format json run writes, data round trips and losses included: the
+// sink asks the tracker for full measuring itself.
+func TestKafkaAloneMeasures(t *testing.T) {
+	capture := "../../pcaps/mixed.pcap"
+	var js, stderr bytes.Buffer
+	if code := run([]string{"-r", capture, "--format", "json", "--sensor", "edge-1"}, &js, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	lines := jsonLines(t, js.Bytes())
+	if !strings.Contains(strings.Join(lines["conn"], "\n"), `"rtt_to_resp":{`) {
+		t.Fatal("no conn record of the JSON run has a data round trip: the capture proves nothing")
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "fleet.conn", "fleet.anomaly", "fleet.stats", "fleet.summary"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	addr := c.ListenAddrs()[0]
+	var text bytes.Buffer
+	stderr.Reset()
+	if code := run([]string{"-r", capture, "--sensor", "edge-1", "--kafka", addr, "--kafka-topic", "fleet"}, &text, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	got := consumeAll(t, addr, "fleet", map[string]int{"conn": len(lines["conn"]), "anomaly": len(lines["anomaly"]),
+		"stats": len(lines["stats"]), "summary": len(lines["summary"])})
+	if len(got["conn"]) != len(lines["conn"]) {
+		t.Fatalf("%d conn records in Kafka, %d in JSON", len(got["conn"]), len(lines["conn"]))
+	}
+	for i, r := range got["conn"] {
+		if string(r.Value) != lines["conn"][i] {
+			t.Errorf("conn record %d:\nkafka %s\njson  %s", i, r.Value, lines["conn"][i])
+		}
+	}
+}

@@ -408,7 +408,7 @@ func (s *Sink) waitRoom() {
 
 // Needs implements report.Stream: the records of the json format.
 func (s *Sink) Needs() report.Needs {
-	return report.Needs{History: true, WarningTimelines: report.MaxJSONTimelines}
+	return report.Needs{History: true, Metrics: true, WarningTimelines: report.MaxJSONTimelines}
 }
 
 // Record implements report.Stream: live, a connection record as the
