@@ -9,11 +9,13 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -497,16 +499,95 @@ func TestRingBlock(t *testing.T) {
 		timeout time.Duration
 		want    int
 	}{
-		{RingSize(0, 2), def, maxRingBlock},
+		{RingSize(0, 1), def, maxRingBlock},
+		{RingSize(0, 2), def, 512 << 10},
 		{RingSize(0, 2), short, RingSize(0, 2) / 128},
-		{8 << 20, def, 256 << 10},
-		{1 << 20, def, 32 << 10},
+		{64 << 20, def, maxRingBlock},
+		{1 << 20, def, 64 << 10},
 		{8 * page, def, page},
 		{page, def, page},
-		{1<<20 + 12345, def, (1<<20 + 12345) / 32 / page * page},
+		{1<<20 + 12345, def, (1<<20 + 12345) / 16 / page * page},
 	} {
 		if got := ringBlock(tc.size, tc.timeout); got != tc.want || got%page != 0 {
 			t.Errorf("ringBlock(%d, %v) = %d, want %d", tc.size, tc.timeout, got, tc.want)
 		}
+	}
+}
+
+// TestRingLayout: the afpacket release in go.mod keeps the fields that
+// RingSource reads (see netpoll), so rings wait through Go's network
+// poller; a type without them is refused, not misread.
+func TestRingLayout(t *testing.T) {
+	if !netpoll {
+		t.Fatal("afpacket.TPacket lacks fd, rawring or offset: rings fall back to afpacket's poll")
+	}
+	type renamed struct {
+		fd      int
+		ring    unsafe.Pointer
+		current int
+	}
+	type retyped struct {
+		fd      int
+		rawring []byte
+		offset  int
+	}
+	for _, typ := range []reflect.Type{reflect.TypeFor[renamed](), reflect.TypeFor[retyped]()} {
+		if l := ringLayoutOf(typ); l.ok {
+			t.Errorf("%v: layout %+v accepted", typ, l)
+		}
+	}
+}
+
+// TestRingFollow walks RingSource's view of a ring laid out in memory as
+// the kernel lays out TPACKET_V3 blocks: a block is drained once each of
+// its packets was returned, and then only while the next block (around
+// the ring's end) is still the kernel's; a block renumbered by the kernel
+// is a new block even at the same place.
+func TestRingFollow(t *testing.T) {
+	const blockSize, blocks = 4096, 3
+	mem := make([]uint64, blockSize*blocks/8)
+	at := 0
+	s := &RingSource{ring: unsafe.Pointer(&mem[0]), at: &at, blockSize: blockSize, blocks: blocks}
+	hand := func(i int, pkts uint32, seq uint64) { // the kernel hands block i over
+		b := s.block(i)
+		*(*uint32)(unsafe.Add(b, blockStatusAt)) = unix.TP_STATUS_USER
+		*(*uint32)(unsafe.Add(b, blockPktsAt)) = pkts
+		*(*uint64)(unsafe.Add(b, blockSeqAt)) = seq
+	}
+	release := func(i int) { *(*uint32)(unsafe.Add(s.block(i), blockStatusAt)) = 0 }
+	check := func(step string, want bool) {
+		t.Helper()
+		if got := s.drained(); got != want {
+			t.Errorf("%s: drained %v, want %v (seq %d, left %d)", step, got, want, s.seq, s.left)
+		}
+	}
+	check("nothing read yet", false)
+	hand(0, 3, 1)
+	s.follow()
+	check("first of three", false)
+	s.follow()
+	check("second of three", false)
+	s.follow()
+	check("last of three, block 1 the kernel's", true)
+	hand(1, 1, 2)
+	check("block 1 handed over", false)
+	release(0)
+	at = 1
+	s.follow()
+	check("block 1's only packet", true)
+	hand(2, 2, 3)
+	release(1)
+	at = 2
+	s.follow()
+	s.follow()
+	check("block 2 read, block 0 (around the end) the kernel's", true)
+	hand(0, 1, 4)
+	check("block 0 handed over again", false)
+	release(2)
+	at = 0
+	s.follow()
+	check("block 0's second pass read", true)
+	if s.seq != 4 || s.left != 0 {
+		t.Errorf("seq %d left %d, want 4 and 0", s.seq, s.left)
 	}
 }

@@ -50,7 +50,7 @@ func registerLiveFlags(fs *pflag.FlagSet, l *LiveFlags) {
 	fs.BoolVarP(&l.NoPromisc, "no-promisc", "p", false, "live: do not put the interface in promiscuous mode")
 	fs.StringVar(&l.Engine, "capture-engine", string(capture.DefaultEngine), "live: `ENGINE` that captures: afpacket (Linux AF_PACKET rings read without copying, one socket and tracker shard per worker, flows split by the kernel) or libpcap")
 	fs.IntVar(&l.Workers, "workers", 0, "live, afpacket: `N` capture workers, each with its own socket in one fanout group and its own tracker shard (default one per CPU)")
-	fs.IntVarP(&l.BufferSize, "buffer-size", "B", 0, "live: kernel capture buffer in `KiB`: each afpacket worker's ring (default 64 MiB shared by the workers, at least 8 MiB each) or libpcap's buffer (default 2 MiB); raise it if drops appear")
+	fs.IntVarP(&l.BufferSize, "buffer-size", "B", 0, "live: kernel capture buffer in `KiB`: each afpacket worker's ring (default 16 MiB shared by the workers, at least 8 MiB each) or libpcap's buffer (default 2 MiB); raise it if drops appear")
 	fs.BoolVar(&l.Immediate, "immediate-mode", true, "live: deliver packets as they arrive rather than in kernel-buffer blocks (libpcap: on unless turned off; afpacket: off unless given, when blocks are handed over every 1 ms instead of 100 ms)")
 	fs.Uint64VarP(&l.Count, "count", "c", 0, "stop after `N` packets that pass the filter (as tcpdump's -c)")
 	fs.DurationVar(&l.Duration, "duration", 0, "live: stop after this long")
