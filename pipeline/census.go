@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"sort"
 	"time"
 
 	"github.com/wirestate/wirestate/report"
@@ -27,18 +26,23 @@ type census struct {
 }
 
 // takeCensus walks the tracker's connections (each shard under its lock).
+// Hosts are counted in a slice indexed through a map, so that the walk
+// allocates per new host only the map's growth.
 func takeCensus(tr *tracker.Tracker, top int) *census {
 	c := &census{}
-	byHost := map[tracker.Addr]*hostCount{}
+	idx := map[tracker.Addr]int32{}
+	var hosts []hostCount
 	count := func(a tracker.Addr, st tracker.State) {
 		if !st.Open() {
 			return
 		}
-		h := byHost[a]
-		if h == nil {
-			h = &hostCount{host: a}
-			byHost[a] = h
+		i, ok := idx[a]
+		if !ok {
+			i = int32(len(hosts))
+			idx[a] = i
+			hosts = append(hosts, hostCount{host: a})
 		}
+		h := &hosts[i]
 		h.total++
 		h.states[st]++
 	}
@@ -50,26 +54,38 @@ func takeCensus(tr *tracker.Tracker, top int) *census {
 		count(cn.Orig.Addr, cn.Peers[tracker.Orig].State)
 		count(cn.Resp.Addr, cn.Peers[tracker.Resp].State)
 	})
-	c.hosts = topHosts(byHost, top)
+	c.hosts = topHosts(hosts, top)
 	return c
 }
 
-// topHosts returns the n hosts with the most endpoints, ties by address.
-func topHosts(m map[tracker.Addr]*hostCount, n int) []hostCount {
-	out := make([]hostCount, 0, len(m))
-	for _, h := range m {
-		out = append(out, *h)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].total != out[j].total {
-			return out[i].total > out[j].total
+// topHosts returns the n hosts with the most endpoints, ties by address,
+// picked in one pass: a sort of every host would name each address it
+// compares.
+func topHosts(hosts []hostCount, n int) []hostCount {
+	before := func(a, b *hostCount) bool {
+		if a.total != b.total {
+			return a.total > b.total
 		}
-		return out[i].host.String() < out[j].host.String()
-	})
-	if len(out) > n {
-		out = out[:n]
+		return a.host.String() < b.host.String()
 	}
-	return out
+	best := make([]hostCount, 0, max(n, 0))
+	for i := range hosts {
+		h := &hosts[i]
+		if n <= 0 || len(best) == n && !before(h, &best[n-1]) {
+			continue
+		}
+		j := len(best)
+		if j < n {
+			best = append(best, hostCount{})
+		} else {
+			j = n - 1 // the last one leaves
+		}
+		for ; j > 0 && before(h, &best[j-1]); j-- {
+			best[j] = best[j-1]
+		}
+		best[j] = *h
+	}
+	return best
 }
 
 // writeStats takes a census and writes a status line (text) or a stats

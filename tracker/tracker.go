@@ -346,8 +346,10 @@ func (t *Tracker) Snapshot() []ConnState {
 	return out
 }
 
-// Each calls fn with a copy of every connection currently held, shard by
-// shard under the shard's lock (for live views).
+// Each calls fn with every connection currently held, shard by shard
+// under the shard's lock (for live views). fn must neither modify c nor
+// keep it past its return: c is the tracker's own, not a copy (copying
+// every connection doubled the walk, which holds up the shard's packets).
 func (t *Tracker) Each(fn func(c *Conn)) {
 	for _, sh := range t.shards {
 		sh.mu.Lock()
@@ -355,8 +357,7 @@ func (t *Tracker) Each(fn func(c *Conn)) {
 			chunk := sh.slab.chunks[ci]
 			for i := range chunk {
 				if chunk[i].UID != 0 {
-					c := chunk[i]
-					fn(&c)
+					fn(&chunk[i])
 				}
 			}
 		}
