@@ -54,6 +54,7 @@ type shard struct {
 	table  flowTable
 	slab   slab
 	mets   blockSlab[metricsState]
+	lats   blockSlab[latencyState] // the latency-only blocks (skipMetrics)
 	// skipMetrics measures only capture loss on unrecorded connections.
 	skipMetrics bool
 	rares       blockSlab[rareState]
@@ -373,7 +374,7 @@ func (sh *shard) emit(idx int, reason EndReason) {
 	}
 	// The blocks are finished (an open zero window runs to the last
 	// packet) and freed.
-	if sh.detach(idx, c.Last, &sh.recMet) {
+	if sh.detach(idx, c, &sh.recMet) {
 		rec.Metrics = &sh.recMet
 	}
 	for _, o := range sh.observers {
