@@ -115,7 +115,8 @@ const (
 	_
 	mRtxTS // bits 7-8: rtxTS valid, per side
 	_
-	mRare // the connection had a rare block: Loss and ZeroWindowNS may be set
+	mRare   // the connection had a rare block: Loss and ZeroWindowNS may be set
+	mSYNACK // latency only: reqAt holds the SYN-ACK's time, awaiting the handshake's ACK
 )
 
 // On reports whether the connection was measured: it completed its
@@ -225,13 +226,21 @@ func (sh *shard) attach(idx int) *metricsState {
 }
 
 // attachLatency gives the connection at slab index idx a latency-only
-// block.
+// block, not yet On.
 func (sh *shard) attachLatency(idx int) *latencyState {
 	i := sh.lats.alloc()
 	*sh.slab.met(idx) = uint32(i) + 1
-	l := sh.lats.at(i)
-	l.flags = mOn
-	return l
+	return sh.lats.at(i)
+}
+
+// latencyOn returns the latency-only block m of the connection at slab
+// index idx, attached if nil, and marks it On: it has a figure.
+func (sh *shard) latencyOn(idx int, m *latencyState) *latencyState {
+	if m == nil {
+		m = sh.attachLatency(idx)
+	}
+	m.flags |= mOn
+	return m
 }
 
 // sentSYNACK puts the SYN-ACK seg of the connection at slab index idx (c),
@@ -262,6 +271,10 @@ func (sh *shard) detach(idx int, c *Conn, out *Metrics) bool {
 	if sh.latencyOnly(c) {
 		m = sh.lats.at(int(*p) - 1)
 		sh.lats.release(int(*p) - 1)
+		if m.flags&mOn == 0 {
+			*p = 0 // a SYN-ACK's time, no figure: as if never measured
+			return false
+		}
 		out.MetricsCore = m.core(nil)
 	} else {
 		full := sh.mets.at(int(*p) - 1)
@@ -505,26 +518,34 @@ func (sh *shard) measureLatency(idx int, c *Conn, m *latencyState, a *Analysis) 
 	now := usec(seg.Time)
 	if f&FlagSYN != 0 {
 		if f&FlagACK != 0 && s == Resp && a.Kind&KindNewData != 0 {
-			sh.sentSYNACK(idx, c, seg, now)
-		}
-		return
-	}
-	if s == Orig && f&FlagACK != 0 && a.Kind&KindAckAdvanced != 0 && c.Peers[Resp].SawSYNACK() &&
-		(m == nil || m.flags&mHandshake == 0) {
-		if v, ok := sh.rtt.take(rttKey(idx, Resp, seg.Ack), uidTag(c)); ok && v&rttSYNACK != 0 && c.Flags&ConnPartial == 0 && c.Peers[Orig].Retrans == 0 && c.Peers[Resp].Retrans == 0 {
+			// The SYN-ACK's time waits in the block, not in the RTT
+			// table (which latency-only measuring then never touches);
+			// the block is not On until the handshake completes.
 			if m == nil {
 				m = sh.attachLatency(idx)
 			}
-			m.HandshakeResp = since(usec(c.Start), v&usMask)
-			m.HandshakeOrig = since(v&usMask, now)
+			m.reqAt = now
+			m.flags |= mSYNACK
+		}
+		return
+	}
+	if s == Orig && f&FlagACK != 0 && a.Kind&KindAckAdvanced != 0 && m != nil && m.flags&mSYNACK != 0 {
+		// As the table's take: only the first ACK past the SYN-ACK, and
+		// only if it ends exactly at it.
+		m.flags &^= mSYNACK
+		if seg.Ack == c.Peers[Resp].ISN.Add(1) && c.Flags&ConnPartial == 0 && c.Peers[Orig].Retrans == 0 && c.Peers[Resp].Retrans == 0 {
+			m.HandshakeResp = since(usec(c.Start), m.reqAt)
+			m.HandshakeOrig = since(m.reqAt, now)
+			m = sh.latencyOn(idx, m)
 			m.flags |= mHandshake
 		}
 	}
 	if seg.PayloadLen == 0 || a.Kind&KindNewData == 0 || a.Kind&KindRetransmission != 0 {
 		return
 	}
-	if m == nil {
-		m = sh.attachLatency(idx)
+	m = sh.latencyOn(idx, m)
+	if s == Orig {
+		m.flags &^= mSYNACK // reqAt becomes the request's
 	}
 	m.turn(s, now)
 }
@@ -557,9 +578,7 @@ func (sh *shard) measureCaptureLoss(idx int, c *Conn, a *Analysis) *latencyState
 			lo = rcv.Ack
 		}
 		if seg.Seq.GreaterThan(lo) {
-			if m == nil {
-				m = sh.attachLatency(idx)
-			}
+			m = sh.latencyOn(idx, m)
 			sh.rareOf(m).loss[s].gap(lo, seg.Seq)
 		}
 	}
@@ -573,9 +592,7 @@ func (sh *shard) measureCaptureLoss(idx int, c *Conn, a *Analysis) *latencyState
 	if (m == nil || m.rare == 0) && !seg.Ack.GreaterThan(rcv.Next) {
 		return m
 	}
-	if m == nil {
-		m = sh.attachLatency(idx)
-	}
+	m = sh.latencyOn(idx, m)
 	x := sh.rareOf(m)
 	if x.loss[r].acked(&x.Loss[r], a.prevAck, seg.Ack, rcv.Next, a.hadAck) {
 		c.Flags |= ConnCaptureLoss
