@@ -521,11 +521,13 @@ func TestRingLayout(t *testing.T) {
 	if !netpoll {
 		t.Fatal("afpacket.TPacket lacks fd, rawring or offset: rings fall back to afpacket's poll")
 	}
+	//lint:ignore U1000 the fields are read through reflect, by name
 	type renamed struct {
 		fd      int
 		ring    unsafe.Pointer
 		current int
 	}
+	//lint:ignore U1000 the fields are read through reflect, by name
 	type retyped struct {
 		fd      int
 		rawring []byte
@@ -554,7 +556,13 @@ func TestRingFollow(t *testing.T) {
 		*(*uint32)(unsafe.Add(b, blockPktsAt)) = pkts
 		*(*uint64)(unsafe.Add(b, blockSeqAt)) = seq
 	}
-	release := func(i int) { *(*uint32)(unsafe.Add(s.block(i), blockStatusAt)) = 0 }
+	// moveTo does what afpacket does past a block's last packet: it hands
+	// the block back and returns the first packet of block i.
+	moveTo := func(i int) {
+		*(*uint32)(unsafe.Add(s.block(at), blockStatusAt)) = 0
+		at = i
+		s.follow()
+	}
 	check := func(step string, want bool) {
 		t.Helper()
 		if got := s.drained(); got != want {
@@ -571,21 +579,15 @@ func TestRingFollow(t *testing.T) {
 	check("last of three, block 1 the kernel's", true)
 	hand(1, 1, 2)
 	check("block 1 handed over", false)
-	release(0)
-	at = 1
-	s.follow()
+	moveTo(1)
 	check("block 1's only packet", true)
 	hand(2, 2, 3)
-	release(1)
-	at = 2
-	s.follow()
+	moveTo(2)
 	s.follow()
 	check("block 2 read, block 0 (around the end) the kernel's", true)
 	hand(0, 1, 4)
 	check("block 0 handed over again", false)
-	release(2)
-	at = 0
-	s.follow()
+	moveTo(0)
 	check("block 0's second pass read", true)
 	if s.seq != 4 || s.left != 0 {
 		t.Errorf("seq %d left %d, want 4 and 0", s.seq, s.left)

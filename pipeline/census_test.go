@@ -15,28 +15,14 @@ import (
 // endpoints first, equal counts by address as text.
 func TestCensus(t *testing.T) {
 	tr := tracker.New(tracker.Config{Inline: true})
-	client := func(i int) tracker.Addr { return tracker.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}) }
 	type host struct {
 		name string
 		n    int
 	}
+	total := clientHandshakes(tr, 200)
 	var want []host
-	port, frame, total := uint16(1024), uint64(0), 0
 	for i := 0; i < 200; i++ {
-		for k := 0; k <= i%7; k++ {
-			c := tt.Handshake()
-			c.EndA = tracker.Endpoint{Addr: client(i), Port: port}
-			port++
-			c.Segs = nil
-			c.Add("A", "S", 1000, 0, 0, 1e6).Add("B", "S.", 5000, 1001, 0, 1e6).Add("A", ".", 1001, 5001, 0, 1e6)
-			for j := range c.Segs {
-				frame++
-				c.Segs[j].Frame = frame
-				tr.Feed(&c.Segs[j])
-			}
-			total++
-		}
-		want = append(want, host{client(i).String(), 1 + i%7})
+		want = append(want, host{clientAddr(i).String(), 1 + i%7})
 	}
 	want = append(want, host{tt.B.Addr.String(), total})
 	sort.Slice(want, func(i, j int) bool {

@@ -15,26 +15,9 @@ func TestStateTimelineBusiestHosts(t *testing.T) {
 	rec := NewStateRecorder(0)
 	tr := tracker.New(tracker.Config{Inline: true,
 		Observers: func(int, func(*tracker.Finding)) []tracker.Observer { return []tracker.Observer{rec.Observer()} }})
-	client := func(i int) tracker.Addr { return tracker.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}) }
-	// 200 clients; client i opens 1 + i%7 connections to the server.
-	port := uint16(1024)
-	frame := uint64(0) // uids come from frame numbers: keep them unique
-	for i := 0; i < 200; i++ {
-		for k := 0; k <= i%7; k++ {
-			c := tt.Handshake()
-			c.EndA = tracker.Endpoint{Addr: client(i), Port: port}
-			port++
-			c.Segs = nil
-			c.Add("A", "S", 1000, 0, 0, 1e6).Add("B", "S.", 5000, 1001, 0, 1e6).Add("A", ".", 1001, 5001, 0, 1e6)
-			for j := range c.Segs {
-				frame++
-				c.Segs[j].Frame = frame
-				tr.Feed(&c.Segs[j])
-			}
-		}
-	}
+	clientHandshakes(tr, 200)
 	tr.Close()
-	pin := []tracker.Addr{client(3)} // 4 connections, would not otherwise be chosen
+	pin := []tracker.Addr{clientAddr(3)} // 4 connections, would not otherwise be chosen
 	tl := rec.Timeline(1e18, 1e18+10e9, 6, pin)
 	var got []string
 	for _, h := range tl.Hosts {
@@ -46,4 +29,30 @@ func TestStateTimelineBusiestHosts(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("hosts %v, want %v", got, want)
 	}
+}
+
+// clientAddr is the address of client i of clientHandshakes.
+func clientAddr(i int) tracker.Addr { return tracker.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}) }
+
+// clientHandshakes feeds tr, from each of n clients (client i at
+// clientAddr(i) opens 1 + i%7), handshakes with the server tt.B, and
+// returns how many it fed.
+func clientHandshakes(tr *tracker.Tracker, n int) int {
+	port, frame, total := uint16(1024), uint64(0), 0 // uids come from frame numbers: keep them unique
+	for i := 0; i < n; i++ {
+		for k := 0; k <= i%7; k++ {
+			c := tt.Handshake()
+			c.EndA = tracker.Endpoint{Addr: clientAddr(i), Port: port}
+			port++
+			c.Segs = nil
+			c.Add("A", "S", 1000, 0, 0, 1e6).Add("B", "S.", 5000, 1001, 0, 1e6).Add("A", ".", 1001, 5001, 0, 1e6)
+			for j := range c.Segs {
+				frame++
+				c.Segs[j].Frame = frame
+				tr.Feed(&c.Segs[j])
+			}
+			total++
+		}
+	}
+	return total
 }
