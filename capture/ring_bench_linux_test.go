@@ -24,6 +24,13 @@ type ringRig struct {
 	n     uint32
 }
 
+// ringRigBlockTimeout is the rig's block timeout. A round is sent before
+// it is read, over a quarter of a second for 50,000 packets, and every
+// timeout hands over a part-full block: with 2 ms, the 128 blocks of the
+// benchmark's ring all filled before the reader began, and the kernel
+// dropped packets (the benchmark then failed, "ring quiet").
+const ringRigBlockTimeout = 20 * time.Millisecond
+
 func newRingRig(t testing.TB, size int) *ringRig {
 	t.Helper()
 	cli, srv, cif, sif := ringLab(t)
@@ -37,7 +44,7 @@ func newRingRig(t testing.TB, size int) *ringRig {
 		}
 		dst = ifi.HardwareAddr
 		srcs, err := OpenRings(LiveOptions{Interface: sif, BufferSize: size, Snaplen: 128,
-			Timeout: 20 * time.Millisecond, BlockTimeout: 2 * time.Millisecond})
+			Timeout: 20 * time.Millisecond, BlockTimeout: ringRigBlockTimeout})
 		if err != nil {
 			t.Error(err)
 			return
@@ -98,7 +105,8 @@ func (r *ringRig) read(t testing.TB, n int, seg *tracker.Segment) {
 		reason, err := r.src.Next(seg)
 		switch {
 		case err == ErrQuiet:
-			t.Fatalf("ring quiet after %d of %d packets", got, n)
+			cc, _ := r.src.CaptureStats()
+			t.Fatalf("ring quiet after %d of %d packets (kernel: %+v; read %+v)", got, n, cc, r.src.Stats())
 		case err != nil:
 			t.Fatal(err)
 		case reason == SkipNone:
@@ -137,7 +145,7 @@ func BenchmarkRingReadDecode(b *testing.B) {
 		k := min(left, 50000)
 		b.StopTimer()
 		rig.send(b, k)
-		time.Sleep(5 * time.Millisecond) // the last block retires
+		time.Sleep(ringRigBlockTimeout + 5*time.Millisecond) // the last block retires
 		b.StartTimer()
 		rig.read(b, k, &seg)
 		left -= k
