@@ -15,6 +15,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcap"
@@ -466,41 +467,13 @@ func (s *RingSource) Next(seg *tracker.Segment) (SkipReason, error) {
 	if s.closed {
 		return SkipNone, io.EOF
 	}
-	var deadline time.Time
-	for s.rc != nil && s.drained() {
-		// The ring is empty: wait for a block, at most the read timeout,
-		// without asking afpacket (which would poll).
-		if deadline.IsZero() {
-			deadline = time.Now().Add(s.timeout)
-		}
-		if !s.wait(deadline) {
-			s.data = nil
-			return SkipNone, ErrQuiet
-		}
-	}
-	data, ci, err := s.tp.ZeroCopyReadPacketData()
-	for err == afpacket.ErrTimeout && s.rc != nil {
-		// The ring is empty: wait for a block, at most the read timeout.
-		if deadline.IsZero() {
-			deadline = time.Now().Add(s.timeout)
-		}
-		if !s.wait(deadline) {
-			break
-		}
-		data, ci, err = s.tp.ZeroCopyReadPacketData()
-	}
+	data, ci, err := s.packet(true)
 	for err == nil && ci.Timestamp.UnixNano() < s.filteredFrom {
 		// Received before the filter was attached: the kernel counted
 		// it, the capture does not analyse it.
 		s.stats.Packets++
 		s.stats.Filtered++
-		if s.rc != nil {
-			s.follow()
-		}
-		data, ci, err = s.tp.ZeroCopyReadPacketData()
-	}
-	if err == nil && s.rc != nil {
-		s.follow()
+		data, ci, err = s.packet(false)
 	}
 	if err != nil {
 		s.data = nil
@@ -522,6 +495,35 @@ func (s *RingSource) Next(seg *tracker.Segment) (SkipReason, error) {
 	}
 	s.tally(r)
 	return r, nil
+}
+
+// packet returns afpacket's next packet, afpacket.ErrTimeout when the ring
+// is empty. With wait, an empty ring is awaited for the read timeout
+// first: through the network poller when it can be (without asking
+// afpacket while the next block is the kernel's: it would poll), or in
+// afpacket's own poll.
+func (s *RingSource) packet(wait bool) ([]byte, gopacket.CaptureInfo, error) {
+	var deadline time.Time
+	for {
+		if s.rc == nil || !s.drained() {
+			data, ci, err := s.tp.ZeroCopyReadPacketData()
+			if s.rc == nil || err != afpacket.ErrTimeout {
+				if err == nil && s.rc != nil {
+					s.follow()
+				}
+				return data, ci, err
+			}
+		}
+		if !wait {
+			return nil, gopacket.CaptureInfo{}, afpacket.ErrTimeout
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(s.timeout)
+		}
+		if !s.wait(deadline) {
+			return nil, gopacket.CaptureInfo{}, afpacket.ErrTimeout
+		}
+	}
 }
 
 // CaptureStats returns the socket's counters (PACKET_STATISTICS: packets
