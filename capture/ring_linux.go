@@ -303,13 +303,17 @@ func (s *RingSource) follow() {
 }
 
 // drained reports whether every packet of the block read last is read
-// and the next block is still the kernel's: afpacket would poll.
+// (or none was ever read) and the next block is still the kernel's:
+// afpacket would poll.
 func (s *RingSource) drained() bool {
-	if s.seq == 0 || s.left > 0 {
+	if s.left > 0 {
 		return false
 	}
-	next := s.block((*s.at + 1) % s.blocks)
-	return atomic.LoadUint32((*uint32)(unsafe.Add(next, blockStatusAt)))&unix.TP_STATUS_USER == 0
+	next := *s.at // before the first block, afpacket starts at its offset
+	if s.seq != 0 {
+		next = (next + 1) % s.blocks
+	}
+	return atomic.LoadUint32((*uint32)(unsafe.Add(s.block(next), blockStatusAt)))&unix.TP_STATUS_USER == 0
 }
 
 // block returns the address of block i of the ring.

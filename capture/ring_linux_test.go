@@ -569,8 +569,9 @@ func TestRingFollow(t *testing.T) {
 			t.Errorf("%s: drained %v, want %v (seq %d, left %d)", step, got, want, s.seq, s.left)
 		}
 	}
-	check("nothing read yet", false)
+	check("nothing read yet, block 0 the kernel's", true)
 	hand(0, 3, 1)
+	check("block 0 handed over, nothing read yet", false)
 	s.follow()
 	check("first of three", false)
 	s.follow()
