@@ -18,7 +18,8 @@
 #   PACKETS=1000000             its first PACKETS packets are replayed
 #   RATES="50000 150000 300000 top"   packets/s (top: tcpreplay --topspeed)
 #   TOOLS="ws ws1 pcap tcpdump" wirestate default, --workers 1, --capture-engine libpcap, tcpdump
-#   ROUNDS=1                    rounds over every rate and tool (interleaved)
+#   ROUNDS=1                    rounds over every rate and tool (interleaved); with
+#                               more than one, a closing table of medians and ranges
 #   GRACE=2                     seconds between the end of the replay and SIGINT
 #   WSFLAGS=                    extra wirestate flags
 set -euo pipefail
@@ -178,6 +179,30 @@ for ((round = 1; round <= ROUNDS; round++)); do
 			per=$(awk -v c="$c" -v n="$seen" 'BEGIN { printf "%.2f", (n > 0) ? c / n * 1e6 : 0 }')
 			ratio=$(awk -v p="$per" -v o="$off_per" 'BEGIN { printf "%.2f", p / o }')
 			printf '%-8s %-34s %9s %9s %9s %9s %8s %11s %8s\n' "$rate" "$(label "$tool")" "$sent" "$seen" "$dropped" "$freezes" "$pps" "$per" "$ratio"
+			printf '%s\t%s\t%s\t%s\t%s\n' "$rate" "$tool" "$dropped" "$per" "$ratio" >> "$TMP/rows"
 		done
 	done
 done
+
+# With several rounds: per rate and tool, the median and the range of the
+# CPU per million packets and of the ratio, and the drops of all rounds.
+if ((ROUNDS > 1)); then
+	echo
+	echo "over $ROUNDS rounds: median (min-max)"
+	printf '%-8s %-34s %10s %18s %18s\n' rate tool dropped "CPU s/1M" "×offline"
+	for rate in $RATES; do
+		for tool in $TOOLS; do
+			awk -F'\t' -v r="$rate" -v t="$tool" -v l="$(label "$tool")" '
+				function med(a, n,   i, j, x) {
+					for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+					return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+				}
+				$1 == r && $2 == t { n++; d += $3; c[n] = $4; x[n] = $5 }
+				END {
+					if (!n) exit
+					mc = med(c, n); mx = med(x, n)
+					printf "%-8s %-34s %10d %6.2f (%.2f-%.2f) %6.2f (%.2f-%.2f)\n", r, l, d, mc, c[1], c[n], mx, x[1], x[n]
+				}' "$TMP/rows"
+		done
+	done
+fi

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -478,4 +479,79 @@ func (s *FileSource) Progress() (read, total int64, packets uint64) {
 		total += f.Size
 	}
 	return read, total, s.stats.Packets
+}
+
+// Mark is a place in a capture file between two records, where a second
+// FileSource can start reading (OpenAt): so that a file read once can be
+// read again in parts, side by side.
+type Mark struct {
+	// File is the file's name.
+	File string
+	// Offset is the byte offset of the next record in the file.
+	Offset int64
+	// Frame is the frame number of the record before it (the last one
+	// Next read); the next record is frame Frame+1.
+	Frame uint64
+	// Time is the timestamp of the record before it.
+	Time int64
+}
+
+// Mark returns the place after the record Next read last, and whether
+// the source can start there: a single classic pcap file, neither
+// compressed nor standard input, read without --count.
+func (s *FileSource) Mark() (Mark, bool) {
+	if len(s.inputs) != 1 || s.opts.Count > 0 || s.last == nil || s.err != nil {
+		return Mark{}, false
+	}
+	in := s.inputs[0]
+	p, ok := in.reader.(*pcapReader)
+	if !ok || in.info.Gzip || in.closer == nil {
+		return Mark{}, false
+	}
+	return Mark{File: in.name, Offset: p.off, Frame: s.frame, Time: in.rec.ts}, true
+}
+
+// OpenAt opens the classic pcap file of m (which Mark returned for a
+// read with the same options), as Open does, to read from m on: its
+// packets are numbered as a read from the start numbers them. Its Stats
+// count only what it reads.
+func OpenAt(m Mark, opts FileOptions) (*FileSource, error) {
+	name := m.File
+	s := &FileSource{opts: opts, decoder: NewDecoder(opts.Decoder)}
+	if strings.TrimSpace(opts.Filter) != "" {
+		s.filter = newOfflineFilter(opts.Filter)
+	}
+	s.stats.Files = make([]FileInfo, 1)
+	info := &s.stats.Files[0]
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, &Error{File: name, Err: unwrapPathError(err)}
+	}
+	fail := func(err error) (*FileSource, error) {
+		f.Close()
+		return nil, &Error{File: name, Err: err}
+	}
+	var h [24]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil {
+		return fail(errors.New("pcap global header is truncated"))
+	}
+	hr := bufio.NewReaderSize(bytes.NewReader(h[:]), 64)
+	p, err := newPcapReader(hr, opts.Strict)
+	if err != nil {
+		return fail(err)
+	}
+	if m.Offset < int64(len(h)) {
+		return fail(fmt.Errorf("mark at byte %d is inside the header", m.Offset))
+	}
+	if _, err := f.Seek(m.Offset, io.SeekStart); err != nil {
+		return fail(err)
+	}
+	info.Name, info.Format, info.BigEndian, info.Nanosecond = name, FormatPcap, p.bigEndian, p.nanos
+	info.LinkTypes = []LinkType{p.link}
+	info.Packets = m.Frame // error messages number records as from the start
+	p.r = bufio.NewReaderSize(&countingReader{r: f, n: &info.FileBytesRead}, readBufferSize)
+	p.off = m.Offset
+	s.frame = m.Frame
+	s.inputs = []*input{{name: name, info: info, heapIndex: -1, closer: f, reader: p, lastLink: p.link}}
+	return s, nil
 }

@@ -27,7 +27,12 @@ type pass struct {
 	// record selects connections whose timelines are kept.
 	record func(tracker.UID) bool
 	// only, when set, restricts the segments fed to these 4-tuples.
-	only map[tracker.FlowKey]bool
+	only *flowSet
+	// mark, when set, notes the places that cut the file into parts for
+	// a later pass; parts, when set, are such places: the pass reads the
+	// parts after the first side by side (see parts.go).
+	mark  *marker
+	parts []capture.Mark
 	// keep, when set, selects the records collected.
 	keep func(*tracker.Record) bool
 	// until, when set, stops reading after this packet time: no later
@@ -71,9 +76,16 @@ func Analyze(ctx context.Context, cfg *Config) (*report.Result, error) {
 	case len(sel.uids) > 0:
 		first.record = func(u tracker.UID) bool { return sel.uids[u] }
 	}
+	if len(names) == 1 && first.rings == nil {
+		first.mark = &marker{}
+	}
 	res, err := first.run(ctx, names)
 	if err != nil {
 		return nil, err
+	}
+	var marks []capture.Mark
+	if first.mark != nil {
+		marks = first.mark.marks
 	}
 
 	// The connections whose timelines the outputs show (examples of each
@@ -85,7 +97,7 @@ func Analyze(ctx context.Context, cfg *Config) (*report.Result, error) {
 			shown = shownUIDs(res.Findings, needs)
 		}
 		recorded := withFindingUIDs(shown, res.Findings, needs.FindingTimelines)
-		if err := secondPass(ctx, cfg, names, res, recorded, needs.History, needs.Metrics, first.rings); err != nil {
+		if err := secondPass(ctx, cfg, names, res, recorded, needs.History, needs.Metrics, first.rings, marks); err != nil {
 			return nil, err
 		}
 	}
@@ -151,8 +163,9 @@ func withFindingUIDs(shown map[tracker.UID]bool, fs []tracker.Finding, max int) 
 // secondPass reads the input again for the connections in recorded that
 // have no timeline yet, seeing only their 4-tuples, and gives their
 // records in res the timelines and transitions it recorded (and, when the
-// first pass measured capture loss only, their metrics).
-func secondPass(ctx context.Context, cfg *Config, names []string, res *report.Result, recorded map[tracker.UID]bool, history, metrics bool, rings *segRings) error {
+// first pass measured capture loss only, their metrics). marks, when
+// the first pass took them, cut the file into parts read side by side.
+func secondPass(ctx context.Context, cfg *Config, names []string, res *report.Result, recorded map[tracker.UID]bool, history, metrics bool, rings *segRings, marks []capture.Mark) error {
 	want := map[tracker.UID]bool{}
 	keys := map[tracker.FlowKey]bool{}
 	twoMSL := 2 * int64(cfg.MSL)
@@ -172,7 +185,7 @@ func secondPass(ctx context.Context, cfg *Config, names []string, res *report.Re
 	if len(want) == 0 {
 		return nil
 	}
-	second := pass{cfg: cfg, history: history, metrics: metrics, only: keys, until: until, settle: settle,
+	second := pass{cfg: cfg, history: history, metrics: metrics, only: newFlowSet(keys), until: until, settle: settle, parts: marks,
 		record: func(u tracker.UID) bool { return want[u] },
 		keep:   func(r *tracker.Record) bool { return want[r.Conn.UID] }}
 	if rings != nil {
@@ -298,9 +311,36 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 	if p.keep != nil || src == nil {
 		progress = nil // the first pass alone shows progress
 	}
+	if p.mark != nil && src != nil {
+		_, p.mark.size, _ = src.Progress()
+		if p.mark.parts = partsFor(p.mark.size); p.mark.parts < 2 {
+			p.mark = nil
+		}
+	}
+	start := func(t0 int64) error {
+		if cfg.At != "" {
+			var err error
+			if at, err = ParseAt(cfg.At, t0); err != nil {
+				return err
+			}
+			tcfg.SnapshotAt = at
+		}
+		tr = tracker.New(tcfg)
+		return nil
+	}
+	var partEnd uint64 // the first part's last frame
+	var outs []chan *partBatch
+	if len(p.parts) > 0 && src != nil {
+		partEnd = p.parts[0].Frame
+		var stopParts func()
+		outs, stopParts = p.startParts(ctx)
+		defer stopParts()
+	}
+	stopped := false
 	for n := 0; ; n++ {
 		if n&0xffff == 0 {
 			if ctx.Err() != nil {
+				stopped = true
 				break // interrupted: report what was read
 			}
 			if progress != nil {
@@ -315,30 +355,35 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 		if err != nil {
 			return nil, err
 		}
+		if partEnd != 0 && seg.Frame > partEnd {
+			break // the next part's: read by its goroutine
+		}
 		if tr == nil {
-			if cfg.At != "" {
-				if at, err = ParseAt(cfg.At, seg.Time); err != nil {
-					return nil, err
-				}
-				tcfg.SnapshotAt = at
+			if err := start(seg.Time); err != nil {
+				return nil, err
 			}
-			tr = tracker.New(tcfg)
 		}
 		if p.until != 0 && seg.Time > p.until {
 			tr.Advance(max(seg.Time, p.settle)) // both times the first pass reached
+			stopped = true
 			break
 		}
-		if p.only != nil {
-			k, _ := tracker.MakeFlowKey(seg.Src, seg.Dst)
-			if !p.only[k] {
-				tr.Advance(seg.Time) // timers still run on packet time
-				continue
-			}
+		if p.only != nil && !p.only.has(&seg) {
+			tr.Advance(seg.Time) // timers still run on packet time
+			continue
 		}
 		if p.rings != nil {
 			p.rings.add(&seg)
 		}
 		tr.Feed(&seg)
+		if p.mark != nil && n%markEvery == 0 {
+			p.mark.note(src)
+		}
+	}
+	if outs != nil && !stopped {
+		if err := p.feedParts(ctx, outs, &tr, start); err != nil {
+			return nil, err
+		}
 	}
 	if p.replay != nil && tr != nil && p.settle != 0 {
 		// The files' other packets moved packet time on; the replay moves
