@@ -109,10 +109,7 @@ func Open(names []string, opts FileOptions) (*FileSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &FileSource{opts: opts, decoder: NewDecoder(opts.Decoder)}
-	if strings.TrimSpace(opts.Filter) != "" {
-		s.filter = newOfflineFilter(opts.Filter)
-	}
+	s := newFileSource(opts)
 	// Files never grows past its capacity: the inputs keep pointers into it.
 	s.stats.Files = make([]FileInfo, 0, len(paths))
 	for _, p := range paths {
@@ -136,6 +133,16 @@ func Open(names []string, opts FileOptions) (*FileSource, error) {
 		return nil, &Error{File: names[0], Err: errors.New("no capture file among the files given")}
 	}
 	return s, nil
+}
+
+// newFileSource returns a FileSource with no input yet, its decoder and
+// filter made from opts.
+func newFileSource(opts FileOptions) *FileSource {
+	s := &FileSource{opts: opts, decoder: NewDecoder(opts.Decoder)}
+	if strings.TrimSpace(opts.Filter) != "" {
+		s.filter = newOfflineFilter(opts.Filter)
+	}
+	return s
 }
 
 // expandInputs turns the names given to Open into a list of files, and
@@ -517,10 +524,7 @@ func (s *FileSource) Mark() (Mark, bool) {
 // count only what it reads.
 func OpenAt(m Mark, opts FileOptions) (*FileSource, error) {
 	name := m.File
-	s := &FileSource{opts: opts, decoder: NewDecoder(opts.Decoder)}
-	if strings.TrimSpace(opts.Filter) != "" {
-		s.filter = newOfflineFilter(opts.Filter)
-	}
+	s := newFileSource(opts)
 	s.stats.Files = make([]FileInfo, 1)
 	info := &s.stats.Files[0]
 	f, err := os.Open(name)

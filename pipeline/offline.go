@@ -376,7 +376,7 @@ func (p *pass) run(ctx context.Context, names []string) (*report.Result, error) 
 			p.rings.add(&seg)
 		}
 		tr.Feed(&seg)
-		if p.mark != nil && n%markEvery == 0 {
+		if p.mark != nil && n&(markEvery-1) == 0 {
 			p.mark.note(src)
 		}
 	}

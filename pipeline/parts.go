@@ -50,7 +50,7 @@ type marker struct {
 }
 
 // markEvery is how many segments the first pass reads between two looks
-// for a mark (a variable for the tests).
+// for a mark, a power of two (a variable for the tests).
 var markEvery = 64
 
 // note takes a mark if src passed the next cut.

@@ -243,13 +243,6 @@ func (sh *shard) latencyOn(idx int, m *latencyState) *latencyState {
 	return m
 }
 
-// sentSYNACK puts the SYN-ACK seg of the connection at slab index idx (c),
-// sent at table time now, in the RTT table, for the ACK that completes the
-// handshake.
-func (sh *shard) sentSYNACK(idx int, c *Conn, seg *Segment, now uint64) {
-	sh.rtt.put(rttKey(idx, Resp, seg.Seq.Add(seg.SeqLen())), now, 0, uidTag(c), true)
-}
-
 // rareOf returns m's rare block, attaching one if needed.
 func (sh *shard) rareOf(m *latencyState) *rareState {
 	if m.rare == 0 {
@@ -338,7 +331,8 @@ func (sh *shard) measure(idx int, c *Conn, a *Analysis) {
 		case f&FlagSYN == 0:
 			sh.rtt.put(rttKey(idx, s, seg.Seq.Add(seg.SeqLen())), now, uint32(seg.SeqLen()), tag, false)
 		case f&FlagACK != 0 && s == Resp:
-			sh.sentSYNACK(idx, c, seg, now)
+			// The SYN-ACK waits for the ACK that completes the handshake.
+			sh.rtt.put(rttKey(idx, Resp, seg.Seq.Add(seg.SeqLen())), now, 0, tag, true)
 		}
 	}
 	acks := f&FlagACK != 0 && a.Kind&KindAckAdvanced != 0
@@ -505,7 +499,8 @@ func (sh *shard) ambiguous(m *metricsState, r Side, end seqnum.Value, sent uint6
 
 // measureLatency is measure reduced to the handshake's round trip and the
 // application's response time (Config.SkipMetrics), by the same rules:
-// the SYN-ACK's first transmission waits (sentSYNACK) for the ACK that
+// the SYN-ACK's first transmission waits (its time in the block, with
+// mSYNACK, where measure keeps it in the RTT table) for the ACK that
 // completes the handshake; the originator's new data is a request, the
 // responder's first new data after it the answer. m is the connection's
 // block, or nil.
